@@ -1,0 +1,178 @@
+#include "engine/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include "engine/build_info.hpp"
+#include "engine/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace saddle::engine {
+namespace {
+
+constexpr const char* kBegin = "saddle_checkpoint_begin";
+constexpr const char* kEnd = "saddle_checkpoint_end";
+
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Fault injection for the atomicity test: SADDLE_FAULT_ABORT_IN_CHECKPOINT=<step> kills the
+// process in the middle of writing that step's checkpoint, as a node failure would.
+bool abort_requested(std::int64_t step) {
+  const char* v = std::getenv("SADDLE_FAULT_ABORT_IN_CHECKPOINT");
+  return v && std::strtoll(v, nullptr, 10) == step;
+}
+
+}  // namespace
+
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb;
+  while (true) {
+    const bool ga = static_cast<bool>(std::getline(sa, la)), gb = static_cast<bool>(std::getline(sb, lb));
+    if (!ga && !gb) return "";
+    if (!ga) la = "(nothing)";
+    if (!gb) lb = "(nothing)";
+    if (la != lb) return "checkpoint has '" + la + "', deck has '" + lb + "'";
+  }
+}
+
+CheckpointStore::CheckpointStore(std::string dir, std::string identity, std::string workload, const Comm& comm)
+    : dir_(std::move(dir)), identity_(std::move(identity)), workload_(std::move(workload)), comm_(comm) {}
+
+std::string CheckpointStore::path_of(std::int64_t step) const { return dir_ + "/step_" + std::to_string(step) + ".h5"; }
+
+std::vector<std::int64_t> CheckpointStore::steps_on_disk() const {
+  std::vector<std::int64_t> steps;
+  std::error_code ec;
+  if (!fs::is_directory(dir_, ec)) return steps;
+  static const std::regex name("step_([0-9]+)\\.h5");
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    std::smatch m;
+    const std::string f = e.path().filename().string();
+    if (std::regex_match(f, m, name)) steps.push_back(std::stoll(m[1].str()));
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
+}
+
+void CheckpointStore::write(std::int64_t step, int keep, const std::function<void(const h5::Group&)>& fill) const {
+  const std::string final_path = path_of(step), tmp = final_path + ".tmp";
+  if (comm_.is_root()) fs::create_directories(dir_);
+  comm_.barrier();
+  {
+    h5::File f = h5::File::create(tmp, &comm_);
+    const h5::Group& root = f.root();
+    root.write_attr(kBegin, std::int64_t{step});
+    root.write_attr("step", std::int64_t{step});
+    root.write_attr("deck_identity", identity_);
+    root.write_attr("workload", workload_);
+    root.write_attr("saddle_version", build::version);
+    root.write_attr("git_revision", build::git_revision);
+    root.write_attr("ranks", std::int64_t{comm_.size()});
+    fill(root);
+    f.flush();  // MPI_File_sync on every rank before the file is sealed
+    if (abort_requested(step)) {
+      std::fprintf(stderr, "saddle: fault injection: aborting inside checkpoint of step %lld\n", static_cast<long long>(step));
+      std::fflush(stderr);
+      std::abort();
+    }
+    root.write_attr(kEnd, std::int64_t{step});
+    f.close();
+  }
+  comm_.barrier();
+  if (comm_.is_root()) {
+    fsync_path(tmp);
+    fs::rename(tmp, final_path);
+    fsync_path(dir_);
+    const auto steps = steps_on_disk();
+    for (std::size_t i = static_cast<std::size_t>(std::max(keep, 1)); i < steps.size(); ++i) fs::remove(path_of(steps[i]));
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_, ec))
+      if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
+  }
+  comm_.barrier();
+}
+
+std::string CheckpointStore::inspect(const std::string& path, std::int64_t expected_step, bool* other_deck) const {
+  try {
+    h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
+    const h5::Group& root = f.root();
+    if (!root.has_attr(kBegin)) return "not a Saddle checkpoint (no begin signature)";
+    if (!root.has_attr(kEnd)) return "incomplete: no end signature (the write was interrupted)";
+    const auto begin = root.read_attr<std::int64_t>(kBegin), end = root.read_attr<std::int64_t>(kEnd);
+    if (begin != end || begin != expected_step)
+      return "signatures disagree (begin " + std::to_string(begin) + ", end " + std::to_string(end) + ", file name step " +
+             std::to_string(expected_step) + ")";
+    const std::string workload = root.read_attr_string("workload");
+    if (workload != workload_) {
+      if (other_deck) *other_deck = true;
+      return "written by workload '" + workload + "', this deck runs '" + workload_ + "'";
+    }
+    const std::string identity = root.read_attr_string("deck_identity");
+    if (identity != identity_) {
+      if (other_deck) *other_deck = true;
+      return "written by a different deck (" + first_difference(identity, identity_) + ")";
+    }
+    return "";
+  } catch (const std::exception& e) {
+    return std::string("unreadable (") + e.what() + ")";
+  }
+}
+
+CheckpointStore::Found CheckpointStore::newest_valid() const {
+  Found found;
+  std::string refusals;
+  std::int64_t other = 0;
+  if (comm_.is_root()) {
+    for (const auto step : steps_on_disk()) {
+      bool other_deck = false;
+      const std::string why = inspect(path_of(step), step, &other_deck);
+      if (why.empty()) {
+        found.step = step;
+        break;
+      }
+      other |= other_deck;
+      refusals += "refusing checkpoint " + path_of(step) + ": " + why + "\n";
+    }
+  }
+  found.step = comm_.bcast_value(found.step);
+  found.refused_other_deck = comm_.bcast_value(other) != 0;
+  comm_.bcast(refusals);
+  std::istringstream lines(refusals);
+  for (std::string line; std::getline(lines, line);) found.refusals.push_back(line);
+  return found;
+}
+
+void CheckpointStore::read(std::int64_t step, const std::function<void(const h5::Group&)>& read) const {
+  h5::File f = h5::File::open(path_of(step), h5::File::Mode::ReadOnly, &comm_);
+  read(f.root());
+  f.close();
+}
+
+void CheckpointStore::clear() const {
+  if (comm_.is_root()) {
+    std::error_code ec;
+    if (fs::is_directory(dir_, ec)) {
+      static const std::regex name("step_[0-9]+\\.h5(\\.tmp)?");
+      for (const auto& e : fs::directory_iterator(dir_, ec))
+        if (std::regex_match(e.path().filename().string(), name)) fs::remove(e.path(), ec);
+    }
+  }
+  comm_.barrier();
+}
+
+}  // namespace saddle::engine

@@ -1,0 +1,116 @@
+#include "engine/comm.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <numeric>
+#include <stdexcept>
+
+#include "engine/error.hpp"
+
+namespace saddle::engine {
+
+MPI_Op mpi_op(Op op) {
+  switch (op) {
+    case Op::Sum: return MPI_SUM;
+    case Op::Max: return MPI_MAX;
+    case Op::Min: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+Comm::Comm() : Comm(MPI_COMM_WORLD, false) {}
+
+Comm::Comm(MPI_Comm comm, bool owned) {
+  if (owned) {
+    comm_ = std::shared_ptr<MPI_Comm>(new MPI_Comm(comm), [](MPI_Comm* c) {
+      int finalized = 0;
+      MPI_Finalized(&finalized);
+      if (!finalized && *c != MPI_COMM_NULL) MPI_Comm_free(c);
+      delete c;
+    });
+  } else {
+    comm_ = std::make_shared<MPI_Comm>(comm);
+  }
+  MPI_Comm_rank(comm, &rank_);
+  MPI_Comm_size(comm, &size_);
+}
+
+int Comm::checked_count(std::size_t n) {
+  if (n > static_cast<std::size_t>(INT_MAX))
+    throw std::length_error("engine::Comm: message of " + std::to_string(n) + " elements exceeds MPI's int count");
+  return static_cast<int>(n);
+}
+
+void Comm::barrier() const { MPI_Barrier(raw()); }
+
+void Comm::bcast(std::string& s, int root) const {
+  std::vector<char> buf(s.begin(), s.end());
+  bcast(buf, root);
+  s.assign(buf.begin(), buf.end());
+}
+
+std::int64_t Comm::exscan_sum(std::int64_t value) const {
+  std::int64_t out = 0;
+  MPI_Exscan(&value, &out, 1, MPI_INT64_T, MPI_SUM, raw());
+  return rank_ == 0 ? 0 : out;
+}
+
+std::vector<std::byte> Comm::allgatherv(const void* data, std::size_t n, std::vector<std::size_t>& counts) const {
+  const auto mine = static_cast<std::uint64_t>(n);
+  std::vector<std::uint64_t> sizes(static_cast<std::size_t>(size_));
+  MPI_Allgather(&mine, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, raw());
+  std::vector<int> icounts(sizes.size()), displs(sizes.size());
+  std::uint64_t total = 0;
+  counts.assign(sizes.begin(), sizes.end());
+  for (std::size_t r = 0; r < sizes.size(); ++r) {
+    displs[r] = checked_count(total);
+    icounts[r] = checked_count(sizes[r]);
+    total += sizes[r];
+  }
+  checked_count(total);
+  std::vector<std::byte> out(total);
+  MPI_Allgatherv(data, checked_count(n), MPI_BYTE, out.data(), icounts.data(), displs.data(), MPI_BYTE, raw());
+  return out;
+}
+
+Comm Comm::split(int color, int key) const {
+  MPI_Comm out;
+  MPI_Comm_split(raw(), color, key, &out);
+  return Comm(out, true);
+}
+
+void Comm::agree(const std::function<void()>& f) const {
+  std::string message;
+  int code = kExitDone;
+  try {
+    f();
+  } catch (const std::exception& e) {
+    message = e.what();
+    code = exit_code_of(e);
+  }
+  const int failing = allreduce(code != kExitDone ? rank_ : size_, Op::Min);
+  if (failing == size_) return;
+  int origin_code = code;
+  bcast(&origin_code, 1, failing);
+  bcast(message, failing);
+  throw CollectiveError(message, origin_code, failing);
+}
+
+ProcessGrid make_process_grid(const Comm& world, int layers) {
+  if (layers < 1 || world.size() % layers != 0)
+    throw InputError("parallel.layer = " + std::to_string(layers) + " must be a positive divisor of the rank count (" +
+                     std::to_string(world.size()) + " ranks); data replicas = ranks / layer");
+  const int d = world.rank() / layers, l = world.rank() % layers;
+  ProcessGrid g{world, world.split(l, d), world.split(d, l)};
+  return g;
+}
+
+RowRange block_rows(std::int64_t global_rows, int part, int parts) {
+  const std::int64_t base = global_rows / parts, extra = global_rows % parts;
+  RowRange r;
+  r.begin = part * base + std::min<std::int64_t>(part, extra);
+  r.end = r.begin + base + (part < extra ? 1 : 0);
+  return r;
+}
+
+}  // namespace saddle::engine

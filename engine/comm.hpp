@@ -1,0 +1,159 @@
+#pragma once
+// engine::Comm: the collectives the workloads need, over one MPI communicator, on plain buffers,
+// std::vector and contiguous host-accessible Kokkos views.
+#include <mpi.h>
+
+#include <Kokkos_Core.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace saddle::engine {
+
+enum class Op { Sum, Max, Min };
+
+template <class T>
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return MPI_UINT32_T;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
+  else if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::byte> || std::is_same_v<T, char>)
+    return MPI_BYTE;
+  else static_assert(sizeof(T) == 0, "no MPI datatype for this type");
+}
+
+MPI_Op mpi_op(Op op);
+
+class Comm {
+ public:
+  // MPI_COMM_WORLD (not owned).
+  Comm();
+  // Wraps `comm`; frees it on destruction of the last copy when `owned`.
+  explicit Comm(MPI_Comm comm, bool owned = false);
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  MPI_Comm raw() const { return *comm_; }
+
+  void barrier() const;
+
+  // --- broadcast ---
+  template <class T>
+  void bcast(T* data, std::size_t n, int root = 0) const {
+    MPI_Bcast(data, checked_count(n), mpi_type<T>(), root, raw());
+  }
+  template <class T>
+  void bcast(std::vector<T>& v, int root = 0) const {
+    std::uint64_t n = v.size();
+    bcast(&n, 1, root);
+    v.resize(n);
+    bcast(v.data(), v.size(), root);
+  }
+  void bcast(std::string& s, int root = 0) const;
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+  T bcast_value(T value, int root = 0) const {
+    bcast(&value, 1, root);
+    return value;
+  }
+
+  // --- allreduce (in place) ---
+  template <class T>
+  void allreduce(T* data, std::size_t n, Op op) const {
+    MPI_Allreduce(MPI_IN_PLACE, data, checked_count(n), mpi_type<T>(), mpi_op(op), raw());
+  }
+  template <class T>
+  void allreduce(std::vector<T>& v, Op op) const {
+    allreduce(v.data(), v.size(), op);
+  }
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+  T allreduce(T value, Op op) const {
+    allreduce(&value, 1, op);
+    return value;
+  }
+  template <class DataType, class... Props>
+  void allreduce(const Kokkos::View<DataType, Props...>& v, Op op) const {
+    check_view(v);
+    allreduce(v.data(), v.span(), op);
+  }
+
+  // Exclusive prefix sum (rank 0 gets 0): the global offset of this rank's rows.
+  std::int64_t exscan_sum(std::int64_t value) const;
+
+  // --- gathers of byte payloads ---
+  // Every rank contributes `n` bytes; every rank receives all payloads concatenated in rank
+  // order, with each rank's size in `counts` (bytes).
+  std::vector<std::byte> allgatherv(const void* data, std::size_t n, std::vector<std::size_t>& counts) const;
+  template <class DataType, class... Props>
+  std::vector<std::byte> allgatherv(const Kokkos::View<DataType, Props...>& v, std::vector<std::size_t>& counts) const {
+    check_view(v);
+    return allgatherv(v.data(), v.span() * sizeof(typename Kokkos::View<DataType, Props...>::value_type), counts);
+  }
+  template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
+  std::vector<T> allgather(T value) const {
+    std::vector<T> out(static_cast<std::size_t>(size_));
+    MPI_Allgather(&value, 1, mpi_type<T>(), out.data(), 1, mpi_type<T>(), raw());
+    return out;
+  }
+
+  // --- point to point ---
+  template <class T>
+  void send(const T* data, std::size_t n, int dest, int tag = 0) const {
+    MPI_Send(data, checked_count(n), mpi_type<T>(), dest, tag, raw());
+  }
+  template <class T>
+  void recv(T* data, std::size_t n, int source, int tag = 0) const {
+    MPI_Recv(data, checked_count(n), mpi_type<T>(), source, tag, raw(), MPI_STATUS_IGNORE);
+  }
+
+  Comm split(int color, int key) const;
+
+  // Runs `f` on every rank, then agrees on failure: if `f` threw on any rank, every rank throws a
+  // CollectiveError carrying the message and exit code of the lowest failing rank. Use it around
+  // work whose failure one rank may see alone (reading its rows of a data file) and that has no
+  // collective inside, so callers can report the error once and exit cleanly.
+  void agree(const std::function<void()>& f) const;
+
+ private:
+  static int checked_count(std::size_t n);
+  template <class V>
+  static void check_view(const V& v) {
+    static_assert(Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename V::memory_space>::accessible,
+                  "engine::Comm collectives take host-accessible views");
+    if (!v.span_is_contiguous()) throw std::invalid_argument("engine::Comm: view is not contiguous");
+  }
+
+  std::shared_ptr<MPI_Comm> comm_;
+  int rank_ = 0, size_ = 1;
+};
+
+// The 2-D process grid `data x layer` of DESIGN.md: ranks r = d * layer + l. `layer` connects
+// the L pipeline stages of one data replica (consecutive ranks); `data` connects the replicas
+// of one stage.
+struct ProcessGrid {
+  Comm world;
+  Comm data;   // size = world.size() / layers; rank = data index
+  Comm layer;  // size = layers; rank = stage index
+  int data_index() const { return data.rank(); }
+  int layer_index() const { return layer.rank(); }
+};
+
+// Throws InputError when `layers` is not a positive divisor of the rank count.
+ProcessGrid make_process_grid(const Comm& world, int layers);
+
+// Rows [begin, end) of a block distribution of `global_rows` over `parts`: the first
+// global_rows % parts parts get one row more.
+struct RowRange {
+  std::int64_t begin = 0, end = 0;
+  std::int64_t count() const { return end - begin; }
+};
+RowRange block_rows(std::int64_t global_rows, int part, int parts);
+
+}  // namespace saddle::engine

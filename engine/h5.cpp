@@ -1,0 +1,305 @@
+#include "engine/h5.hpp"
+
+#include <H5FDmpio.h>
+
+#include <mutex>
+
+namespace saddle::engine::h5 {
+namespace {
+
+// HDF5 prints its error stack to stderr by default; Saddle reports errors itself.
+void silence_hdf5() {
+  static std::once_flag once;
+  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
+}
+
+herr_t innermost(unsigned n, const H5E_error2_t* err, void* out) {
+  if (n == 0) *static_cast<std::string*>(out) = err->desc ? err->desc : "";
+  return 0;
+}
+
+TypeId string_type() {
+  TypeId t(check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
+  check(H5Tset_size(t.get(), H5T_VARIABLE), "H5Tset_size");
+  check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return t;
+}
+
+}  // namespace
+
+std::string last_error_message() {
+  std::string msg;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &msg);
+  return msg.empty() ? "HDF5 call failed" : msg;
+}
+
+std::string Group::where(const std::string& name) const {
+  return (path_ == "/" ? "" : path_) + "/" + name;
+}
+
+bool Group::exists(const std::string& name) const {
+  std::string prefix;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const auto slash = name.find('/', start);
+    prefix = name.substr(0, slash);
+    if (check(H5Lexists(id(), prefix.c_str(), H5P_DEFAULT), "H5Lexists " + where(prefix)) <= 0) return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
+Group Group::open_group(const std::string& name) const {
+  GroupId g(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "cannot open group " + where(name)));
+  return Group(std::move(g), where(name), comm_);
+}
+
+Group Group::create_group(const std::string& name) const {
+  PlistId lcpl(check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
+  check(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
+  GroupId g(check(H5Gcreate2(id(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), "cannot create group " + where(name)));
+  return Group(std::move(g), where(name), comm_);
+}
+
+Group Group::require_group(const std::string& name) const {
+  return exists(name) ? open_group(name) : create_group(name);
+}
+
+void Group::remove(const std::string& name) const {
+  check(H5Ldelete(id(), name.c_str(), H5P_DEFAULT), "cannot remove " + where(name));
+}
+
+bool Group::has_attr(const std::string& name) const {
+  return check(H5Aexists(id(), name.c_str()), "H5Aexists " + where("@" + name)) > 0;
+}
+
+void Group::write_attr(const std::string& name, const std::string& value) const {
+  if (has_attr(name)) check(H5Adelete(id(), name.c_str()), "H5Adelete " + where("@" + name));
+  TypeId t = string_type();
+  SpaceId s(check(H5Screate(H5S_SCALAR), "H5Screate"));
+  AttrId a(check(H5Acreate2(id(), name.c_str(), t.get(), s.get(), H5P_DEFAULT, H5P_DEFAULT),
+                 "cannot create attribute " + where("@" + name)));
+  const char* p = value.c_str();
+  check(H5Awrite(a.get(), t.get(), &p), "cannot write attribute " + where("@" + name));
+  a.close("H5Aclose " + where("@" + name));
+}
+
+std::string Group::read_attr_string(const std::string& name) const {
+  AttrId a(check(H5Aopen(id(), name.c_str(), H5P_DEFAULT), "missing attribute " + where("@" + name)));
+  TypeId ftype(check(H5Aget_type(a.get()), "H5Aget_type"));
+  if (H5Tget_class(ftype.get()) != H5T_STRING) throw Error("attribute " + where("@" + name) + " is not a string");
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    TypeId t = string_type();
+    char* p = nullptr;
+    check(H5Aread(a.get(), t.get(), &p), "cannot read attribute " + where("@" + name));
+    std::string out = p ? p : "";
+    SpaceId s(check(H5Aget_space(a.get()), "H5Aget_space"));
+    H5Dvlen_reclaim(t.get(), s.get(), H5P_DEFAULT, &p);
+    return out;
+  }
+  const std::size_t size = H5Tget_size(ftype.get());
+  std::string out(size, '\0');
+  check(H5Aread(a.get(), ftype.get(), out.data()), "cannot read attribute " + where("@" + name));
+  out.resize(out.find('\0') == std::string::npos ? size : out.find('\0'));
+  return out;
+}
+
+namespace {
+void attr_write(hid_t obj, const std::string& where, const std::string& name, hid_t type, const void* data, std::size_t n) {
+  if (check(H5Aexists(obj, name.c_str()), "H5Aexists " + where) > 0) check(H5Adelete(obj, name.c_str()), "H5Adelete " + where);
+  const hsize_t dims[1] = {n};
+  SpaceId s(check(n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, nullptr), "H5Screate"));
+  AttrId a(check(H5Acreate2(obj, name.c_str(), type, s.get(), H5P_DEFAULT, H5P_DEFAULT), "cannot create attribute " + where));
+  check(H5Awrite(a.get(), type, data), "cannot write attribute " + where);
+  a.close("H5Aclose " + where);
+}
+}  // namespace
+
+void Group::write_attr_raw(const std::string& name, hid_t type, const void* data, std::size_t n) const {
+  attr_write(id(), where("@" + name), name, type, data, n);
+}
+
+void Group::write_object_attr_raw(const std::string& object, const std::string& name, hid_t type, const void* data) const {
+  Handle<H5Oclose> o(check(H5Oopen(id(), object.c_str(), H5P_DEFAULT), "cannot open " + where(object)));
+  attr_write(o.get(), where(object + "@" + name), name, type, data, 1);
+}
+
+void Group::read_attr_raw(const std::string& name, hid_t type, void* data, std::size_t n) const {
+  AttrId a(check(H5Aopen(id(), name.c_str(), H5P_DEFAULT), "missing attribute " + where("@" + name)));
+  SpaceId s(check(H5Aget_space(a.get()), "H5Aget_space"));
+  const auto count = check(H5Sget_simple_extent_npoints(s.get()), "H5Sget_simple_extent_npoints");
+  if (static_cast<std::size_t>(count) != n)
+    throw Error("attribute " + where("@" + name) + " has " + std::to_string(count) + " elements, expected " + std::to_string(n));
+  check(H5Aread(a.get(), type, data), "cannot read attribute " + where("@" + name));
+}
+
+std::vector<hsize_t> Group::shape(const std::string& name) const {
+  DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "missing dataset " + where(name)));
+  SpaceId s(check(H5Dget_space(d.get()), "H5Dget_space " + where(name)));
+  const int rank = check(H5Sget_simple_extent_ndims(s.get()), "H5Sget_simple_extent_ndims " + where(name));
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  check(H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims " + where(name));
+  return dims;
+}
+
+PlistId Group::transfer_plist() const {
+  PlistId x(check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
+  if (comm_) check(H5Pset_dxpl_mpio(x.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  return x;
+}
+
+void Group::write_raw(const std::string& name, hid_t type, const void* data, std::size_t n, std::vector<hsize_t> dims) const {
+  if (dims.empty()) dims = {n};
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (total != n) throw std::logic_error("h5 write " + where(name) + ": dims do not match the data size");
+  if (exists(name)) remove(name);
+  SpaceId fs(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
+  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    "cannot create dataset " + where(name)));
+  // Collective files: every rank takes part, rank 0 alone contributes the data.
+  const bool writer = !comm_ || comm_->rank() == 0;
+  SpaceId ms(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
+  if (!writer) {
+    check(H5Sselect_none(ms.get()), "H5Sselect_none");
+    check(H5Sselect_none(fs.get()), "H5Sselect_none");
+  }
+  PlistId x = transfer_plist();
+  if (n > 0) check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), data), "cannot write dataset " + where(name));
+  d.close("H5Dclose " + where(name));
+}
+
+void Group::read_raw(const std::string& name, hid_t type, void* data, std::size_t) const {
+  DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "missing dataset " + where(name)));
+  check(H5Dread(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot read dataset " + where(name));
+}
+
+void Group::write_rows_raw(const std::string& name, hid_t type, const void* local, std::int64_t local_rows,
+                           std::int64_t cols, int rank) const {
+  if (!comm_) throw std::logic_error("h5 write_rows " + where(name) + " needs a collective file");
+  const std::int64_t max_cols = comm_->allreduce(cols, Op::Max), min_cols = comm_->allreduce(cols, Op::Min);
+  if (max_cols != min_cols) throw std::logic_error("h5 write_rows " + where(name) + ": ranks disagree on the column count");
+  const std::int64_t global_rows = comm_->allreduce(local_rows, Op::Sum);
+  const std::int64_t offset = comm_->exscan_sum(local_rows);
+  if (exists(name)) remove(name);
+  const hsize_t gdims[2] = {static_cast<hsize_t>(global_rows), static_cast<hsize_t>(cols)};
+  SpaceId fs(check(H5Screate_simple(rank, gdims, nullptr), "H5Screate_simple"));
+  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    "cannot create dataset " + where(name)));
+  const hsize_t start[2] = {static_cast<hsize_t>(offset), 0};
+  const hsize_t count[2] = {static_cast<hsize_t>(local_rows), static_cast<hsize_t>(cols)};
+  const hsize_t one[2] = {1, std::max<hsize_t>(1, static_cast<hsize_t>(cols))};
+  SpaceId ms(check(H5Screate_simple(rank, local_rows > 0 ? count : one, nullptr), "H5Screate_simple"));
+  if (local_rows > 0 && cols > 0) {
+    check(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+  } else {
+    check(H5Sselect_none(fs.get()), "H5Sselect_none");
+    check(H5Sselect_none(ms.get()), "H5Sselect_none");
+  }
+  PlistId x = transfer_plist();
+  if (global_rows > 0 && cols > 0)
+    check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), local), "cannot write dataset " + where(name));
+  d.close("H5Dclose " + where(name));
+}
+
+void Group::read_rows_raw(const std::string& name, hid_t type, void* out, std::int64_t row_begin,
+                          std::int64_t row_count) const {
+  DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "missing dataset " + where(name)));
+  SpaceId fs(check(H5Dget_space(d.get()), "H5Dget_space"));
+  const int rank = check(H5Sget_simple_extent_ndims(fs.get()), "H5Sget_simple_extent_ndims");
+  if (rank < 1 || rank > 2) throw Error(where(name) + ": expected a 1-D or 2-D dataset, found rank " + std::to_string(rank));
+  hsize_t dims[2] = {0, 1};
+  check(H5Sget_simple_extent_dims(fs.get(), dims, nullptr), "H5Sget_simple_extent_dims");
+  if (row_begin < 0 || row_count < 0 || static_cast<hsize_t>(row_begin + row_count) > dims[0])
+    throw Error(where(name) + ": rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + row_count) +
+                ") outside its " + std::to_string(dims[0]) + " rows");
+  const hsize_t start[2] = {static_cast<hsize_t>(row_begin), 0};
+  const hsize_t count[2] = {static_cast<hsize_t>(row_count), dims[1]};
+  const hsize_t one[2] = {1, std::max<hsize_t>(1, dims[1])};
+  SpaceId ms(check(H5Screate_simple(rank, row_count > 0 ? count : one, nullptr), "H5Screate_simple"));
+  if (row_count > 0 && dims[1] > 0) {
+    check(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+  } else {
+    check(H5Sselect_none(fs.get()), "H5Sselect_none");
+    check(H5Sselect_none(ms.get()), "H5Sselect_none");
+  }
+  PlistId x = transfer_plist();
+  check(H5Dread(d.get(), type, ms.get(), fs.get(), x.get(), out), "cannot read dataset " + where(name));
+}
+
+void Group::append_raw(const std::string& name, hid_t type, const void* data, std::size_t n) const {
+  if (comm_) throw std::logic_error("h5 append " + where(name) + " is for serial files");
+  if (!exists(name)) {
+    const hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED}, chunk[1] = {256};
+    SpaceId s(check(H5Screate_simple(1, zero, unlimited), "H5Screate_simple"));
+    PlistId dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
+    check(H5Pset_chunk(dcpl.get(), 1, chunk), "H5Pset_chunk");
+    DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, s.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                      "cannot create series " + where(name)));
+  }
+  if (n == 0) return;
+  DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "cannot open series " + where(name)));
+  SpaceId old(check(H5Dget_space(d.get()), "H5Dget_space"));
+  hsize_t size[1] = {0};
+  check(H5Sget_simple_extent_dims(old.get(), size, nullptr), "H5Sget_simple_extent_dims");
+  const hsize_t grown[1] = {size[0] + n}, start[1] = {size[0]}, count[1] = {n};
+  check(H5Dset_extent(d.get(), grown), "cannot extend series " + where(name));
+  SpaceId fs(check(H5Dget_space(d.get()), "H5Dget_space"));
+  check(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), "H5Sselect_hyperslab");
+  SpaceId ms(check(H5Screate_simple(1, count, nullptr), "H5Screate_simple"));
+  check(H5Dwrite(d.get(), type, ms.get(), fs.get(), H5P_DEFAULT, data), "cannot append to series " + where(name));
+  d.close("H5Dclose " + where(name));
+}
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+PlistId access_plist(const Comm* comm) {
+  PlistId fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
+  if (comm) {
+    check(H5Pset_fapl_mpio(fapl.get(), comm->raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+    check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
+    check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
+  }
+  return fapl;
+}
+
+}  // namespace
+
+File File::create(const std::string& path, const Comm* comm) {
+  silence_hdf5();
+  PlistId fapl = access_plist(comm);
+  File f;
+  f.path_ = path;
+  f.fid_ = FileId(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create HDF5 file '" + path + "'"));
+  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
+                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
+  return f;
+}
+
+File File::open(const std::string& path, Mode mode, const Comm* comm) {
+  silence_hdf5();
+  PlistId fapl = access_plist(comm);
+  File f;
+  f.path_ = path;
+  f.fid_ = FileId(check(H5Fopen(path.c_str(), mode == Mode::ReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get()),
+                        "cannot open HDF5 file '" + path + "'"));
+  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
+                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
+  return f;
+}
+
+File::~File() {
+  root_ = Group();
+  fid_.reset();
+}
+
+void File::flush() const { check(H5Fflush(fid_.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + path_ + "'"); }
+
+void File::close() {
+  root_ = Group();
+  fid_.close("cannot close HDF5 file '" + path_ + "'");
+}
+
+}  // namespace saddle::engine::h5

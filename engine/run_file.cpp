@@ -1,0 +1,86 @@
+#include "engine/run_file.hpp"
+
+#include <unistd.h>
+
+#include <Kokkos_Core.hpp>
+#include <ctime>
+
+#include "engine/build_info.hpp"
+
+namespace saddle::engine {
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void RunFile::create(const Config& config, const std::string& workload, std::int64_t restarted_from_step) const {
+  if (comm_.is_root()) {
+    h5::File f = h5::File::create(path_);
+    const h5::Group& root = f.root();
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    root.write_attr("saddle_version", build::version);
+    root.write_attr("git_revision", build::git_revision);
+    root.write_attr("workload", workload);
+    root.write_attr("created_utc", utc_now());
+    root.write_attr("ranks", std::int64_t{comm_.size()});
+    root.write_attr("kokkos_backend", Kokkos::DefaultExecutionSpace::name());
+    root.write_attr("schema_version", std::int64_t{build::schema_version});
+    root.write_attr("hostname", std::string(host));
+    root.write_attr("deck_path", config.deck_path());
+    root.write_attr("restarted_from_step", restarted_from_step);
+    root.write_attr("completed", std::int64_t{0});
+    root.create_group("config").write_attr("toml", config.to_toml());
+    root.create_group("metrics");
+    f.close();
+  }
+  comm_.barrier();
+}
+
+void RunFile::flush_metrics(MetricHistory& history) const {
+  if (comm_.is_root()) {
+    h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite);
+    {
+      h5::Group metrics = f.root().require_group("metrics");
+      history.flush_to(metrics);
+    }
+    f.close();
+  }
+  comm_.barrier();
+}
+
+void RunFile::write_results(const std::function<void(const h5::Group&)>& write) const {
+  h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite, &comm_);
+  {
+    h5::Group result = f.root().require_group("result");
+    write(result);
+  }
+  f.close();
+}
+
+void RunFile::finish(const std::vector<Timers::Summary>& timers, std::int64_t steps_done) const {
+  if (comm_.is_root()) {
+    h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite);
+    {
+      h5::Group g = f.root().require_group("timers");
+      for (const auto& t : timers) {
+        g.write(t.name, t.per_rank);
+        g.write_attr_on(t.name, "min", t.min);
+        g.write_attr_on(t.name, "mean", t.mean);
+        g.write_attr_on(t.name, "max", t.max);
+      }
+    }
+    f.root().write_attr("completed", std::int64_t{1});
+    f.root().write_attr("finished_utc", utc_now());
+    f.root().write_attr("steps", steps_done);
+    f.close();
+  }
+  comm_.barrier();
+}
+
+}  // namespace saddle::engine

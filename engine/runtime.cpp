@@ -1,0 +1,65 @@
+#include "engine/runtime.hpp"
+
+#include <mpi.h>
+
+#include <Kokkos_Core.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace saddle::engine {
+namespace {
+
+// MPI errors on any rank abort the whole job with a readable message instead of a hang.
+void mpi_error_handler(MPI_Comm*, int* code, ...) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(*code, text, &len);
+  abort_all(std::string("MPI error: ") + std::string(text, static_cast<std::size_t>(len)), 1);
+}
+
+}  // namespace
+
+Runtime::Runtime(int& argc, char**& argv) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (initialized) throw std::logic_error("saddle::engine::Runtime: MPI is already initialised");
+  // Open MPI 4's OMPIO has known data-corruption and hang issues with parallel HDF5; ROMIO is the
+  // safe MPI-IO component. A user's explicit OMPI_MCA_io still wins.
+  setenv("OMPI_MCA_io", "^ompio", 0);
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &thread_level_);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Errhandler handler;
+  MPI_Comm_create_errhandler(&mpi_error_handler, &handler);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, handler);
+  MPI_Errhandler_free(&handler);
+  Kokkos::initialize(argc, argv);
+}
+
+Runtime::~Runtime() {
+  Kokkos::finalize();
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void abort_all(const std::string& message, int exit_code) {
+  int rank = 0, size = 1, initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  const bool mpi = initialized && !finalized;
+  if (mpi) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  if (size > 1)
+    std::fprintf(stderr, "saddle: error (rank %d of %d): %s\n", rank, size, message.c_str());
+  else
+    std::fprintf(stderr, "saddle: error: %s\n", message.c_str());
+  std::fflush(stderr);
+  if (mpi) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+}  // namespace saddle::engine
