@@ -146,7 +146,15 @@ CheckpointStore::Found CheckpointStore::newest_valid() const {
         break;
       }
       other |= other_deck;
-      refusals += "refusing checkpoint " + path_of(step) + ": " + why + "\n";
+      refusals += "refusing checkpoint " + path_of(step) + ": " + why;
+      // A damaged file is moved aside (kept for inspection) so that it never shadows the
+      // checkpoints written after this restart; another deck's files are left as they are.
+      if (!other_deck) {
+        std::error_code ec;
+        fs::rename(path_of(step), path_of(step) + ".refused", ec);
+        if (!ec) refusals += " (moved to " + path_of(step) + ".refused)";
+      }
+      refusals += "\n";
     }
   }
   found.step = comm_.bcast_value(found.step);
@@ -167,7 +175,7 @@ void CheckpointStore::clear() const {
   if (comm_.is_root()) {
     std::error_code ec;
     if (fs::is_directory(dir_, ec)) {
-      static const std::regex name("step_[0-9]+\\.h5(\\.tmp)?");
+      static const std::regex name("step_[0-9]+\\.h5(\\.tmp|\\.refused)?");
       for (const auto& e : fs::directory_iterator(dir_, ec))
         if (std::regex_match(e.path().filename().string(), name)) fs::remove(e.path(), ec);
     }

@@ -33,7 +33,7 @@ class CheckpointStore {
   Found newest_valid() const;
   // Collective: opens checkpoint `step` on every rank and hands its root group to `read`.
   void read(std::int64_t step, const std::function<void(const h5::Group&)>& read) const;
-  // Collective: removes every step_*.h5 and temporary file (a fresh start of this run name).
+  // Collective: removes every step_*.h5, temporary and refused file (a fresh start of this run name).
   void clear() const;
 
   // Why `path` cannot be restarted from, or "" if it can (serial; used on rank 0).

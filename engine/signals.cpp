@@ -12,6 +12,7 @@ extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 }  // namespace
 
 void install_stop_handlers() {
+  g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);

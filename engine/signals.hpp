@@ -3,6 +3,7 @@
 // checkpoint at the next step boundary and exit with code 3. The handler only sets a flag.
 namespace saddle::engine {
 
+// Installs the handlers and forgets any earlier signal.
 void install_stop_handlers();
 void restore_default_handlers();
 // The signal number received since the handlers were installed, or 0.

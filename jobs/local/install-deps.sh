@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's own packages, whatever Saddle needs that this machine lacks.
+# Safe to rerun: packages already present are left alone and apt is not touched at all.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libtrilinos-kokkos-dev                   # Kokkos 3.4 (Serial)
+  openmpi-bin libopenmpi-dev               # Open MPI 4.1
+  libhdf5-openmpi-dev hdf5-tools           # parallel HDF5 1.10, h5dump/h5diff
+  libopenblas-dev liblapacke-dev           # BLAS/LAPACK + LAPACKE
+  libgtest-dev libtoml11-dev               # GoogleTest, toml11
+  python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
