@@ -3,8 +3,13 @@
 # Every package comes from Debian 12 (see jobs/local/install-deps.sh); nothing is downloaded.
 
 # --- Kokkos ---------------------------------------------------------------------------------
-# No version range: Debian's KokkosConfigVersion.cmake (3.4.01) rejects ranges.
-find_package(Kokkos 3.4 REQUIRED)
+# No version in find_package: Debian's KokkosConfigVersion.cmake (3.4.01) rejects ranges, and
+# Kokkos 4.x releases declare SameMajorVersion compatibility, so asking for 3.4 would refuse a
+# user's 4.x. The minimum is checked by hand instead.
+find_package(Kokkos REQUIRED)
+if(Kokkos_VERSION AND Kokkos_VERSION VERSION_LESS 3.4)
+  message(FATAL_ERROR "Kokkos ${Kokkos_VERSION} found at ${Kokkos_DIR}; Saddle needs 3.4 or newer")
+endif()
 set_package_properties(Kokkos PROPERTIES TYPE REQUIRED PURPOSE "on-node parallel loops")
 # Debian's libtrilinos-kokkos-dev sets the imported include path to <prefix>/include while the
 # headers live in <prefix>/include/trilinos; repair the target whenever its path lacks the headers.
