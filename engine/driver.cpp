@@ -5,6 +5,7 @@
 
 #include <Kokkos_Core.hpp>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -223,6 +224,12 @@ int Session::run() {
   };
 
   Progress progress(start, total, cfg.real("run.progress_interval"), !cli_.quiet && world_.is_root());
+  struct {
+    double interval;
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    bool due() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count() >= interval; }
+    void reset() { last = std::chrono::steady_clock::now(); }
+  } flush_clock{cfg.real("run.flush_interval")};
   for (std::int64_t step = start + 1; step <= total; ++step) {
     {
       auto t = timers.scope("steps");
@@ -237,8 +244,19 @@ int Session::run() {
     const bool have = history.headline(metric, value);
     progress.update(step, metric, value, have);
 
-    const int sig = world_.allreduce(stop_signal_received(), Op::Max);
-    if ((ckpt_every > 0 && step % ckpt_every == 0) || sig != 0) checkpoint(step);
+    // One small allreduce per step: any rank's signal stops every rank, and rank 0's clock
+    // decides when the run file's metrics are refreshed for users watching the run.
+    int flags[2] = {stop_signal_received(), world_.is_root() && flush_clock.due() ? 1 : 0};
+    world_.allreduce(flags, 2, Op::Max);
+    const int sig = flags[0];
+    if ((ckpt_every > 0 && step % ckpt_every == 0) || sig != 0) {
+      checkpoint(step);
+      flush_clock.reset();
+    } else if (flags[1]) {
+      auto t = timers.scope("checkpoint");
+      run_file.flush_metrics(history);
+      flush_clock.reset();
+    }
     if (sig != 0) {
       if (world_.is_root())
         std::fprintf(stderr, "saddle: stopped by %s at step %lld/%lld; checkpoint %s written; exit 3 (rerun with run.restart = \"auto\" to continue)\n",
@@ -286,6 +304,8 @@ Schema engine_schema(const std::string& deck_path) {
   s.string("run.restart").def(std::string("auto")).one_of({"auto", "no"}).restart_neutral()
       .help("auto: continue from the newest valid checkpoint; no: start over");
   s.real("run.progress_interval").def(2.0).range(0).restart_neutral().help("seconds between progress lines");
+  s.real("run.flush_interval").def(60.0).range(0).restart_neutral()
+      .help("seconds between refreshes of /metrics in the run file (also at every checkpoint)");
   s.integer("parallel.layer").def(std::int64_t{1}).range(1).help("pipeline stages; data replicas = ranks / layer");
   return s;
 }

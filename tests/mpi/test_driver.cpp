@@ -44,6 +44,17 @@ std::string deck(const std::string& name, const std::string& extra = "") {
 
 int run(std::vector<std::string> args) { return execute(world(), args); }
 
+// Every run of this suite starts from an empty directory: checkpoints left by an earlier run
+// would otherwise be (correctly) picked up by restarts.
+class FreshDirectory : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (world().is_root()) fs::remove_all(dir());
+    world().barrier();
+  }
+};
+const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new FreshDirectory);
+
 std::string out(const std::string& name) { return dir() + "/out/" + name + ".h5"; }
 
 std::vector<double> read_vec(const std::string& path, const std::string& name) {
@@ -169,6 +180,30 @@ TEST(Driver, DamagedCheckpointsAreRefusedAndThePreviousOneUsed) {
   EXPECT_TRUE(fs::exists(ck + "/step_38.h5.refused"));
   EXPECT_TRUE(fs::exists(ck + "/step_30.h5"));
   EXPECT_EQ(store.inspect(ck + "/step_40.h5", 40).find("unreadable"), std::string::npos);
+}
+
+// With flush_interval = 0 the run file's /metrics are refreshed every step, so a run stopped by a
+// signal (and no checkpoint cadence) already shows every logged row to a user reading the file.
+TEST(Driver, MetricsReachTheRunFileBeforeTheEnd) {
+  const std::string d = deck("flush", "flush_interval = 0.0");
+  install_stop_handlers();
+  std::thread sender;
+  if (world().is_root())
+    sender = std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(400));
+      kill(getpid(), SIGUSR1);
+    });
+  const int code = run({"run", d, "selftest.step_delay=0.02", "run.log_every=1", "--quiet"});
+  if (sender.joinable()) sender.join();
+  clear_stop_signal();
+  ASSERT_EQ(code, kExitStopped);
+  if (!world().is_root()) return;
+  h5::File f = h5::File::open(out("flush"), h5::File::Mode::ReadOnly);
+  const auto steps = f.root().read<std::int64_t>("metrics/step");
+  ASSERT_GE(steps.size(), 3u);
+  for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i], static_cast<std::int64_t>(i));
+  EXPECT_EQ(f.root().read<double>("metrics/distance").size(), steps.size());
+  EXPECT_EQ(f.root().read_attr<std::int64_t>("completed"), 0);
 }
 
 TEST(Driver, CheckpointsOfAnotherDeckAreRefusedUnlessRestartIsNo) {
