@@ -368,7 +368,6 @@ Config resolve(const Deck& deck, const Schema& schema) {
   for (const auto& [key, v] : leaves) {
     const KeySpec* spec = schema.find(key);
     if (!spec) {
-      // An empty table, or a key that names a table of the schema, is not a leaf the user meant.
       std::string msg = origin_of(key, *v) + ": unknown key '" + key + "'";
       const auto near = did_you_mean(key, all_keys);
       if (!near.empty()) msg += " (did you mean '" + near + "'?)";

@@ -138,12 +138,12 @@ class Group {
   }
   template <class T>
   std::vector<T> read(const std::string& name, std::vector<hsize_t>* dims = nullptr) const {
-    std::vector<hsize_t> shape_ = shape(name);
+    const std::vector<hsize_t> extent = shape(name);
     hsize_t n = 1;
-    for (auto d : shape_) n *= d;
+    for (auto d : extent) n *= d;
     std::vector<T> out(n);
     read_raw(name, native_type<T>(), out.data(), n);
-    if (dims) *dims = shape_;
+    if (dims) *dims = extent;
     return out;
   }
   template <class T>

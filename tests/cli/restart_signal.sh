@@ -14,6 +14,16 @@ ls out/usr1.ckpt
 mpi 2 "$SADDLE" run deck.toml run.name=usr1 -q || fail "restart after SIGUSR1"
 same_result out/straight.h5 out/usr1.h5
 
+# A checkpoint written by 2 ranks restarts on 3: the state is stored in global row order.
+"$MPIEXEC" -n 2 "$SADDLE" run deck.toml run.name=resize selftest.step_delay=0.05 -q &
+pid=$!
+sleep 1.5
+kill -USR1 $pid
+wait $pid; code=$?
+[ $code -eq 3 ] || fail "resize run exited $code, expected 3"
+mpi 3 "$SADDLE" run deck.toml run.name=resize -q || fail "restart on 3 ranks"
+h5diff out/straight.h5 out/resize.h5 /result/x /result/x || fail "2-rank checkpoint restarted on 3 ranks differs"
+
 "$SADDLE" run deck.toml run.name=term selftest.step_delay=0.05 -q &
 pid=$!
 sleep 1.0
