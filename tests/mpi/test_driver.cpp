@@ -44,6 +44,22 @@ std::string deck(const std::string& name, const std::string& extra = "") {
 
 int run(std::vector<std::string> args) { return execute(world(), args); }
 
+// Runs `args` while rank 0 receives SIGUSR1 after `ms` milliseconds (the other ranks learn of it
+// through the driver's per-step agreement); returns the exit code.
+int run_interrupted(std::vector<std::string> args, int ms) {
+  install_stop_handlers();  // a signal racing the driver's own installation must not kill the test
+  std::thread sender;
+  if (world().is_root())
+    sender = std::thread([ms] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      kill(getpid(), SIGUSR1);
+    });
+  const int code = run(std::move(args));
+  if (sender.joinable()) sender.join();
+  clear_stop_signal();
+  return code;
+}
+
 // Every run of this suite starts from an empty directory: checkpoints left by an earlier run
 // would otherwise be (correctly) picked up by restarts.
 class FreshDirectory : public ::testing::Environment {
@@ -122,17 +138,7 @@ TEST(Driver, RunFileHasTheDocumentedLayout) {
 TEST(Driver, RestartAfterASignalOnOneRankIsBitForBit) {
   const std::string d = deck("sig", "checkpoint_every = 0");
   ASSERT_EQ(run({"run", d, "run.name=sig_straight", "--quiet"}), kExitDone);
-  install_stop_handlers();  // a signal racing the driver's own installation must not kill the test
-  std::thread sender;
-  if (world().is_root())
-    sender = std::thread([] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      kill(getpid(), SIGUSR1);
-    });
-  const int code = run({"run", d, "run.name=sig_split", "selftest.step_delay=0.03", "--quiet"});
-  if (sender.joinable()) sender.join();
-  clear_stop_signal();
-  ASSERT_EQ(code, kExitStopped);
+  ASSERT_EQ(run_interrupted({"run", d, "run.name=sig_split", "selftest.step_delay=0.03", "--quiet"}, 300), kExitStopped);
   int found_step = -1;
   if (world().is_root())
     for (int s = 1; s < 40; ++s)
@@ -186,17 +192,7 @@ TEST(Driver, DamagedCheckpointsAreRefusedAndThePreviousOneUsed) {
 // signal (and no checkpoint cadence) already shows every logged row to a user reading the file.
 TEST(Driver, MetricsReachTheRunFileBeforeTheEnd) {
   const std::string d = deck("flush", "flush_interval = 0.0");
-  install_stop_handlers();
-  std::thread sender;
-  if (world().is_root())
-    sender = std::thread([] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
-      kill(getpid(), SIGUSR1);
-    });
-  const int code = run({"run", d, "selftest.step_delay=0.02", "run.log_every=1", "--quiet"});
-  if (sender.joinable()) sender.join();
-  clear_stop_signal();
-  ASSERT_EQ(code, kExitStopped);
+  ASSERT_EQ(run_interrupted({"run", d, "selftest.step_delay=0.02", "run.log_every=1", "--quiet"}, 400), kExitStopped);
   if (!world().is_root()) return;
   h5::File f = h5::File::open(out("flush"), h5::File::Mode::ReadOnly);
   const auto steps = f.root().read<std::int64_t>("metrics/step");
