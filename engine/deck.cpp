@@ -424,6 +424,11 @@ template const std::vector<std::int64_t>& Config::get<std::vector<std::int64_t>>
 template const std::vector<double>& Config::get<std::vector<double>>(const std::string&) const;
 template const std::vector<std::string>& Config::get<std::vector<std::string>>(const std::string&) const;
 
+bool Config::is_set(const std::string& key) const {
+  const auto it = values_.find(key);
+  return it != values_.end() && it->second.origin != "default";
+}
+
 std::string Config::origin(const std::string& key) const {
   const auto it = values_.find(key);
   if (it == values_.end() || it->second.origin == "default") return deck_path_ + " (key '" + key + "' not set; default used)";

@@ -87,6 +87,8 @@ class Schema {
 class Config {
  public:
   bool has(const std::string& key) const { return values_.count(key) != 0; }
+  // Whether the deck or an override set the key (false when its default is used).
+  bool is_set(const std::string& key) const;
   bool boolean(const std::string& key) const { return get<bool>(key); }
   std::int64_t integer(const std::string& key) const { return get<std::int64_t>(key); }
   double real(const std::string& key) const { return get<double>(key); }

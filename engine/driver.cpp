@@ -171,7 +171,7 @@ int Session::run() {
     fs::create_directories(out_dir, ec);
     if (ec || !fs::is_directory(out_dir)) throw cfg.error("run.output", "cannot create directory '" + out_dir + "': " + ec.message());
   });
-  const std::int64_t total = cfg.integer("run.steps");
+  const std::int64_t total = workload_->steps(cfg);
   const std::int64_t log_every = cfg.integer("run.log_every");
   const std::int64_t ckpt_every = cfg.integer("run.checkpoint_every");
   const int ckpt_keep = static_cast<int>(cfg.integer("run.checkpoint_keep"));

@@ -40,6 +40,9 @@ class Workload {
   // Cross-key checks that need no data (e.g. rank <= min(n, m) for generated data); throws
   // config.error(key, ...). Called by `saddle check` and `saddle run`.
   virtual void validate(const Config&) const {}
+  // The number of driver steps: run.steps by default; a workload whose steps are chunks of a
+  // sweep derives it from its own keys (and may reject an explicit run.steps in validate).
+  virtual std::int64_t steps(const Config& config) const { return config.integer("run.steps"); }
   // Reads the deck and input data and builds the state of step 0. Validate input data inside
   // ctx.grid.world.agree(...) so that an error one rank finds is reported once, on every rank.
   virtual void setup(const RunContext& ctx) = 0;

@@ -66,6 +66,9 @@ TEST(Deck, ResolvesValuesDefaultsAndTypes) {
   EXPECT_EQ(c.real_list("demo.sigmas"), (std::vector<double>{0.5, 3.0}));  // integers accepted as reals
   EXPECT_EQ(c.real("demo.kernel.sigma"), 2.0);
   EXPECT_FALSE(c.has("demo.path"));
+  EXPECT_TRUE(c.is_set("demo.n"));
+  EXPECT_FALSE(c.is_set("demo.eta"));  // default
+  EXPECT_FALSE(c.is_set("demo.path"));  // optional, absent
   EXPECT_EQ(c.origin("demo.n"), "decks/demo.toml:7");
   EXPECT_THROW(c.integer("demo.eta"), std::logic_error);  // wrong accessor is a programming error
 }
