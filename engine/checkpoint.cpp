@@ -40,13 +40,20 @@ bool abort_requested(std::int64_t step) {
 
 std::string first_difference(const std::string& a, const std::string& b) {
   std::istringstream sa(a), sb(b);
-  std::string la, lb;
+  std::string la, lb, ta, tb;  // lines and the [table] each belongs to
   while (true) {
     const bool ga = static_cast<bool>(std::getline(sa, la)), gb = static_cast<bool>(std::getline(sb, lb));
     if (!ga && !gb) return "";
     if (!ga) la = "(nothing)";
     if (!gb) lb = "(nothing)";
-    if (la != lb) return "checkpoint has '" + la + "', deck has '" + lb + "'";
+    if (!la.empty() && la[0] == '[') ta = la.substr(1, la.find(']') - 1);
+    if (!lb.empty() && lb[0] == '[') tb = lb.substr(1, lb.find(']') - 1);
+    if (la != lb) {
+      auto qualified = [](const std::string& table, const std::string& line) {
+        return table.empty() || line.empty() || line[0] == '[' ? line : table + "." + line;
+      };
+      return "checkpoint has '" + qualified(ta, la) + "', deck has '" + qualified(tb, lb) + "'";
+    }
   }
 }
 
@@ -147,8 +154,8 @@ CheckpointStore::Found CheckpointStore::newest_valid() const {
       }
       other |= other_deck;
       refusals += "refusing checkpoint " + path_of(step) + ": " + why;
-      // A damaged file is moved aside (kept for inspection) so that it never shadows the
-      // checkpoints written after this restart; another deck's files are left as they are.
+      // A damaged file is moved aside (kept for inspection until the run starts over) so that it
+      // never shadows the checkpoints written after this restart; another deck's are left as is.
       if (!other_deck) {
         std::error_code ec;
         fs::rename(path_of(step), path_of(step) + ".refused", ec);

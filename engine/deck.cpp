@@ -367,6 +367,20 @@ Config resolve(const Deck& deck, const Schema& schema) {
   std::map<std::string, const TomlValue*> given;
   for (const auto& [key, v] : leaves) {
     const KeySpec* spec = schema.find(key);
+    // An empty table of the schema ("[parallel]" with every key commented out) is fine.
+    if (!spec && v->is_table() &&
+        std::any_of(all_keys.begin(), all_keys.end(), [&](const std::string& k) { return k.rfind(key + ".", 0) == 0; }))
+      continue;
+    if (!spec && v->is_table()) {
+      std::vector<std::string> tables;
+      for (const auto& k : all_keys)
+        for (auto dot = k.find('.'); dot != std::string::npos; dot = k.find('.', dot + 1)) tables.push_back(k.substr(0, dot));
+      std::string msg = origin_of(key, *v) + ": unknown table [" + key + "]";
+      const auto near = did_you_mean(key, tables);
+      if (!near.empty()) msg += " (did you mean [" + near + "]?)";
+      problems.push_back(msg);
+      continue;
+    }
     if (!spec) {
       std::string msg = origin_of(key, *v) + ": unknown key '" + key + "'";
       const auto near = did_you_mean(key, all_keys);

@@ -312,10 +312,6 @@ Schema engine_schema(const std::string& deck_path) {
 
 int execute(const Comm& world, const std::vector<std::string>& args) {
   try {
-    if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
-      if (world.is_root()) std::printf("%s\n", usage().c_str());
-      return kExitDone;
-    }
     if (!args.empty() && args[0] == "--version") {
       if (world.is_root()) std::printf("saddle %s (git %s)\n", build::version, build::git_revision);
       return kExitDone;

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <exception>
 #include <string>
 #include <vector>
@@ -9,6 +10,12 @@
 
 int main(int argc, char** argv) {
   using namespace saddle::engine;
+  // Help needs no MPI, and Kokkos would answer --help with its own text first.
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::printf("%s\n", usage().c_str());
+    return kExitDone;
+  }
   int code = kExitFailure;
   Runtime runtime(argc, argv);
   try {

@@ -26,9 +26,15 @@ bool MetricHistory::headline(std::string& name, double& value) const {
 
 void MetricHistory::flush_to(const h5::Group& metrics_group) {
   if (flushed_ >= steps_.size()) return;
-  metrics_group.append("step", std::vector<std::int64_t>(steps_.begin() + static_cast<std::ptrdiff_t>(flushed_), steps_.end()));
+  // The series are appended together; a failure part-way would leave them of unequal length, so
+  // the step series goes last and decides what counts as flushed.
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    const auto have = metrics_group.exists(names_[i]) ? metrics_group.shape(names_[i])[0] : 0;
+    if (have > flushed_) throw std::logic_error("metric series " + names_[i] + " is ahead of /metrics/step");
+  }
   for (std::size_t i = 0; i < names_.size(); ++i)
     metrics_group.append(names_[i], std::vector<double>(columns_[i].begin() + static_cast<std::ptrdiff_t>(flushed_), columns_[i].end()));
+  metrics_group.append("step", std::vector<std::int64_t>(steps_.begin() + static_cast<std::ptrdiff_t>(flushed_), steps_.end()));
   flushed_ = steps_.size();
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <Kokkos_Core.hpp>
+#include <cstdio>
 #include <ctime>
 
 #include "engine/build_info.hpp"
@@ -44,12 +45,19 @@ void RunFile::create(const Config& config, const std::string& workload, std::int
 
 void RunFile::flush_metrics(MetricHistory& history) const {
   if (comm_.is_root()) {
-    h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite);
-    {
-      h5::Group metrics = f.root().require_group("metrics");
-      history.flush_to(metrics);
+    // A refresh for users watching the run: if the file cannot be opened now, the rows stay
+    // pending and are written at the next flush; the run goes on.
+    try {
+      h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite);
+      {
+        h5::Group metrics = f.root().require_group("metrics");
+        history.flush_to(metrics);
+      }
+      f.close();
+    } catch (const h5::Error& e) {
+      std::fprintf(stderr, "saddle: warning: metrics not refreshed in %s (%s); retrying at the next flush\n", path_.c_str(),
+                   e.what());
     }
-    f.close();
   }
   comm_.barrier();
 }

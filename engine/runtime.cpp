@@ -27,6 +27,10 @@ Runtime::Runtime(int& argc, char**& argv) {
   // Open MPI 4's OMPIO has known data-corruption and hang issues with parallel HDF5; ROMIO is the
   // safe MPI-IO component. A user's explicit OMPI_MCA_io still wins.
   setenv("OMPI_MCA_io", "^ompio", 0);
+  // HDF5's file locks fail on many parallel file systems, and a user reading the run file with
+  // h5py (which locks it) must not make the run's next metrics refresh fail. A user's explicit
+  // HDF5_USE_FILE_LOCKING still wins.
+  setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &thread_level_);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);

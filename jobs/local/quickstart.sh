@@ -22,7 +22,7 @@ cmake --build "$build" -j "$jobs"
 
 if [ "$mode" = run ]; then
   "$build/saddle" info
-  mpirun -n 2 "$build/saddle" run inputs/selftest.toml run.output="$build/out"
+  mpirun -n 2 "$build/saddle" run inputs/selftest.toml run.output="$build/out" run.restart=no
   echo "quickstart: results in $build/out/selftest.h5 (summary: /usr/bin/python3 -c \"import h5py; f = h5py.File('$build/out/selftest.h5'); print(dict(f.attrs)); print(f['metrics/distance'][:])\")"
 else
   ctest --test-dir "$build" --output-on-failure -j "$jobs"

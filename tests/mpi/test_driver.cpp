@@ -210,6 +210,12 @@ TEST(Driver, CheckpointsOfAnotherDeckAreRefusedUnlessRestartIsNo) {
   EXPECT_EQ(run({"run", d, "selftest.lr=0.2", "run.restart=no", "--quiet"}), kExitDone);
 }
 
+TEST(Driver, DeckDifferencesNameTheirTable) {
+  EXPECT_EQ(first_difference("[run]\nsteps = 3\n[selftest]\nlr = 0.2\n", "[run]\nsteps = 3\n[selftest]\nlr = 0.3\n"),
+            "checkpoint has 'selftest.lr = 0.2', deck has 'selftest.lr = 0.3'");
+  EXPECT_EQ(first_difference("[run]\nsteps = 3\n", "[run]\nsteps = 3\n"), "");
+}
+
 TEST(Driver, CommandLineErrorsAreBadInput) {
   EXPECT_EQ(run({}), kExitBadInput);
   EXPECT_EQ(run({"fly"}), kExitBadInput);

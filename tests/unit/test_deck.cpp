@@ -116,6 +116,13 @@ TEST(Deck, ErrorsNameFileLineKeyAndExpectedForm) {
             "demo.toml:4: unknown key 'demo.kernl.sigma' (did you mean 'demo.kernel.sigma'?)");
 }
 
+TEST(Deck, EmptyTablesOfTheSchemaAreAccepted) {
+  const Config c = resolve(Deck::parse("[run]\nworkload = \"demo\"\n[parallel]\n[demo.kernel]\n", "demo.toml", {}), demo_schema());
+  EXPECT_EQ(c.integer("parallel.layer"), 1);
+  EXPECT_EQ(resolve_error("[run]\nworkload = \"demo\"\n[paralel]\n"),
+            "demo.toml:3: unknown table [paralel] (did you mean [parallel]?)");
+}
+
 TEST(Deck, ListsEveryProblemAtOnce) {
   const std::string e = resolve_error("[run]\nworkload = \"demo\"\nsteps = -1\nseed = \"x\"\nfoo = 1\n");
   EXPECT_NE(e.find("has 3 problems"), std::string::npos) << e;

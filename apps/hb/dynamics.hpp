@@ -1,0 +1,72 @@
+#pragma once
+// Heavy-ball dynamics on 2-D games, one trajectory per Kokkos thread, all steps in registers.
+//   Sim-HB: x+ = x - h fx(x, y)  + b (x - x-);  y+ = y + h fy(x, y)  + b (y - y-)
+//   Alt-HB: x+ = x - h fx(x, y)  + b (x - x-);  y+ = y + h fy(x+, y) + b (y - y-)
+// Plain GDA is b = 0. Both start with zero momentum (x- = x0).
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/kokkos_compat.hpp"
+
+namespace saddle::apps::hb {
+
+// What a sweep keeps of each trajectory.
+struct Outcome {
+  double g0 = 0;      // |grad f| at the start
+  double g_half = 0;  // |grad f| after steps/2 steps
+  double g_end = 0;   // |grad f| after all steps (inf once diverged)
+  double avg_sq = 0;  // AvgS: mean of |grad_x f|^2 + |grad_y f|^2 over the iterates 0..steps-1
+};
+
+// Beyond this the trajectory has diverged; stop before overflowing into inf/NaN arithmetic.
+constexpr double kDivergedNorm = 1e150;
+
+// Integrates one trajectory. `record(step, x, y)` is called every `record_every` steps when
+// record_every > 0 (host tracing); pass a no-op otherwise.
+template <class Game, class Record>
+KOKKOS_INLINE_FUNCTION Outcome integrate(const Game& game, bool alternating, double h, double beta, double x,
+                                         double y, std::int64_t steps, std::int64_t record_every,
+                                         const Record& record) {
+  Outcome o;
+  double xp = x, yp = y, gx, gy;
+  game.grad(x, y, gx, gy);
+  o.g0 = kernels::kc::sqrt(gx * gx + gy * gy);
+  double sum = 0;
+  const std::int64_t half = steps / 2;
+  for (std::int64_t s = 0; s < steps; ++s) {
+    if (s > 0) game.grad(x, y, gx, gy);
+    const double g2 = gx * gx + gy * gy;
+    sum += g2;
+    if (s == half) o.g_half = kernels::kc::sqrt(g2);
+    if (record_every > 0 && s % record_every == 0) record(s, x, y);
+    double xn = x - h * gx + beta * (x - xp);
+    game.project_x(xn);
+    if (alternating) {
+      double gx2;
+      game.grad(xn, y, gx2, gy);
+    }
+    const double yn = y + h * gy + beta * (y - yp);
+    xp = x;
+    yp = y;
+    x = xn;
+    y = yn;
+    if (!(kernels::kc::fabs(x) + kernels::kc::fabs(y) < kDivergedNorm)) {
+      o.g_end = INFINITY;
+      if (o.g_half == 0 && s < half) o.g_half = INFINITY;
+      o.avg_sq = INFINITY;
+      return o;
+    }
+  }
+  game.grad(x, y, gx, gy);
+  o.g_end = kernels::kc::sqrt(gx * gx + gy * gy);
+  if (steps == 0) o.g_half = o.g_end;
+  if (record_every > 0 && steps % record_every == 0) record(steps, x, y);
+  o.avg_sq = steps > 0 ? sum / static_cast<double>(steps) : 0.0;
+  return o;
+}
+
+struct NoRecord {
+  KOKKOS_INLINE_FUNCTION void operator()(std::int64_t, double, double) const {}
+};
+
+}  // namespace saddle::apps::hb
