@@ -68,6 +68,27 @@ double sim_step_bound(const std::vector<std::complex<double>>& field_eigs, doubl
   return bound;
 }
 
+double sim_exact_step_bound(const std::vector<std::complex<double>>& field_eigs, double beta, double h_max) {
+  const int scan = 4000;
+  const double lo = 1e-8;
+  auto unstable = [&](double h) { return sim_radius(field_eigs, h, beta) >= 1.0; };
+  if (unstable(lo)) return 0.0;
+  double prev = lo;
+  for (int i = 1; i <= scan; ++i) {
+    const double h = lo * std::pow(h_max / lo, static_cast<double>(i) / scan);
+    if (unstable(h)) {
+      double a = prev, b = h;
+      for (int k = 0; k < 100; ++k) {
+        const double m = 0.5 * (a + b);
+        (unstable(m) ? b : a) = m;
+      }
+      return a;
+    }
+    prev = h;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
 std::vector<double> modified_matrix(const MatrixGame& g, bool alternating, double h, double beta) {
   const std::int64_t dx = g.dx, dy = g.dy, n = g.n();
   const double om = 1.0 - beta, c = h * (1.0 + beta) / (4.0 * om * om * om);

@@ -259,8 +259,13 @@ class HeavyBall : public engine::Workload {
           const double* o = &outcomes_[static_cast<std::size_t>(4 * g)];
           conv[p] += converged(o[0], o[2], tol_);
           g_end[p * static_cast<std::size_t>(ns_) + static_cast<std::size_t>(k)] = o[2];
-          // Empirical contraction per step over the second half of the run.
-          const double r = !std::isfinite(o[2]) ? INFINITY : o[1] > 0 ? std::pow(o[2] / o[1], 1.0 / static_cast<double>(steps_ - steps_ / 2)) : 0.0;
+          // Empirical contraction per step over the second half of the run, or over the first
+          // half when the second ends at rounding level (a converged run's floor is no rate).
+          const double half = static_cast<double>(steps_ / 2), rest = static_cast<double>(steps_ - steps_ / 2);
+          const double r = !std::isfinite(o[2]) ? INFINITY
+                           : o[2] > 1e-13 * o[0] && o[1] > 0 ? std::pow(o[2] / o[1], 1.0 / rest)
+                           : o[0] > 0 && half > 0 ? std::pow(o[1] / o[0], 1.0 / half)
+                                                  : 0.0;
           log_rate += std::log(r);
           sum_avg += o[3];
         }
@@ -277,9 +282,13 @@ class HeavyBall : public engine::Workload {
         out.write("spectral_radius", radius, {nh, nb});
         out.write("ode_rate", ode, {nh, nb});
         if (!alt) {
-          std::vector<double> bound;
-          for (double b : beta_) bound.push_back(sim_step_bound(field_eigs_, b));
+          std::vector<double> bound, exact;
+          for (double b : beta_) {
+            bound.push_back(sim_step_bound(field_eigs_, b));
+            exact.push_back(sim_exact_step_bound(field_eigs_, b, 1e3));
+          }
           out.write("step_bound", bound);
+          out.write("exact_step_bound", exact);
         }
       }
     }
