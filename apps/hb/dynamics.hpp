@@ -65,6 +65,73 @@ KOKKOS_INLINE_FUNCTION Outcome integrate(const Game& game, bool alternating, dou
   return o;
 }
 
+// W trajectories advanced in lockstep by one thread: branch-free lane loops vectorise and hide
+// the latency of each trajectory's serial dependence. Same arithmetic, step for step, as
+// integrate() (the sweep test checks it bit for bit); divergence is checked every 32 steps, and
+// a diverged lane is reported as integrate() would and then frozen at zero.
+template <int W, bool Alternating, class Game>
+KOKKOS_INLINE_FUNCTION void integrate_lanes_impl(const Game& game, const double* h, const double* beta,
+                                                 const double* x0, const double* y0, std::int64_t steps, Outcome* out) {
+  double x[W], y[W], xp[W], yp[W], sum[W], g2_half[W];
+  bool alive[W];
+  const std::int64_t half = steps / 2;
+  for (int l = 0; l < W; ++l) {
+    x[l] = xp[l] = x0[l];
+    y[l] = yp[l] = y0[l];
+    sum[l] = g2_half[l] = 0;
+    alive[l] = true;
+    double fx, fy;
+    game.grad(x[l], y[l], fx, fy);
+    out[l] = Outcome{kernels::kc::sqrt(fx * fx + fy * fy), 0, 0, 0};
+  }
+  for (std::int64_t s = 0; s < steps; ++s) {
+    const bool at_half = s == half;
+    for (int l = 0; l < W; ++l) {
+      double fx, fy;
+      game.grad(x[l], y[l], fx, fy);
+      const double g2 = fx * fx + fy * fy;
+      sum[l] += g2;
+      g2_half[l] = at_half ? g2 : g2_half[l];
+      double xn = x[l] - h[l] * fx + beta[l] * (x[l] - xp[l]);
+      game.project_x(xn);
+      if (Alternating) {
+        double unused;
+        game.grad(xn, y[l], unused, fy);
+      }
+      const double yn = y[l] + h[l] * fy + beta[l] * (y[l] - yp[l]);
+      xp[l] = x[l];
+      yp[l] = y[l];
+      x[l] = xn;
+      y[l] = yn;
+    }
+    if ((s & 31) == 31 || s + 1 == steps) {
+      for (int l = 0; l < W; ++l) {
+        if (!alive[l] || kernels::kc::fabs(x[l]) + kernels::kc::fabs(y[l]) < kDivergedNorm) continue;
+        alive[l] = false;
+        out[l].g_end = out[l].g_half = out[l].avg_sq = INFINITY;
+        x[l] = y[l] = xp[l] = yp[l] = 0.0;
+      }
+    }
+  }
+  for (int l = 0; l < W; ++l) {
+    if (!alive[l]) continue;
+    double fx, fy;
+    game.grad(x[l], y[l], fx, fy);
+    out[l].g_end = kernels::kc::sqrt(fx * fx + fy * fy);
+    out[l].g_half = steps == 0 ? out[l].g_end : kernels::kc::sqrt(g2_half[l]);
+    out[l].avg_sq = steps > 0 ? sum[l] / static_cast<double>(steps) : 0.0;
+  }
+}
+
+template <int W, class Game>
+KOKKOS_INLINE_FUNCTION void integrate_lanes(const Game& game, bool alternating, const double* h, const double* beta,
+                                            const double* x0, const double* y0, std::int64_t steps, Outcome* out) {
+  if (alternating)
+    integrate_lanes_impl<W, true>(game, h, beta, x0, y0, steps, out);
+  else
+    integrate_lanes_impl<W, false>(game, h, beta, x0, y0, steps, out);
+}
+
 struct NoRecord {
   KOKKOS_INLINE_FUNCTION void operator()(std::int64_t, double, double) const {}
 };

@@ -409,10 +409,21 @@ class HeavyBall : public engine::Workload {
     using Space = Kokkos::DefaultExecutionSpace;
     auto h = Kokkos::create_mirror_view_and_copy(Space(), hv), b = Kokkos::create_mirror_view_and_copy(Space(), bv),
          x = Kokkos::create_mirror_view_and_copy(Space(), xv), y = Kokkos::create_mirror_view_and_copy(Space(), yv);
-    Kokkos::View<Outcome*> res("outcomes", static_cast<std::size_t>(count));
+    // Blocks of kLanes trajectories per thread; the tail block repeats the last trajectory.
+    constexpr int kLanes = 8;
+    const std::int64_t blocks = (count + kLanes - 1) / kLanes;
+    Kokkos::View<Outcome*> res("outcomes", static_cast<std::size_t>(blocks * kLanes));
     const std::int64_t steps = steps_;
-    Kokkos::parallel_for("hb::trajectories", Kokkos::RangePolicy<Space>(0, count), KOKKOS_LAMBDA(const std::int64_t k) {
-      res(k) = integrate(game, alt, h(k), b(k), x(k), y(k), steps, 0, NoRecord{});
+    Kokkos::parallel_for("hb::trajectories", Kokkos::RangePolicy<Space>(0, blocks), KOKKOS_LAMBDA(const std::int64_t blk) {
+      double hl[kLanes], bl[kLanes], xl[kLanes], yl[kLanes];
+      for (int l = 0; l < kLanes; ++l) {
+        const std::int64_t k = kernels::kc::min(blk * kLanes + l, count - 1);
+        hl[l] = h(k);
+        bl[l] = b(k);
+        xl[l] = x(k);
+        yl[l] = y(k);
+      }
+      integrate_lanes<kLanes>(game, alt, hl, bl, xl, yl, steps, &res(blk * kLanes));
     });
     auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), res);
     for (std::int64_t k = 0; k < count; ++k) out[k] = host(k);
