@@ -16,17 +16,15 @@
 #include "engine/h5.hpp"
 #include "engine/signals.hpp"
 #include "kernels/counter_rng.hpp"
+#include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
+using saddle::testing::run;
+using saddle::testing::run_interrupted;
+using saddle::testing::world;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Constructed on first use: MPI is initialised by main, after static initialisation.
-const Comm& world() {
-  static const Comm c;
-  return c;
-}
 
 std::string dir() { return "driver_np" + std::to_string(world().size()); }
 
@@ -42,41 +40,14 @@ std::string deck(const std::string& name, const std::string& extra = "") {
   return path;
 }
 
-int run(std::vector<std::string> args) { return execute(world(), args); }
-
-// Runs `args` while rank 0 receives SIGUSR1 after `ms` milliseconds (the other ranks learn of it
-// through the driver's per-step agreement); returns the exit code.
-int run_interrupted(std::vector<std::string> args, int ms) {
-  install_stop_handlers();  // a signal racing the driver's own installation must not kill the test
-  std::thread sender;
-  if (world().is_root())
-    sender = std::thread([ms] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-      kill(getpid(), SIGUSR1);
-    });
-  const int code = run(std::move(args));
-  if (sender.joinable()) sender.join();
-  clear_stop_signal();
-  return code;
-}
-
-// Every run of this suite starts from an empty directory: checkpoints left by an earlier run
-// would otherwise be (correctly) picked up by restarts.
-class FreshDirectory : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (world().is_root()) fs::remove_all(dir());
-    world().barrier();
-  }
-};
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new FreshDirectory);
-
 std::string out(const std::string& name) { return dir() + "/out/" + name + ".h5"; }
 
 std::vector<double> read_vec(const std::string& path, const std::string& name) {
   h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
   return f.root().read<double>(name);
 }
+
+const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 }  // namespace
 

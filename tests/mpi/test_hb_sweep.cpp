@@ -16,17 +16,17 @@
 #include "engine/error.hpp"
 #include "engine/h5.hpp"
 #include "engine/signals.hpp"
+#include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
 using namespace saddle::apps::hb;
+using saddle::testing::run;
+using saddle::testing::run_interrupted;
+using saddle::testing::world;
 namespace fs = std::filesystem;
 
 namespace {
 
-const Comm& world() {
-  static const Comm c;
-  return c;
-}
 std::string dir() { return "hb_np" + std::to_string(world().size()); }
 
 std::string deck(const std::string& name, const std::string& hb) {
@@ -39,16 +39,7 @@ std::string deck(const std::string& name, const std::string& hb) {
   return path;
 }
 
-int run(std::vector<std::string> args) { return execute(world(), args); }
-
-class FreshDirectory : public ::testing::Environment {
- public:
-  void SetUp() override {
-    if (world().is_root()) fs::remove_all(dir());
-    world().barrier();
-  }
-};
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new FreshDirectory);
+const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 const char* kLimitCycle = R"(game = "limit_cycle"
 steps = 400
@@ -104,16 +95,7 @@ TEST(HbSweep, InterruptedSweepResumesWithoutRedoingChunks) {
   const std::string d = deck("resume", kLimitCycle);
   const std::string steps = "hb.steps=300000";
   ASSERT_EQ(run({"run", d, steps, "run.name=resume_straight", "--quiet"}), kExitDone);
-  install_stop_handlers();
-  std::thread sender;
-  if (world().is_root())
-    sender = std::thread([] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      kill(getpid(), SIGUSR1);
-    });
-  const int code = run({"run", d, steps, "--quiet"});
-  if (sender.joinable()) sender.join();
-  clear_stop_signal();
+  const int code = run_interrupted({"run", d, steps, "--quiet"}, 50);
   if (code == kExitDone) GTEST_SKIP() << "the sweep finished before the signal arrived";
   ASSERT_EQ(code, kExitStopped);
   ASSERT_EQ(run({"run", d, steps, "--quiet"}), kExitDone);

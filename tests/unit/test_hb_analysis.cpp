@@ -22,6 +22,17 @@ Outcome run2d(bool alt, double h, double beta, std::int64_t steps) {
   return integrate(ScalarQuadratic{0, 1, 0, 0, 0}, alt, h, beta, 1.0, 1.0, steps, 0, NoRecord{});
 }
 
+// f = p x^2/2 + a x y - q y^2/2 as a 1 x 1 matrix game.
+MatrixGame scalar_game(double p, double a, double q) {
+  MatrixGame g;
+  g.P = {p};
+  g.A = {a};
+  g.Q = {q};
+  g.bx = {0.0};
+  g.by = {0.0};
+  return g;
+}
+
 // A random quadratic game with P = B B' + shift I (shift < 0 makes it non-convex).
 MatrixGame random_game(std::int64_t dx, std::int64_t dy, double shift_p, double shift_q, unsigned seed) {
   std::mt19937_64 gen(seed);
@@ -58,12 +69,7 @@ TEST(HbDynamics, BilinearReferenceValues) {
   // Sim-HB diverges for every momentum; Alt-HB converges iff beta < 0.
   // Sim-HB diverges for every momentum; Alt-HB converges iff beta < 0 (beta = 0, alternating
   // GDA, is marginal: radius exactly 1, bounded orbits).
-  MatrixGame xy;
-  xy.P = {0.0};
-  xy.A = {1.0};
-  xy.Q = {0.0};
-  xy.bx = {0.0};
-  xy.by = {0.0};
+  const MatrixGame xy = scalar_game(0.0, 1.0, 0.0);
   for (double beta : {-0.6, -0.3, -0.1, 0.0, 0.1, 0.3}) {
     const double sim = linalg::spectral_radius(4, two_step_matrix(xy, false, 0.1, beta));
     const double alt = linalg::spectral_radius(4, two_step_matrix(xy, true, 0.1, beta));
@@ -155,12 +161,7 @@ TEST(HbAnalysis, SpectralRadiusPredictsSimulatedConvergence) {
 // (two-step radius = 1) lies below it and approaches it only as h -> 0.
 TEST(HbAnalysis, StepBoundIsTheModifiedEquationBoundary) {
   // f = 0.2 x^2/2 + x y - 0.2 y^2/2: field eigenvalues -0.2 +- i.
-  MatrixGame g;
-  g.P = {0.2};
-  g.A = {1.0};
-  g.Q = {0.2};
-  g.bx = {0.0};
-  g.by = {0.0};
+  const MatrixGame g = scalar_game(0.2, 1.0, 0.2);
   const auto eigs = linalg::eigenvalues(2, g.field_jacobian());
   double last_ratio = 0;
   for (double b : {-0.6, -0.3, 0.0, 0.3, 0.6}) {
@@ -179,10 +180,7 @@ TEST(HbAnalysis, StepBoundIsTheModifiedEquationBoundary) {
   // Smaller (even negative) momentum widens the stable range, in both.
   EXPECT_GT(sim_step_bound(eigs, -0.3), sim_step_bound(eigs, 0.3));
   EXPECT_GT(sim_exact_step_bound(eigs, -0.3, 100.0), sim_exact_step_bound(eigs, 0.3, 100.0));
-  MatrixGame bil = g;
-  bil.P = {0.0};
-  bil.Q = {0.0};
-  const auto rot = linalg::eigenvalues(2, bil.field_jacobian());
+  const auto rot = linalg::eigenvalues(2, scalar_game(0.0, 1.0, 0.0).field_jacobian());
   EXPECT_EQ(sim_step_bound(rot, -0.3), 0.0);  // Sim-HB always diverges on bilinear games
   EXPECT_LT(sim_exact_step_bound(rot, -0.3, 100.0), 1e-6);  // radius 1 + O(h^2): unstable from the first h
 }
@@ -251,12 +249,7 @@ TEST(HbAnalysis, ModifiedEquationsHaveThirdOrderLocalError) {
 // The linear modified equation of a matrix game (used for ode_rate) is the Jacobian of the
 // general right-hand side (used for 2-D games and traces).
 TEST(HbAnalysis, ModifiedMatrixIsTheJacobianOfTheModifiedField) {
-  MatrixGame g;
-  g.P = {0.3};
-  g.A = {1.2};
-  g.Q = {-0.1};
-  g.bx = {0.0};
-  g.by = {0.0};
+  const MatrixGame g = scalar_game(0.3, 1.2, -0.1);
   for (bool alt : {false, true}) {
     const auto K = modified_matrix(g, alt, 0.1, -0.2);
     double d0x, d0y, d1x, d1y;
