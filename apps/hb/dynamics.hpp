@@ -21,6 +21,15 @@ struct Outcome {
 // Beyond this the trajectory has diverged; stop before overflowing into inf/NaN arithmetic.
 constexpr double kDivergedNorm = 1e150;
 
+// |(a, b)| without underflow: sqrt(a^2 + b^2) is 0 once |(a, b)| < 1e-162, which would turn a
+// converging trajectory's contraction rate into 0.
+KOKKOS_INLINE_FUNCTION double norm2(double a, double b) {
+  const double m = kernels::kc::max(kernels::kc::fabs(a), kernels::kc::fabs(b));
+  if (m == 0.0 || !(m < INFINITY)) return m;
+  const double u = a / m, v = b / m;
+  return m * kernels::kc::sqrt(u * u + v * v);
+}
+
 // Integrates one trajectory. `record(step, x, y)` is called every `record_every` steps when
 // record_every > 0 (host tracing); pass a no-op otherwise.
 template <class Game, class Record>
@@ -30,14 +39,14 @@ KOKKOS_INLINE_FUNCTION Outcome integrate(const Game& game, bool alternating, dou
   Outcome o;
   double xp = x, yp = y, gx, gy;
   game.grad(x, y, gx, gy);
-  o.g0 = kernels::kc::sqrt(gx * gx + gy * gy);
+  o.g0 = norm2(gx, gy);
   double sum = 0;
   const std::int64_t half = steps / 2;
   for (std::int64_t s = 0; s < steps; ++s) {
     if (s > 0) game.grad(x, y, gx, gy);
     const double g2 = gx * gx + gy * gy;
     sum += g2;
-    if (s == half) o.g_half = kernels::kc::sqrt(g2);
+    if (s == half) o.g_half = norm2(gx, gy);
     if (record_every > 0 && s % record_every == 0) record(s, x, y);
     double xn = x - h * gx + beta * (x - xp);
     game.project_x(xn);
@@ -58,7 +67,7 @@ KOKKOS_INLINE_FUNCTION Outcome integrate(const Game& game, bool alternating, dou
     }
   }
   game.grad(x, y, gx, gy);
-  o.g_end = kernels::kc::sqrt(gx * gx + gy * gy);
+  o.g_end = norm2(gx, gy);
   if (steps == 0) o.g_half = o.g_end;
   if (record_every > 0 && steps % record_every == 0) record(steps, x, y);
   o.avg_sq = steps > 0 ? sum / static_cast<double>(steps) : 0.0;
@@ -72,17 +81,17 @@ KOKKOS_INLINE_FUNCTION Outcome integrate(const Game& game, bool alternating, dou
 template <int W, bool Alternating, class Game>
 KOKKOS_INLINE_FUNCTION void integrate_lanes_impl(const Game& game, const double* h, const double* beta,
                                                  const double* x0, const double* y0, std::int64_t steps, Outcome* out) {
-  double x[W], y[W], xp[W], yp[W], sum[W], g2_half[W];
+  double x[W], y[W], xp[W], yp[W], sum[W], fx_half[W], fy_half[W];
   bool alive[W];
   const std::int64_t half = steps / 2;
   for (int l = 0; l < W; ++l) {
     x[l] = xp[l] = x0[l];
     y[l] = yp[l] = y0[l];
-    sum[l] = g2_half[l] = 0;
+    sum[l] = fx_half[l] = fy_half[l] = 0;
     alive[l] = true;
     double fx, fy;
     game.grad(x[l], y[l], fx, fy);
-    out[l] = Outcome{kernels::kc::sqrt(fx * fx + fy * fy), 0, 0, 0};
+    out[l] = Outcome{norm2(fx, fy), 0, 0, 0};
   }
   for (std::int64_t s = 0; s < steps; ++s) {
     const bool at_half = s == half;
@@ -91,7 +100,8 @@ KOKKOS_INLINE_FUNCTION void integrate_lanes_impl(const Game& game, const double*
       game.grad(x[l], y[l], fx, fy);
       const double g2 = fx * fx + fy * fy;
       sum[l] += g2;
-      g2_half[l] = at_half ? g2 : g2_half[l];
+      fx_half[l] = at_half ? fx : fx_half[l];
+      fy_half[l] = at_half ? fy : fy_half[l];
       double xn = x[l] - h[l] * fx + beta[l] * (x[l] - xp[l]);
       game.project_x(xn);
       if (Alternating) {
@@ -117,8 +127,8 @@ KOKKOS_INLINE_FUNCTION void integrate_lanes_impl(const Game& game, const double*
     if (!alive[l]) continue;
     double fx, fy;
     game.grad(x[l], y[l], fx, fy);
-    out[l].g_end = kernels::kc::sqrt(fx * fx + fy * fy);
-    out[l].g_half = steps == 0 ? out[l].g_end : kernels::kc::sqrt(g2_half[l]);
+    out[l].g_end = norm2(fx, fy);
+    out[l].g_half = steps == 0 ? out[l].g_end : norm2(fx_half[l], fy_half[l]);
     out[l].avg_sq = steps > 0 ? sum[l] / static_cast<double>(steps) : 0.0;
   }
 }

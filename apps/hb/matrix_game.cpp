@@ -82,9 +82,20 @@ void integrate_batch(const MatrixGame& game, bool alternating, std::int64_t T, c
     for (std::int64_t j = 0; j < dy; ++j) s += gy[t * dy + j] * gy[t * dy + j];
     return s;
   };
+  // |grad f| without underflow (the squares vanish below 1e-162; see norm2).
+  auto grad_norm = [&](const std::vector<double>& gx, const std::vector<double>& gy, std::int64_t t) {
+    double m = 0;
+    for (std::int64_t j = 0; j < dx; ++j) m = std::max(m, std::fabs(gx[t * dx + j]));
+    for (std::int64_t j = 0; j < dy; ++j) m = std::max(m, std::fabs(gy[t * dy + j]));
+    if (m == 0.0 || !std::isfinite(m)) return m;
+    double s = 0;
+    for (std::int64_t j = 0; j < dx; ++j) s += (gx[t * dx + j] / m) * (gx[t * dx + j] / m);
+    for (std::int64_t j = 0; j < dy; ++j) s += (gy[t * dy + j] / m) * (gy[t * dy + j] / m);
+    return m * std::sqrt(s);
+  };
   game.grad_x(T, X.data(), Y.data(), Gx.data());
   game.grad_y(T, X.data(), Y.data(), Gy.data());
-  for (std::int64_t t = 0; t < T; ++t) out[t] = Outcome{std::sqrt(grad_sq(Gx, Gy, t)), 0, 0, 0};
+  for (std::int64_t t = 0; t < T; ++t) out[t] = Outcome{grad_norm(Gx, Gy, t), 0, 0, 0};
   const std::int64_t half = steps / 2;
   for (std::int64_t s = 0; s < steps; ++s) {
     if (s > 0) {
@@ -98,9 +109,10 @@ void integrate_batch(const MatrixGame& game, bool alternating, std::int64_t T, c
       if (!alive[t]) continue;
       const double g2 = grad_sq(Gx, Gyz, t);
       sum[static_cast<std::size_t>(t)] += g2;
-      if (s == half) out[t].g_half = std::sqrt(g2);
+      if (s == half) out[t].g_half = grad_norm(Gx, Gyz, t);
     }
-    if (record_every > 0 && s % record_every == 0 && record) record(s, X.data(), Y.data());
+    // Only trajectory 0 is traced, and only while it has not diverged (a frozen row is no orbit).
+    if (record_every > 0 && s % record_every == 0 && record && alive[0]) record(s, X.data(), Y.data());
     Kokkos::parallel_for("hb::x_update", HostRange(0, T), [&](std::int64_t t) {
       for (std::int64_t j = 0; j < dx; ++j) {
         const std::int64_t k = t * dx + j;
@@ -136,10 +148,10 @@ void integrate_batch(const MatrixGame& game, bool alternating, std::int64_t T, c
   }
   game.grad_x(T, X.data(), Y.data(), Gx.data());
   game.grad_y(T, X.data(), Y.data(), Gy.data());
-  if (record_every > 0 && steps % record_every == 0 && record) record(steps, X.data(), Y.data());
+  if (record_every > 0 && steps % record_every == 0 && record && alive[0]) record(steps, X.data(), Y.data());
   for (std::int64_t t = 0; t < T; ++t) {
     if (!alive[t]) continue;
-    out[t].g_end = std::sqrt(grad_sq(Gx, Gy, t));
+    out[t].g_end = grad_norm(Gx, Gy, t);
     if (steps == 0) out[t].g_half = out[t].g_end;
     out[t].avg_sq = steps > 0 ? sum[t] / static_cast<double>(steps) : 0.0;
   }
