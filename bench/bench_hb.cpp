@@ -38,12 +38,13 @@ int main(int argc, char** argv) {
     const auto t0 = clock::now();
     for (bool alt : {true, false}) {
       const ScalarQuadratic xy{0, 1, 0, 0, 0};
-      // As the sweep runs them (apps/hb/hb.cpp): blocks of 8 trajectories per thread.
-      Kokkos::parallel_for("hb2d", n / 8, KOKKOS_LAMBDA(const long blk) {
-        const double ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-        Outcome o[8];
-        integrate_lanes<8>(xy, alt, &h(8 * blk), &b(8 * blk), ones, ones, steps, o);
-        for (int l = 0; l < 8; ++l) out(8 * blk + l) = o[l].g_end;
+      // As the sweep runs them on a CPU (apps/hb/hb.cpp): blocks of 32 trajectories per thread.
+      Kokkos::parallel_for("hb2d", n / 32, KOKKOS_LAMBDA(const long blk) {
+        double ones[32];
+        for (int l = 0; l < 32; ++l) ones[l] = 1.0;
+        Outcome o[32];
+        integrate_lanes<32>(xy, alt, &h(32 * blk), &b(32 * blk), ones, ones, steps, o);
+        for (int l = 0; l < 32; ++l) out(32 * blk + l) = o[l].g_end;
       });
       Kokkos::fence();
       long conv = 0;

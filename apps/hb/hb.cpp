@@ -4,6 +4,7 @@
 #include <cmath>
 #include <complex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "apps/hb/analysis.hpp"
@@ -409,8 +410,10 @@ class HeavyBall : public engine::Workload {
     using Space = Kokkos::DefaultExecutionSpace;
     auto h = Kokkos::create_mirror_view_and_copy(Space(), hv), b = Kokkos::create_mirror_view_and_copy(Space(), bv),
          x = Kokkos::create_mirror_view_and_copy(Space(), xv), y = Kokkos::create_mirror_view_and_copy(Space(), yv);
-    // Blocks of kLanes trajectories per thread; the tail block repeats the last trajectory.
-    constexpr int kLanes = 8;
+    // Blocks of kLanes trajectories per CPU thread (wide enough for AVX-512 to hide each
+    // trajectory's serial latency; measured in bench/bench_hb); one per GPU thread. The tail
+    // block repeats the last trajectory.
+    constexpr int kLanes = std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace> ? 32 : 1;
     const std::int64_t blocks = (count + kLanes - 1) / kLanes;
     Kokkos::View<Outcome*> res("outcomes", static_cast<std::size_t>(blocks * kLanes));
     const std::int64_t steps = steps_;
