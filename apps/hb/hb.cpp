@@ -23,20 +23,17 @@ using engine::InputError;
 
 namespace {
 
-struct Axis {
-  std::vector<double> values;
-};
-
-Axis make_axis(const Config& c, const std::string& key) {
+// The grid {min, max, count, scale} of deck table `key`.
+std::vector<double> make_axis(const Config& c, const std::string& key) {
   const double lo = c.real(key + ".min"), hi = c.real(key + ".max");
   const auto count = c.integer(key + ".count");
   const bool log = c.string(key + ".scale") == "log";
-  Axis a;
+  std::vector<double> values;
   for (std::int64_t i = 0; i < count; ++i) {
     const double t = count == 1 ? 0.0 : static_cast<double>(i) / static_cast<double>(count - 1);
-    a.values.push_back(log ? std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo))) : lo + t * (hi - lo));
+    values.push_back(log ? std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo))) : lo + t * (hi - lo));
   }
-  return a;
+  return values;
 }
 
 // A deck list of length `n`, or of length 2 meaning n values evenly spaced in [first, second].
@@ -157,8 +154,8 @@ class HeavyBall : public engine::Workload {
     eig_max_dim_ = c.integer("hb.eig_max_dim");
     ode_substeps_ = c.integer("hb.ode_substeps");
     trace_every_ = c.integer("hb.trace_every");
-    h_ = make_axis(c, "hb.h").values;
-    beta_ = make_axis(c, "hb.beta").values;
+    h_ = make_axis(c, "hb.h");
+    beta_ = make_axis(c, "hb.beta");
     for (const auto& s : c.string_list("hb.schemes")) schemes_.push_back(s == "alt");
     if (c.has("hb.trace_h")) {
       trace_h_ = c.real_list("hb.trace_h");
@@ -282,7 +279,7 @@ class HeavyBall : public engine::Workload {
         predictions(alt, radius, ode);
         out.write("spectral_radius", radius, {nh, nb});
         out.write("ode_rate", ode, {nh, nb});
-        if (!alt) {
+        if (!alt && !field_eigs_.empty()) {
           std::vector<double> bound, exact;
           for (double b : beta_) {
             bound.push_back(sim_step_bound(field_eigs_, b));
@@ -384,7 +381,9 @@ class HeavyBall : public engine::Workload {
       g.bx = linear("hb.bx", g.dx);
       g.by = linear("hb.by", g.dy);
     }
-    if (g.n() <= eig_max_dim_ || g.n() <= 4096) field_eigs_ = kernels::linalg::eigenvalues(g.n(), g.field_jacobian());
+    // One dense eigensolve of the n x n field Jacobian serves Sim-HB's radius at every grid
+    // point and the step bounds (seconds at n = 4096; larger games go without them).
+    if (g.n() <= 4096) field_eigs_ = kernels::linalg::eigenvalues(g.n(), g.field_jacobian());
     if (game_name_ == "bilinear") singular_ = kernels::linalg::singular_values(g.dx, g.dy, g.A);
   }
 
