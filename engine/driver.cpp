@@ -262,11 +262,10 @@ int Session::run() {
         std::fprintf(stderr, "saddle: stopped by %s at step %lld/%lld; checkpoint %s written; exit 3 (rerun with run.restart = \"auto\" to continue)\n",
                      sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "a signal", static_cast<long long>(step),
                      static_cast<long long>(total), store.path_of(step).c_str());
-      restore_default_handlers();
       return kExitStopped;
     }
   }
-  restore_default_handlers();
+  // A signal from here on is ignored: the results are written and the run ends with 0.
   {
     auto t = timers.scope("results");
     run_file.write_results([&](const h5::Group& result) { workload_->finish(result); });

@@ -7,6 +7,7 @@
 #include "engine/driver.hpp"
 #include "engine/error.hpp"
 #include "engine/runtime.hpp"
+#include "engine/signals.hpp"
 
 int main(int argc, char** argv) {
   using namespace saddle::engine;
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", usage().c_str());
     return kExitDone;
   }
+  install_stop_handlers();
   int code = kExitFailure;
   Runtime runtime(argc, argv);
   try {

@@ -12,18 +12,12 @@ extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 }  // namespace
 
 void install_stop_handlers() {
-  g_signal = 0;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGUSR1, &sa, nullptr);
-}
-
-void restore_default_handlers() {
-  std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGUSR1, SIG_DFL);
 }
 
 int stop_signal_received() { return g_signal; }
