@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev liblapacke-dev           # BLAS/LAPACK + LAPACKE
   libgtest-dev libtoml11-dev               # GoogleTest, toml11
   python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
+  slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
 )
 
 missing=()
