@@ -92,7 +92,7 @@ def summarise(rows):
 
 def write_csv(path, rows, fields):
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fields, restval="")
+        w = csv.DictWriter(f, fields, restval="", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     print(path)
