@@ -92,7 +92,7 @@ double gap_of(const MarkovGame& g, const std::vector<double>& mu, const std::vec
 struct Averaged {
   std::vector<double> mu, nu, sum_mu, sum_nu;
   std::int64_t rounds = 0;
-  Averaged(const MarkovGame& g)
+  explicit Averaged(const MarkovGame& g)
       : mu(static_cast<std::size_t>(g.S * g.A), 1.0 / static_cast<double>(g.A)),
         nu(static_cast<std::size_t>(g.S * g.B), 1.0 / static_cast<double>(g.B)),
         sum_mu(mu.size(), 0.0),

@@ -54,14 +54,14 @@ double dot_rho(const MarkovGame& g, const std::vector<double>& V) {
   return s;
 }
 
-ExpertSolution solve_expert(const MarkovGame& g, const Exchange& ex, double tol, std::int64_t max_sweeps) {
+ExpertSolution solve_expert(const MarkovGame& g, const Exchange& ex, double tol, std::int64_t max_sweeps, double stage_tol) {
   ExpertSolution sol;
   sol.mu.assign(static_cast<std::size_t>(g.held() * g.A), 0.0);
   sol.nu.assign(static_cast<std::size_t>(g.held() * g.B), 0.0);
   std::vector<std::int64_t> failed;
   std::vector<double> Q(static_cast<std::size_t>(g.A * g.B));
   auto sweep = [&](const double* V, double* out) {
-    kernels::shapley_sweep(g, V, out, sol.mu.data(), sol.nu.data(), failed);
+    kernels::shapley_sweep(g, V, out, sol.mu.data(), sol.nu.data(), failed, stage_tol);
     for (std::int64_t i : failed) {
       g.stage(g.s_begin + i, V, Q.data());
       const auto s = solve_stage_game_glpk(Q.data(), static_cast<int>(g.A), static_cast<int>(g.B), &sol.mu[i * g.A], &sol.nu[i * g.B]);

@@ -28,8 +28,11 @@ struct ExpertSolution {
 };
 
 // Shapley iteration V <- val(R + gamma P V) from V = 0 until the update is <= tol in sup norm;
-// the expert plays the stage-game optima of the final Q.
-ExpertSolution solve_expert(const kernels::MarkovGame& g, const Exchange& ex, double tol, std::int64_t max_sweeps = 1000000);
+// the expert plays the stage-game optima of the final Q. `stage_tol` is the duality gap (relative
+// to the stage game's range) the pivoting solver must certify; a negative value sends every
+// stage game to GLPK (tests of the fallback).
+ExpertSolution solve_expert(const kernels::MarkovGame& g, const Exchange& ex, double tol, std::int64_t max_sweeps = 1000000,
+                            double stage_tol = 1e-11);
 
 // V^{mu,nu} (full) by iterating the evaluation sweep until the update is <= tol.
 std::vector<double> evaluate(const kernels::MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol);

@@ -128,6 +128,17 @@ TEST(MailMarkov, ExpertGapBelow1e8OnRandomGames) {
   }
 }
 
+TEST(MailMarkov, GlpkFallbackSolvesTheSameGame) {
+  // A negative certificate tolerance rejects every pivoting answer: all stage games go to GLPK.
+  const MarkovGame g = small_random(10, 4, 3, 0, 9);
+  const auto fast = solve_expert(g, Exchange::serial(), 1e-12);
+  const auto glpk = solve_expert(g, Exchange::serial(), 1e-12, 1000000, -1.0);
+  EXPECT_EQ(fast.glpk_fallbacks, 0);
+  EXPECT_EQ(glpk.glpk_fallbacks, glpk.sweeps * g.S);
+  for (std::int64_t s = 0; s < g.S; ++s) EXPECT_NEAR(fast.value[s], glpk.value[s], 1e-9);
+  EXPECT_LT(nash_gap(g, Exchange::serial(), glpk.mu.data(), glpk.nu.data(), 1e-13).nash_gap(), 1e-8);
+}
+
 TEST(MailMarkov, NashGapIsTheSumOfBothPlayersGains) {
   // Brute force: every deterministic deviation of each player, evaluated by direct solves.
   const MarkovGame g = small_random(3, 2, 2, 0, 11);
