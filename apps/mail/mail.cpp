@@ -176,7 +176,7 @@ class Mail : public engine::Workload {
       if (source_ == "concentrability") concentrability_expert(run.game, run.p, run.mu, run.nu);
       {
         auto tg = ctx.timers.scope("nash_gap");
-        run.gap = nash_gap(run.game, ex, run.mu.data(), run.nu.data(), tol);
+        run.gap = nash_gap(run.game, ex, run.mu.data(), run.nu.data(), tol, run.value);
       }
       if (run.game.S <= c.integer("mail.concentrability_max_states")) {
         auto tc = ctx.timers.scope("concentrability");

@@ -90,8 +90,9 @@ ExpertSolution solve_expert(const MarkovGame& g, const Exchange& ex, double tol,
   return sol;
 }
 
-std::vector<double> evaluate(const MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol) {
-  return iterate(g, ex, tol, {}, [&](const double* V, double* out) { kernels::evaluation_sweep(g, mu, nu, V, out); });
+std::vector<double> evaluate(const MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol,
+                             const std::vector<double>& start) {
+  return iterate(g, ex, tol, start, [&](const double* V, double* out) { kernels::evaluation_sweep(g, mu, nu, V, out); });
 }
 
 std::vector<double> best_response(const MarkovGame& g, const Exchange& ex, bool max_player, const double* other, double tol,
@@ -160,11 +161,13 @@ std::vector<double> best_response_policy_iteration(const MarkovGame& g, bool max
   }
 }
 
-Gap nash_gap(const MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol) {
+Gap nash_gap(const MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol,
+             const std::vector<double>& start) {
   Gap gap;
-  gap.value = dot_rho(g, evaluate(g, ex, mu, nu, tol));
-  const double vmax = dot_rho(g, best_response(g, ex, true, nu, tol));
-  const double vmin = dot_rho(g, best_response(g, ex, false, mu, tol));
+  const std::vector<double> V = evaluate(g, ex, mu, nu, tol, start);
+  gap.value = dot_rho(g, V);
+  const double vmax = dot_rho(g, best_response(g, ex, true, nu, tol, V));
+  const double vmin = dot_rho(g, best_response(g, ex, false, mu, tol, V));
   // Each gain is >= 0 up to the iteration tolerance; clip its rounding-level negative part.
   gap.gain_max = std::max(0.0, vmax - gap.value);
   gap.gain_min = std::max(0.0, gap.value - vmin);

@@ -35,7 +35,8 @@ ExpertSolution solve_expert(const kernels::MarkovGame& g, const Exchange& ex, do
                             double stage_tol = 1e-11);
 
 // V^{mu,nu} (full) by iterating the evaluation sweep until the update is <= tol.
-std::vector<double> evaluate(const kernels::MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol);
+std::vector<double> evaluate(const kernels::MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol,
+                             const std::vector<double>& start = {});
 
 // The optimal value (full) of one player's MDP against the other's fixed policy; optionally
 // restricted to `allowed` actions and with reward 1{s = reward_at}; `greedy` (held rows) gets a
@@ -61,7 +62,11 @@ struct Gap {
   double gain_min = 0;  // V^{mu,nu}(rho) - min_nu' V^{mu,nu'}(rho) >= 0
   double nash_gap() const { return gain_max + gain_min; }
 };
-Gap nash_gap(const kernels::MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol);
+// The policy evaluation starts from `start` (full, or empty for 0) and both best responses from
+// V^{mu,nu}: near an equilibrium they are close, so few sweeps remain (the fixed points and the
+// stopping rule do not depend on the start).
+Gap nash_gap(const kernels::MarkovGame& g, const Exchange& ex, const double* mu, const double* nu, double tol,
+             const std::vector<double>& start = {});
 
 // d^{mu,nu}(s) = (1 - gamma) sum_t gamma^t Pr(s_t = s), full length, by iterating the
 // recursion until the update is <= tol in l1 norm.
