@@ -296,7 +296,8 @@ class Mail : public engine::Workload {
     result.write_attr("concentrability_columns", "C, C_max");
     if (source_ == "concentrability") result.write("p", p);
     const std::size_t J = opt_.budgets.size();
-    for (std::size_t al = 0; al < algos_.size(); ++al) {
+    // Curves exist only when seeds ran (mail.seeds = 0 solves the game alone).
+    for (std::size_t al = 0; seeds_ > 0 && al < algos_.size(); ++al) {
       const engine::h5::Group out = result.create_group(algorithm_name(algos_[al]));
       out.write("queries", opt_.budgets);
       std::vector<double> mean, sd, all;
@@ -304,7 +305,7 @@ class Mail : public engine::Workload {
         for (std::size_t j = 0; j < J; ++j) {
           double s = 0, s2 = 0;
           for (std::int64_t i = 0; i < seeds_; ++i) s += gaps_[at(static_cast<std::int64_t>(k), al, i, j)];
-          const double m = seeds_ ? s / static_cast<double>(seeds_) : NAN;
+          const double m = s / static_cast<double>(seeds_);
           for (std::int64_t i = 0; i < seeds_; ++i) {
             const double d = gaps_[at(static_cast<std::int64_t>(k), al, i, j)] - m;
             s2 += d * d;

@@ -4,7 +4,8 @@
 Writes into DIR (default: <name>_plots/ beside RUN.h5), printing the path of each file:
   nash_gap.png   Nash gap against expert queries (log-log), mean and a band of one standard
                  deviation across seeds, one line per algorithm; one panel per game (the
-                 concentrability deck has one per p, titled with p and C).
+                 concentrability deck has one per p, titled with p and C); gaps below
+                 1e-12 (exact zeros included) are drawn at 1e-12.
 A missing, damaged or non-mail file is a RunFileError (one line on stderr, exit code 2).
 """
 import os
@@ -15,6 +16,7 @@ import numpy as np
 from . import runfile
 from .plot import save
 
+FLOOR = 1e-12
 NAMES = {"bc": "BC", "mail_bro": "MAIL-BRO", "murmail": "MURMAIL", "murmail_exact_planning": "MURMAIL (exact planning)"}
 
 
@@ -29,7 +31,8 @@ def load(path):
             g = r[name]
             if hasattr(g, "keys") and "nash_gap_mean" in g:
                 mean, std = np.atleast_2d(g["nash_gap_mean"][()]), np.atleast_2d(g["nash_gap_std"][()])
-                curves[name] = (g["queries"][()], mean, std)
+                if np.isfinite(mean).any():
+                    curves[name] = (g["queries"][()], mean, std)
         p = r["p"][()] if "p" in r else None
         conc = np.atleast_2d(r["concentrability"][()])
     return curves, p, conc
@@ -51,9 +54,10 @@ def run(args):
     for k in range(games):
         ax = axes[0, k]
         for name, (q, mean, std) in curves.items():
+            # Exact zeros (a learner that recovered an equilibrium) are drawn at FLOOR on the log axis.
             m, s = mean[k], std[k]
-            line, = ax.plot(q, m, marker="o", ms=3, label=NAMES.get(name, name))
-            ax.fill_between(q, np.maximum(m - s, 1e-12), m + s, color=line.get_color(), alpha=0.2)
+            line, = ax.plot(q, np.maximum(m, FLOOR), marker="o", ms=3, label=NAMES.get(name, name))
+            ax.fill_between(q, np.maximum(m - s, FLOOR), np.maximum(m + s, FLOOR), color=line.get_color(), alpha=0.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("expert queries")
