@@ -76,7 +76,9 @@ TEST(MailStageGame, AgreesWithGlpkOnRandomAndDegenerateGames) {
   const saddle::kernels::CounterRng rng(7, "stage_games");
   int compared = 0;
   for (std::uint64_t k = 0; k < 3000; ++k) {
-    const int m = 1 + static_cast<int>(rng.uniform(k, 0) * 8), n = 1 + static_cast<int>(rng.uniform(k, 1) * 8);
+    // Sizes up to 8 x 8, and every tenth game up to the largest the tableau holds.
+    const double top = k % 10 == 0 ? saddle::kernels::kStageMax : 8;
+    const int m = 1 + static_cast<int>(rng.uniform(k, 0) * top), n = 1 + static_cast<int>(rng.uniform(k, 1) * top);
     const int kind = static_cast<int>(k % 3);
     std::vector<double> M(static_cast<std::size_t>(m * n));
     for (int i = 0; i < m * n; ++i) {
