@@ -95,6 +95,8 @@ class Mail : public engine::Workload {
       for (std::size_t j = 0; j < i; ++j)
         if (algos[i] == algos[j]) throw c.error("mail.algorithms", "'" + algos[i] + "' is listed twice");
     if (!(c.real("mail.game.gamma") < 1)) throw c.error("mail.game.gamma", "must be < 1");
+    for (const std::string k : {"mail.expert_tol", "mail.eval_tol"})
+      if (!(c.real(k) > 0)) throw c.error(k, "must be > 0 (value iteration stops when its update is at most this)");
     const auto& rr = c.real_list("mail.game.reward_range");
     if (rr.size() != 2 || !(rr[0] <= rr[1])) throw c.error("mail.game.reward_range", "expected [lo, hi] with lo <= hi");
     const std::string src = c.string("mail.game.source");
