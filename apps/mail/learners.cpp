@@ -172,9 +172,8 @@ std::vector<double> mail_bro(const MarkovGame& g, const std::vector<double>& mu_
 // (approximately) maximises E_{s ~ d} ||pi_E(.|s) - pi(.|s)||^2 of the other player's current
 // policy pi, learned by an optimistic (UCBVI) loop on an estimated model, or planned on the true
 // transitions when `exact_planning`. Adds the expert queries made to `queries`.
-std::vector<double> max_uncertainty_response(const MarkovGame& g, bool ctrl_max, const double* pi, const double* pi_E,
-                                             const LearnerOptions& opt, bool exact_planning, Stream& rng,
-                                             std::int64_t& queries) {
+std::vector<double> mu_response(const MarkovGame& g, bool ctrl_max, const double* pi, const double* pi_E,
+                                const LearnerOptions& opt, bool exact_planning, Stream& rng, std::int64_t& queries) {
   const std::int64_t S = g.S, C = ctrl_max ? g.A : g.B, F = ctrl_max ? g.B : g.A;
   const double rmax = 2.0, vmax = rmax / (1 - g.gamma);
   std::vector<double> Nsc(static_cast<std::size_t>(S * C), 0.0), Nscs(exact_planning ? 0 : static_cast<std::size_t>(S * C * S), 0.0);
@@ -208,7 +207,6 @@ std::vector<double> max_uncertainty_response(const MarkovGame& g, bool ctrl_max,
     }
   };
   auto greedy = [&](std::int64_t s) { return static_cast<std::int64_t>(std::max_element(&Q[s * C], &Q[s * C] + C) - &Q[s * C]); };
-  double norm2 = 0;
   for (std::int64_t e = 0; e < opt.inner_episodes; ++e) {
     std::int64_t s = rng.pick(g.rho.data(), S);
     for (;;) {
@@ -217,9 +215,7 @@ std::vector<double> max_uncertainty_response(const MarkovGame& g, bool ctrl_max,
       // ||pi_E(.|s) - pi(.|s)||^2.
       const std::int64_t x = rng.pick(pi_E + s * F, F), x2 = rng.pick(pi_E + s * F, F);
       queries += 2;
-      norm2 = 0;
-      for (std::int64_t k = 0; k < F; ++k) norm2 += pi[s * F + k] * pi[s * F + k];
-      rsum[s] += (x == x2 ? 1.0 : 0.0) - 2 * pi[s * F + x] + norm2;
+      rsum[s] += uncertainty_sample(pi + s * F, F, x, x2);
       rn[s] += 1;
       const std::int64_t t = ctrl_max ? step_state(g, s, c, f, rng) : step_state(g, s, f, c, rng);
       Nsc[s * C + c] += 1;
@@ -239,8 +235,8 @@ std::vector<double> murmail(const MarkovGame& g, const std::vector<double>& mu_E
   Averaged st(g);
   return by_budgets(g, opt, st, [&] {
     std::int64_t queries = 0;
-    const auto y = max_uncertainty_response(g, false, st.mu.data(), mu_E.data(), opt, exact_planning, rng, queries);
-    const auto x = max_uncertainty_response(g, true, st.nu.data(), nu_E.data(), opt, exact_planning, rng, queries);
+    const auto y = mu_response(g, false, st.mu.data(), mu_E.data(), opt, exact_planning, rng, queries);
+    const auto x = mu_response(g, true, st.nu.data(), nu_E.data(), opt, exact_planning, rng, queries);
     const std::int64_t s = sample_occupancy(g, st.mu.data(), y.data(), rng);
     const std::int64_t a = rng.pick(&mu_E[s * g.A], g.A);
     const std::int64_t s2 = sample_occupancy(g, x.data(), st.nu.data(), rng);
@@ -282,6 +278,19 @@ std::vector<double> normalise_counts(const std::vector<double>& N, std::int64_t 
 }
 
 }  // namespace
+
+double uncertainty_sample(const double* pi, std::int64_t n, std::int64_t x, std::int64_t x2) {
+  double norm2 = 0;
+  for (std::int64_t k = 0; k < n; ++k) norm2 += pi[k] * pi[k];
+  return (x == x2 ? 1.0 : 0.0) - 2 * pi[x] + norm2;
+}
+
+std::vector<double> max_uncertainty_response(const MarkovGame& g, bool ctrl_max, const double* pi, const double* pi_E,
+                                             const LearnerOptions& opt, bool exact_planning, std::uint64_t key,
+                                             std::uint64_t index, std::int64_t& queries) {
+  Stream rng(key, "mail_response", index);
+  return mu_response(g, ctrl_max, pi, pi_E, opt, exact_planning, rng, queries);
+}
 
 void behaviour_clone(const MarkovGame& g, const std::vector<double>& mu_E, const std::vector<double>& nu_E, std::int64_t samples,
                      std::uint64_t key, std::uint64_t index, std::vector<double>& mu, std::vector<double>& nu) {

@@ -37,6 +37,18 @@ std::vector<double> run_learner(Algorithm algo, const kernels::MarkovGame& g, co
                                 const std::vector<double>& nu_E, const LearnerOptions& opt, std::uint64_t key,
                                 std::uint64_t index);
 
+// One sample of MURMAIL's reward at a state: 1{x = x2} - 2 pi(x) + ||pi||^2 for two independent
+// expert actions x, x2 ~ pi_E; unbiased for ||pi_E - pi||^2 (pi: the state's row, n actions).
+double uncertainty_sample(const double* pi, std::int64_t n, std::int64_t x, std::int64_t x2);
+
+// MURMAIL's maximum-uncertainty response of the controlling player (the maximiser when ctrl_max)
+// against the other player's policy pi (S x its actions), whose expert policy is pi_E: a
+// deterministic policy (S x controller actions) from opt.inner_episodes UCBVI episodes, or from
+// planning on the true transitions when exact_planning. Adds its expert queries to `queries`.
+std::vector<double> max_uncertainty_response(const kernels::MarkovGame& g, bool ctrl_max, const double* pi,
+                                             const double* pi_E, const LearnerOptions& opt, bool exact_planning,
+                                             std::uint64_t key, std::uint64_t index, std::int64_t& queries);
+
 // BC's policies from the first `samples` expert samples of seed `index` (for tests).
 void behaviour_clone(const kernels::MarkovGame& g, const std::vector<double>& mu_E, const std::vector<double>& nu_E,
                      std::int64_t samples, std::uint64_t key, std::uint64_t index, std::vector<double>& mu,

@@ -270,6 +270,36 @@ TEST(MailLearners, BcGapFallsWithSamplesOnAFiniteConcentrabilityGame) {
   EXPECT_DOUBLE_EQ(gaps[1], nash_gap(g, Exchange::serial(), mu.data(), nu.data(), opt.eval_tol).nash_gap());
 }
 
+TEST(MailLearners, UncertaintyRewardIsUnbiased) {
+  // Exact expectation over the pairs of expert samples, against ||pi_E - pi||^2.
+  const std::vector<double> pi_E{0.5, 0.3, 0.2, 0.0}, pi{0.1, 0.2, 0.3, 0.4};
+  double expect = 0, want = 0;
+  for (int x = 0; x < 4; ++x) {
+    want += (pi_E[x] - pi[x]) * (pi_E[x] - pi[x]);
+    for (int x2 = 0; x2 < 4; ++x2) expect += pi_E[x] * pi_E[x2] * uncertainty_sample(pi.data(), 4, x, x2);
+  }
+  EXPECT_NEAR(expect, want, 1e-15);
+}
+
+TEST(MailLearners, MaxUncertaintyResponseGoesWhereThePolicyIsWrong) {
+  // Concentrability game: the minimiser's policy equals the expert's on the left path and is
+  // uniform on the right one; the maximiser's maximum-uncertainty response must go right.
+  const MarkovGame g = concentrability_game(0.9, 2);
+  std::vector<double> mu_E, nu_E;
+  concentrability_expert(g, 0.0, mu_E, nu_E);
+  std::vector<double> nu = nu_E;
+  for (std::int64_t s = 3; s <= 4; ++s) nu[s * 2] = nu[s * 2 + 1] = 0.5;
+  LearnerOptions opt;
+  opt.inner_episodes = 200;
+  for (const bool exact : {false, true}) {
+    std::int64_t queries = 0;
+    const auto x = max_uncertainty_response(g, true, nu.data(), nu_E.data(), opt, exact, 1, 0, queries);
+    EXPECT_EQ(x[1], 1.0) << "exact planning " << exact;  // state 0, action 1 = the right path
+    EXPECT_GE(queries, 2 * opt.inner_episodes);
+    EXPECT_EQ(queries % 2, 0);
+  }
+}
+
 TEST(MailLearners, BcStallsAtInfiniteConcentrabilityWhileMailBroLearns) {
   const MarkovGame g = concentrability_game(0.9, 2);
   std::vector<double> mu, nu;
