@@ -93,3 +93,15 @@ if(CUDAToolkit_FOUND)
 else()
   set(SADDLE_CUDA_SUMMARY "not found")
 endif()
+
+# --- GLPK (the mail workload's reference LP solver and stage-game fallback) ---------------------
+find_path(SADDLE_GLPK_INCLUDE_DIR glpk.h)
+find_library(SADDLE_GLPK_LIBRARY NAMES glpk)
+if(NOT SADDLE_GLPK_INCLUDE_DIR OR NOT SADDLE_GLPK_LIBRARY)
+  message(FATAL_ERROR "GLPK not found (glpk.h: '${SADDLE_GLPK_INCLUDE_DIR}', library: '${SADDLE_GLPK_LIBRARY}'): "
+                      "install libglpk-dev (Debian; jobs/local/install-deps.sh) or set SADDLE_GLPK_INCLUDE_DIR and SADDLE_GLPK_LIBRARY")
+endif()
+add_library(saddle_glpk INTERFACE)
+add_library(saddle::glpk ALIAS saddle_glpk)
+target_include_directories(saddle_glpk SYSTEM INTERFACE ${SADDLE_GLPK_INCLUDE_DIR})
+target_link_libraries(saddle_glpk INTERFACE ${SADDLE_GLPK_LIBRARY})

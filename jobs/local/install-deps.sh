@@ -10,6 +10,7 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools           # parallel HDF5 1.10, h5dump/h5diff
   libopenblas-dev liblapacke-dev           # BLAS/LAPACK + LAPACKE
   libgtest-dev libtoml11-dev               # GoogleTest, toml11
+  libglpk-dev                              # GLPK: LP reference and fallback of the mail stage games
   python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
   slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
 )

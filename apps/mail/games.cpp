@@ -1,0 +1,177 @@
+#include "apps/mail/games.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/comm.hpp"
+#include "engine/h5.hpp"
+#include "kernels/counter_rng.hpp"
+
+namespace saddle::apps::mail {
+
+using kernels::MarkovGame;
+
+namespace {
+
+MarkovGame empty_game(std::int64_t S, std::int64_t A, std::int64_t B, double gamma, std::int64_t s_begin, std::int64_t s_end) {
+  MarkovGame g;
+  g.S = S;
+  g.A = A;
+  g.B = B;
+  g.gamma = gamma;
+  g.s_begin = s_begin;
+  g.s_end = s_end;
+  g.R.assign(static_cast<std::size_t>(g.rows()), 0.0);
+  g.ptr.assign(1, 0);
+  return g;
+}
+
+}  // namespace
+
+MarkovGame random_game(const RandomGameSpec& spec, std::uint64_t seed, std::int64_t s_begin, std::int64_t s_end) {
+  MarkovGame g = empty_game(spec.S, spec.A, spec.B, spec.gamma, s_begin, s_end);
+  const kernels::CounterRng rew(seed, "mail_game_reward"), tr(seed, "mail_game_transition");
+  const std::int64_t k = spec.successors == 0 ? spec.S : std::min(spec.successors, spec.S);
+  std::vector<std::int32_t> succ;
+  std::vector<double> w;
+  std::vector<char> taken(static_cast<std::size_t>(spec.S), 0);
+  for (std::int64_t s = s_begin; s < s_end; ++s)
+    for (std::int64_t a = 0; a < spec.A; ++a)
+      for (std::int64_t b = 0; b < spec.B; ++b) {
+        const auto global = static_cast<std::uint64_t>((s * spec.A + a) * spec.B + b);
+        g.R[static_cast<std::size_t>(g.row(s, a, b))] = spec.r_lo + (spec.r_hi - spec.r_lo) * rew.uniform(global, 0);
+        succ.clear();
+        std::uint32_t draw = 0;
+        if (k == spec.S) {
+          for (std::int64_t t = 0; t < spec.S; ++t) succ.push_back(static_cast<std::int32_t>(t));
+        } else {
+          while (static_cast<std::int64_t>(succ.size()) < k) {
+            const auto t = std::min<std::int64_t>(spec.S - 1, static_cast<std::int64_t>(tr.uniform(global, draw++) * static_cast<double>(spec.S)));
+            if (!taken[static_cast<std::size_t>(t)]) {
+              taken[static_cast<std::size_t>(t)] = 1;
+              succ.push_back(static_cast<std::int32_t>(t));
+            }
+          }
+          for (auto t : succ) taken[static_cast<std::size_t>(t)] = 0;
+          std::sort(succ.begin(), succ.end());
+        }
+        w.clear();
+        double tot = 0;
+        for (std::size_t j = 0; j < succ.size(); ++j) tot += w.emplace_back(-std::log(tr.uniform(global, draw++)));
+        for (std::size_t j = 0; j < succ.size(); ++j) {
+          g.next.push_back(succ[j]);
+          g.prob.push_back(w[j] / tot);
+        }
+        g.ptr.push_back(static_cast<std::int64_t>(g.next.size()));
+      }
+  g.rho.assign(static_cast<std::size_t>(spec.S), 1.0 / static_cast<double>(spec.S));
+  return g;
+}
+
+MarkovGame concentrability_game(double gamma, std::int64_t length) {
+  const std::int64_t S = 2 * length + 1;
+  MarkovGame g = empty_game(S, 2, 2, gamma, 0, S);
+  const double path_reward[2][2] = {{0.0, 1.0}, {-1.0, 0.0}};
+  for (std::int64_t s = 0; s < S; ++s)
+    for (std::int64_t a = 0; a < 2; ++a)
+      for (std::int64_t b = 0; b < 2; ++b) {
+        std::int64_t t;
+        if (s == 0) {
+          t = a == 0 ? 1 : length + 1;  // the maximiser picks the path
+        } else {
+          g.R[static_cast<std::size_t>(g.row(s, a, b))] = path_reward[a][b];
+          const bool last = s == length || s == 2 * length;
+          t = last ? s : s + 1;
+        }
+        g.next.push_back(static_cast<std::int32_t>(t));
+        g.prob.push_back(1.0);
+        g.ptr.push_back(static_cast<std::int64_t>(g.next.size()));
+      }
+  g.rho.assign(static_cast<std::size_t>(S), 0.0);
+  g.rho[0] = 1.0;
+  return g;
+}
+
+void concentrability_expert(const MarkovGame& g, double p, std::vector<double>& mu, std::vector<double>& nu) {
+  mu.assign(static_cast<std::size_t>(g.S * 2), 0.0);
+  nu.assign(static_cast<std::size_t>(g.S * 2), 0.0);
+  for (std::int64_t s = 0; s < g.S; ++s) {
+    mu[s * 2] = 1.0;
+    nu[s * 2] = 1.0;
+  }
+  mu[0] = 1.0 - p;
+  mu[1] = p;
+}
+
+double concentrability_closed_form(double p) {
+  if (p <= 0 || p >= 1) return std::numeric_limits<double>::infinity();
+  return std::max(1.0 / p, 1.0 / (1.0 - p));
+}
+
+MarkovGame read_game(const std::string& path, int part, int parts,
+                     const std::function<engine::InputError(const std::string&)>& fail) {
+  namespace h5 = engine::h5;
+  h5::File f = [&] {
+    try {
+      return h5::File::open(path, h5::File::Mode::ReadOnly);
+    } catch (const h5::Error& e) {
+      throw fail(e.what());
+    }
+  }();
+  const h5::Group& root = f.root();
+  for (const char* name : {"P", "R", "rho"})
+    if (!root.exists(name)) throw fail("'" + path + "' has no dataset /" + name);
+  double gamma = 0;
+  if (root.has_attr("gamma")) gamma = root.read_attr<double>("gamma");
+  else if (root.exists("gamma")) gamma = root.read_scalar<double>("gamma");
+  else throw fail("'" + path + "' has neither a root attribute nor a dataset 'gamma'");
+  if (!(gamma >= 0 && gamma < 1)) throw fail("'" + path + "': gamma = " + std::to_string(gamma) + " must be in [0, 1)");
+  std::vector<hsize_t> dr, dp, drho;
+  const auto R = root.read<double>("R", &dr);
+  if (dr.size() != 3 || dr[0] == 0 || dr[1] == 0 || dr[2] == 0) throw fail("'" + path + "':/R must be a non-empty S x A x B array");
+  const auto S = static_cast<std::int64_t>(dr[0]), A = static_cast<std::int64_t>(dr[1]), B = static_cast<std::int64_t>(dr[2]);
+  if (A > kernels::kStageMax || B > kernels::kStageMax)
+    throw fail("'" + path + "': at most " + std::to_string(kernels::kStageMax) + " actions per player are supported");
+  const auto P = root.read<double>("P", &dp);
+  if (dp != std::vector<hsize_t>{dr[0], dr[1], dr[2], dr[0]})
+    throw fail("'" + path + "':/P must be S x A x B x S = " + std::to_string(S) + " x " + std::to_string(A) + " x " +
+               std::to_string(B) + " x " + std::to_string(S) + " to match /R");
+  auto rho = root.read<double>("rho", &drho);
+  if (drho != std::vector<hsize_t>{dr[0]}) throw fail("'" + path + "':/rho must hold S = " + std::to_string(S) + " values");
+  for (double r : R)
+    if (!std::isfinite(r)) throw fail("'" + path + "':/R holds a non-finite value");
+  double srho = 0;
+  for (double r : rho) {
+    if (!(r >= 0) || !std::isfinite(r)) throw fail("'" + path + "':/rho holds a negative or non-finite value");
+    srho += r;
+  }
+  if (std::fabs(srho - 1) > 1e-9) throw fail("'" + path + "':/rho sums to " + std::to_string(srho) + ", not 1");
+  const engine::RowRange mine = engine::block_rows(S, part, parts);
+  MarkovGame g = empty_game(S, A, B, gamma, mine.begin, mine.end);
+  g.rho = rho;
+  for (std::int64_t row = 0; row < S * A * B; ++row) {
+    double tot = 0;
+    for (std::int64_t t = 0; t < S; ++t) {
+      const double p = P[static_cast<std::size_t>(row * S + t)];
+      if (!(p >= 0) || !std::isfinite(p)) throw fail("'" + path + "':/P holds a negative or non-finite probability (row " + std::to_string(row) + ")");
+      tot += p;
+    }
+    if (std::fabs(tot - 1) > 1e-9)
+      throw fail("'" + path + "':/P[s, a, b, :] sums to " + std::to_string(tot) + " for (s, a, b) = (" + std::to_string(row / (A * B)) +
+                 ", " + std::to_string((row / B) % A) + ", " + std::to_string(row % B) + "), not 1");
+    const std::int64_t s = row / (A * B);
+    if (s < mine.begin || s >= mine.end) continue;
+    g.R[static_cast<std::size_t>(row - mine.begin * A * B)] = R[static_cast<std::size_t>(row)];
+    for (std::int64_t t = 0; t < S; ++t) {
+      const double p = P[static_cast<std::size_t>(row * S + t)];
+      if (p == 0) continue;
+      g.next.push_back(static_cast<std::int32_t>(t));
+      g.prob.push_back(p);
+    }
+    g.ptr.push_back(static_cast<std::int64_t>(g.next.size()));
+  }
+  return g;
+}
+
+}  // namespace saddle::apps::mail
