@@ -1,0 +1,263 @@
+#pragma once
+// Unbiased stochastic quantisers of ALGORITHMS.md section 2 (no MPI):
+// - layer-wise: the vector is split into blocks; block m is sent as its norm N = |v_m|_q
+//   (q = 2 or infinity), and per coordinate a sign and the index of a level of its type's level
+//   set, rounded up or down at random so that E[Q(v)] = v; exact variance
+//   N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) with u_i = |v_i| / N;
+// - global: the same with one block and one level set for the whole vector;
+// - bucket: min-max rounding onto 2^b - 1 equal steps per bucket of `bucket` coordinates
+//   (the CGX scheme), also stochastic and unbiased.
+// The random numbers come from a CounterRng keyed by the coordinate, the exchange round and the
+// worker, so a quantisation is a pure function of its inputs (restarts redraw the same bits).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/counter_rng.hpp"
+#include "kernels/quant/coder.hpp"
+#include "kernels/quant/levels.hpp"
+
+namespace saddle::kernels::quant {
+
+enum class Scheme : std::uint8_t { Layerwise = 1, Global = 2, Bucket = 3 };
+enum class Norm : std::uint8_t { L2 = 2, Linf = 255 };
+enum class Coder : std::uint8_t { Elias = 1, Huffman = 2, Fixed = 3 };
+
+// Blocks [offsets[m], offsets[m+1]) of the vector and the level-set type of each block.
+struct Layout {
+  std::vector<std::int64_t> offsets{0};
+  std::vector<int> types;
+  int ntypes = 0;
+  std::int64_t n() const { return offsets.back(); }
+  std::size_t blocks() const { return types.size(); }
+};
+
+// Everything sender and receiver must share: scheme, codes, levels and Huffman tables per type,
+// and the epoch that numbers the refits of levels and tables (carried in every payload).
+struct Codebook {
+  Scheme scheme = Scheme::Layerwise;
+  Norm norm = Norm::L2;
+  Coder coder = Coder::Elias;
+  int s = 7;  // intervals: levels 0..s (num_levels = s + 1)
+  std::uint32_t epoch = 0;
+  std::int64_t bucket = 1024;
+  Layout layout;
+  std::vector<std::vector<double>> levels;  // per type, s + 1 values from 0 to 1
+  std::vector<HuffmanCode> huffman;         // per type, when coder == Huffman
+  std::vector<char> uniform;                // per type: levels are j/s (fast interval search)
+
+  std::int64_t n() const { return layout.n(); }
+  std::int64_t buckets() const { return (n() + bucket - 1) / bucket; }
+  int fixed_bits() const {
+    int b = 0;
+    while ((1 << b) < s + 1) ++b;
+    return b;
+  }
+  void set_levels(int type, std::vector<double> l) {
+    const auto t = static_cast<std::size_t>(type);
+    uniform[t] = l == uniform_levels(s);
+    levels[t] = std::move(l);
+  }
+};
+
+// A quantised vector: per block its norm (layer-wise, global) or per bucket (min, max), and per
+// coordinate the signed level index (layer-wise, global) or the bucket step (bucket).
+struct Quantized {
+  std::vector<double> scale;
+  std::vector<std::int16_t> q;
+};
+
+// Throws std::invalid_argument naming the first non-finite coordinate of v[0, n).
+template <class T>
+[[noreturn]] void reject_nonfinite(const T* v, std::int64_t n, std::int64_t offset) {
+  for (std::int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(static_cast<double>(v[i])))
+      throw std::invalid_argument("quantize: non-finite value " + std::to_string(static_cast<double>(v[i])) +
+                                  " at coordinate " + std::to_string(offset + i));
+  throw std::invalid_argument("quantize: block norm overflows at coordinate " + std::to_string(offset));
+}
+
+// The norm of v[0, n), scaled so that huge finite entries do not overflow the 2-norm.
+template <class T>
+double block_norm(const T* v, std::int64_t n, Norm norm, std::int64_t offset) {
+  double m = 0;
+  bool bad = false;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double a = std::fabs(static_cast<double>(v[i]));
+    bad |= !(a <= std::numeric_limits<double>::max());
+    m = a > m ? a : m;
+  }
+  if (bad) reject_nonfinite(v, n, offset);
+  if (norm == Norm::Linf || m == 0) return m;
+  const double inv = 1.0 / m;
+  double s = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double a = static_cast<double>(v[i]) * inv;
+    s += a * a;
+  }
+  const double r = m * std::sqrt(s);
+  if (!std::isfinite(r)) reject_nonfinite(v, n, offset);
+  return r;
+}
+
+// Uniform random numbers in [0, 1) for consecutive coordinates, four per Philox block.
+class CoordinateUniforms {
+ public:
+  CoordinateUniforms(const CounterRng& rng, std::uint32_t round, std::uint32_t worker)
+      : rng_(rng), round_(round), worker_(worker) {}
+  double operator()(std::uint64_t i) {
+    const std::uint64_t b = i >> 2;
+    if (b != block_) {
+      bits_ = rng_.bits(b, round_, worker_);
+      block_ = b;
+    }
+    return (static_cast<double>(bits_.v[i & 3u]) + 0.5) * (1.0 / 4294967296.0);
+  }
+
+ private:
+  const CounterRng& rng_;
+  std::uint32_t round_, worker_;
+  std::uint64_t block_ = ~std::uint64_t{0};
+  Philox4x32 bits_{};
+};
+
+template <class T>
+void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32_t round, std::uint32_t worker,
+              Quantized& out) {
+  const std::int64_t n = cb.n();
+  out.q.resize(static_cast<std::size_t>(n));
+  CoordinateUniforms uniform(rng, round, worker);
+  if (cb.scheme == Scheme::Bucket) {
+    const std::int64_t nb = cb.buckets();
+    out.scale.resize(static_cast<std::size_t>(2 * nb));
+    const double steps = static_cast<double>(cb.s);
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const std::int64_t lo = b * cb.bucket, hi = std::min(n, lo + cb.bucket);
+      double mn = static_cast<double>(v[lo]), mx = mn;
+      bool bad = false;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double x = static_cast<double>(v[i]);
+        bad |= !std::isfinite(x);
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+      }
+      if (bad) reject_nonfinite(v + lo, hi - lo, lo);
+      const double unit = (mx - mn) / steps;
+      if (!std::isfinite(unit)) throw std::invalid_argument("quantize: bucket range overflows at coordinate " + std::to_string(lo));
+      out.scale[static_cast<std::size_t>(2 * b)] = mn;
+      out.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
+      const double inv = unit > 0 ? 1.0 / unit : 0.0;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double x = std::min(steps, (static_cast<double>(v[i]) - mn) * inv);
+        const int j = std::min(cb.s - 1, static_cast<int>(x));
+        const double r = uniform(static_cast<std::uint64_t>(i));
+        out.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(j + (r < x - j ? 1 : 0));
+      }
+    }
+    return;
+  }
+  const std::size_t nblocks = cb.layout.blocks();
+  out.scale.resize(nblocks);
+  for (std::size_t m = 0; m < nblocks; ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    out.scale[m] = norm;
+    const auto type = static_cast<std::size_t>(cb.layout.types[m]);
+    const double* l = cb.levels[type].data();
+    const bool uni = cb.uniform[type] != 0;
+    const int s = cb.s;
+    const double inv = norm > 0 ? 1.0 / norm : 0.0;
+    for (std::int64_t i = lo; i < hi; ++i) {
+      const double x = static_cast<double>(v[i]);
+      const double u = std::min(1.0, std::fabs(x) * inv);
+      const int j = uni ? std::min(s - 1, static_cast<int>(u * s)) : level_interval(l, s, u);
+      const double p = (u - l[j]) / (l[j + 1] - l[j]);
+      const double r = uniform(static_cast<std::uint64_t>(i));
+      const int k = j + (r < p ? 1 : 0);
+      out.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(x < 0 ? -k : k);
+    }
+  }
+}
+
+// out[i] = Q(v)_i, or out[i] += Q(v)_i when `accumulate`.
+inline void dequantize(const Quantized& in, const Codebook& cb, double* out, bool accumulate = false) {
+  const std::int64_t n = cb.n();
+  if (cb.scheme == Scheme::Bucket) {
+    for (std::int64_t b = 0; b < cb.buckets(); ++b) {
+      const double mn = in.scale[static_cast<std::size_t>(2 * b)], mx = in.scale[static_cast<std::size_t>(2 * b + 1)];
+      const double unit = (mx - mn) / static_cast<double>(cb.s);
+      for (std::int64_t i = b * cb.bucket; i < std::min(n, (b + 1) * cb.bucket); ++i) {
+        const double x = mn + unit * in.q[static_cast<std::size_t>(i)];
+        out[i] = accumulate ? out[i] + x : x;
+      }
+    }
+    return;
+  }
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const double norm = in.scale[m];
+    const double* l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])].data();
+    for (std::int64_t i = cb.layout.offsets[m]; i < cb.layout.offsets[m + 1]; ++i) {
+      const int k = in.q[static_cast<std::size_t>(i)];
+      const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
+      out[i] = accumulate ? out[i] + x : x;
+    }
+  }
+}
+
+// E|Q(v) - v|^2, exactly (ALGORITHMS.md: N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) per block; for
+// buckets unit^2 sum_i p_i (1 - p_i)).
+template <class T>
+double exact_variance(const T* v, const Codebook& cb) {
+  double var = 0;
+  const std::int64_t n = cb.n();
+  if (cb.scheme == Scheme::Bucket) {
+    for (std::int64_t b = 0; b < cb.buckets(); ++b) {
+      const std::int64_t lo = b * cb.bucket, hi = std::min(n, lo + cb.bucket);
+      double mn = static_cast<double>(v[lo]), mx = mn;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        mn = std::min(mn, static_cast<double>(v[i]));
+        mx = std::max(mx, static_cast<double>(v[i]));
+      }
+      const double unit = (mx - mn) / static_cast<double>(cb.s);
+      if (unit == 0) continue;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double x = (static_cast<double>(v[i]) - mn) / unit;
+        const double p = x - std::floor(x);
+        var += unit * unit * p * (1 - p);
+      }
+    }
+    return var;
+  }
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    if (norm == 0) continue;
+    const auto& l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])];
+    const double inv = 1.0 / norm;
+    double s = 0;
+    for (std::int64_t i = lo; i < hi; ++i) s += rounding_variance(l, std::min(1.0, std::fabs(static_cast<double>(v[i])) * inv));
+    var += norm * norm * s;
+  }
+  return var;
+}
+
+// Adds the normalised coordinates u_i = |v_i| / N of each block to its type's statistics
+// (stats[type], LevelHistogram::empty_stats() each), and each block's level indices' expected
+// use follows from them (LevelHistogram, EdgeVariance).
+template <class T>
+void add_statistics(const T* v, const Codebook& cb, const LevelHistogram& h, std::vector<std::vector<double>>& stats) {
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    if (norm == 0) continue;
+    auto& st = stats[static_cast<std::size_t>(cb.layout.types[m])];
+    const double inv = 1.0 / norm;
+    for (std::int64_t i = lo; i < hi; ++i) h.add(st, std::min(1.0, std::fabs(static_cast<double>(v[i])) * inv));
+  }
+}
+
+}  // namespace saddle::kernels::quant
