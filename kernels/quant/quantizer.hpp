@@ -93,16 +93,33 @@ double block_norm(const T* v, std::int64_t n, Norm norm, std::int64_t offset) {
   }
   if (bad) reject_nonfinite(v, n, offset);
   if (norm == Norm::Linf || m == 0) return m;
-  const double inv = 1.0 / m;
   double s = 0;
+  if (m > 1e-140 && m < 1e140) {  // squares neither overflow nor lose anything that matters
+    for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(v[i]) * static_cast<double>(v[i]);
+    return std::sqrt(s);
+  }
+  // Huge or tiny entries: scale by a power of two (exact) so that the squares stay in range.
+  int e = 0;
+  std::frexp(m, &e);
   for (std::int64_t i = 0; i < n; ++i) {
-    const double a = static_cast<double>(v[i]) * inv;
+    const double a = std::ldexp(static_cast<double>(v[i]), -e);
     s += a * a;
   }
-  const double r = m * std::sqrt(s);
+  const double r = std::ldexp(std::sqrt(s), e);
   if (!std::isfinite(r)) reject_nonfinite(v, n, offset);
   return r;
 }
+
+// x / d, by a multiplication with 1 / d unless that reciprocal overflows (subnormal d).
+class Divider {
+ public:
+  explicit Divider(double d) : d_(d), inv_(1.0 / d), exact_(!(std::fabs(inv_) <= std::numeric_limits<double>::max())) {}
+  double operator()(double x) const { return exact_ ? x / d_ : x * inv_; }
+
+ private:
+  double d_, inv_;
+  bool exact_;
+};
 
 // Uniform random numbers in [0, 1) for consecutive coordinates, four per Philox block.
 class CoordinateUniforms {
@@ -150,9 +167,9 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
       if (!std::isfinite(unit)) throw std::invalid_argument("quantize: bucket range overflows at coordinate " + std::to_string(lo));
       out.scale[static_cast<std::size_t>(2 * b)] = mn;
       out.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
-      const double inv = unit > 0 ? 1.0 / unit : 0.0;
+      const Divider per_unit(unit > 0 ? unit : INFINITY);
       for (std::int64_t i = lo; i < hi; ++i) {
-        const double x = std::min(steps, (static_cast<double>(v[i]) - mn) * inv);
+        const double x = std::min(steps, per_unit(static_cast<double>(v[i]) - mn));
         const int j = std::min(cb.s - 1, static_cast<int>(x));
         const double r = uniform(static_cast<std::uint64_t>(i));
         out.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(j + (r < x - j ? 1 : 0));
@@ -170,10 +187,10 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     const double* l = cb.levels[type].data();
     const bool uni = cb.uniform[type] != 0;
     const int s = cb.s;
-    const double inv = norm > 0 ? 1.0 / norm : 0.0;
+    const Divider by_norm(norm > 0 ? norm : INFINITY);
     for (std::int64_t i = lo; i < hi; ++i) {
       const double x = static_cast<double>(v[i]);
-      const double u = std::min(1.0, std::fabs(x) * inv);
+      const double u = std::min(1.0, by_norm(std::fabs(x)));
       const int j = uni ? std::min(s - 1, static_cast<int>(u * s)) : level_interval(l, s, u);
       const double p = (u - l[j]) / (l[j + 1] - l[j]);
       const double r = uniform(static_cast<std::uint64_t>(i));
@@ -237,9 +254,9 @@ double exact_variance(const T* v, const Codebook& cb) {
     const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
     if (norm == 0) continue;
     const auto& l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])];
-    const double inv = 1.0 / norm;
+    const Divider by_norm(norm);
     double s = 0;
-    for (std::int64_t i = lo; i < hi; ++i) s += rounding_variance(l, std::min(1.0, std::fabs(static_cast<double>(v[i])) * inv));
+    for (std::int64_t i = lo; i < hi; ++i) s += rounding_variance(l, std::min(1.0, by_norm(std::fabs(static_cast<double>(v[i])))));
     var += norm * norm * s;
   }
   return var;
@@ -255,8 +272,8 @@ void add_statistics(const T* v, const Codebook& cb, const LevelHistogram& h, std
     const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
     if (norm == 0) continue;
     auto& st = stats[static_cast<std::size_t>(cb.layout.types[m])];
-    const double inv = 1.0 / norm;
-    for (std::int64_t i = lo; i < hi; ++i) h.add(st, std::min(1.0, std::fabs(static_cast<double>(v[i])) * inv));
+    const Divider by_norm(norm);
+    for (std::int64_t i = lo; i < hi; ++i) h.add(st, std::min(1.0, by_norm(std::fabs(static_cast<double>(v[i])))));
   }
 }
 
