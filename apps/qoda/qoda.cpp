@@ -103,6 +103,14 @@ class Qoda : public engine::Workload {
     if (!c.has("qoda.problem.path")) {
       if (c.string("qoda.problem.type") == "bilinear" && c.integer("qoda.problem.dim_x") != c.integer("qoda.problem.dim_y"))
         throw c.error("qoda.problem.dim_y", "a generated bilinear game is square (dim_y = dim_x) so that its solution is unique");
+      const std::int64_t n = c.string("qoda.problem.type") == "bilinear" ? 2 * c.integer("qoda.problem.dim_x") : c.integer("qoda.problem.dim");
+      if (c.has("qoda.problem.blocks")) {
+        std::int64_t sum = 0;
+        for (auto b : c.int_list("qoda.problem.blocks")) sum += b;
+        if (sum != n)
+          throw c.error("qoda.problem.blocks", "block sizes sum to " + std::to_string(sum) + ", the problem has dimension " + std::to_string(n) +
+                                                   (c.string("qoda.problem.type") == "bilinear" ? " (dim_x + dim_y)" : " (dim)"));
+      }
       const auto& sc = c.real_list("qoda.problem.block_scales");
       const std::size_t nb = c.has("qoda.problem.blocks") ? c.int_list("qoda.problem.blocks").size() : 1;
       if (sc.empty() || (sc.size() > 2 && sc.size() != nb))
