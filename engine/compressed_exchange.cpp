@@ -17,8 +17,10 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 
 CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
                                        std::uint64_t seed)
-    : comm_(comm), opt_(o), n_(layout.n()), rng_(seed, "quantize") {
+    : comm_(comm), opt_(o), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
   compressed_ = o.type != "none";
+  stats_.layer_error_sq.assign(layout.blocks(), 0.0);
+  stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
   if (!compressed_) return;
   if (o.num_levels < 2 || o.num_levels > 256) throw std::invalid_argument("num_levels must be in [2, 256]");
   cb_.s = o.num_levels - 1;
@@ -139,6 +141,19 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
   for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
   q::dequantize(mine_, cb_, own);
   stats_.decode += since(t0);
+  stats_.error_sq = stats_.norm_sq = 0;
+  for (std::size_t m = 0; m + 1 < layers_.size(); ++m) {
+    double e = 0, s = 0;
+    for (auto i = static_cast<std::size_t>(layers_[m]); i < static_cast<std::size_t>(layers_[m + 1]); ++i) {
+      e += (own[i] - v[i]) * (own[i] - v[i]);
+      s += v[i] * v[i];
+    }
+    stats_.layer_error_sq[m] = e;
+    stats_.layer_norm_sq[m] = s;
+    stats_.error_sq += e;
+    stats_.norm_sq += s;
+  }
+  stats_.expected_sq = q::exact_variance(v, cb_);
   stats_.bytes_total += stats_.round_bytes;
 }
 

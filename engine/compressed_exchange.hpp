@@ -37,6 +37,10 @@ struct ExchangeStats {
   std::uint64_t bytes_total = 0;       // every worker's payloads and statistics, all rounds so far
   std::uint64_t round_bytes = 0;       // every worker's payloads of the last round
   double quantize = 0, encode = 0, exchange = 0, decode = 0;  // this rank's seconds
+  // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2.
+  double error_sq = 0, expected_sq = 0, norm_sq = 0;
+  // The same two sums per layer of the layout given to the constructor (whatever the scheme).
+  std::vector<double> layer_error_sq, layer_norm_sq;
 };
 
 class CompressedExchange {
@@ -70,6 +74,7 @@ class CompressedExchange {
   QuantizerOptions opt_;
   bool compressed_ = false, adaptive_ = false, huffman_ = false;
   std::int64_t n_ = 0;
+  std::vector<std::int64_t> layers_;  // offsets of the caller's layers
   kernels::quant::Codebook cb_;
   kernels::CounterRng rng_;
   std::unique_ptr<kernels::quant::LevelHistogram> hist_;

@@ -15,7 +15,8 @@ namespace linalg = kernels::linalg;
 
 void Problem::apply(const double* z, double* out) const {
   for (std::int64_t i = 0; i < n; ++i) out[i] = q[static_cast<std::size_t>(i)];
-  linalg::gemm(false, false, n, 1, n, 1.0, M.data(), n, z, 1, 1.0, out, 1);
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(n), 1.0, M.data(),
+              static_cast<blasint>(n), z, 1, 1.0, out, 1);
 }
 
 namespace {
@@ -182,14 +183,13 @@ Problem make_problem(const Config& c, std::uint64_t seed) {
       M0 = compose(P, n, log_spectrum(n, cond), P, n, n, n);
       // skew * Q J Q' with J = diag([[0, 1], [-1, 0]], ...): spectral norm exactly `skew`.
       const double skew = c.real("qoda.problem.skew");
+      std::vector<double> QJ(static_cast<std::size_t>(n * n), 0.0);
       for (std::int64_t i = 0; i < n; ++i)
-        for (std::int64_t j = 0; j < n; ++j) {
-          double s = 0;
-          for (std::int64_t k = 0; k + 1 < n; k += 2)
-            s += Q[static_cast<std::size_t>(i * n + k)] * Q[static_cast<std::size_t>(j * n + k + 1)] -
-                 Q[static_cast<std::size_t>(i * n + k + 1)] * Q[static_cast<std::size_t>(j * n + k)];
-          M0[static_cast<std::size_t>(i * n + j)] += skew * s;
+        for (std::int64_t k = 0; k + 1 < n; k += 2) {
+          QJ[static_cast<std::size_t>(i * n + k)] = -skew * Q[static_cast<std::size_t>(i * n + k + 1)];
+          QJ[static_cast<std::size_t>(i * n + k + 1)] = skew * Q[static_cast<std::size_t>(i * n + k)];
         }
+      linalg::gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
     }
     p.M.resize(M0.size());
     for (std::int64_t i = 0; i < p.n; ++i)

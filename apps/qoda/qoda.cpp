@@ -225,6 +225,15 @@ class Qoda : public engine::Workload {
     const auto& st = exchange_->stats();
     double times[5] = {compute_, st.quantize, st.encode, st.exchange, st.decode};
     comm_.allreduce(times, 5, engine::Op::Max);
+    double var[3] = {st.error_sq, st.expected_sq, st.norm_sq};
+    comm_.allreduce(var, 3, engine::Op::Sum);
+    std::vector<double> layer = st.layer_error_sq;
+    layer.insert(layer.end(), st.layer_norm_sq.begin(), st.layer_norm_sq.end());
+    comm_.allreduce(layer, engine::Op::Sum);
+    double worst = 0;
+    const std::size_t blocks = st.layer_error_sq.size();
+    for (std::size_t b = 0; b < blocks; ++b)
+      if (layer[blocks + b] > 0) worst = std::max(worst, layer[b] / layer[blocks + b]);
     engine::MetricValues m;
     if (!problem_.x_star.empty()) {
       double d = 0;
@@ -235,6 +244,9 @@ class Qoda : public engine::Workload {
     m.push_back({"residual_avg", res_avg});
     m.push_back({"bits_per_coord", 8.0 * static_cast<double>(step_bytes_) / (static_cast<double>(comm_.size()) * static_cast<double>(n_))});
     m.push_back({"bytes_total", static_cast<double>(st.bytes_total)});
+    m.push_back({"variance_ratio", var[2] > 0 ? var[0] / var[2] : 0.0});
+    m.push_back({"variance_bound_ratio", var[2] > 0 ? var[1] / var[2] : 0.0});
+    m.push_back({"variance_ratio_worst_layer", worst});
     m.push_back({"time_compute", times[0]});
     m.push_back({"time_quantize", times[1]});
     m.push_back({"time_encode", times[2]});

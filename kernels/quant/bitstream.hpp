@@ -99,10 +99,18 @@ class BitReader {
 
  private:
   void refill() {
-    while (fill_ <= 56) {
-      const std::uint64_t byte_at = (pos_ + static_cast<std::uint64_t>(fill_)) / 8;
-      const std::uint64_t byte = byte_at < (bits_ + 7) / 8 ? p_[byte_at] : 0;
-      acc_ |= byte << fill_;
+    if (fill_ >= 32) return;  // peek needs at most 32 bits
+    const std::uint64_t byte_at = (pos_ + static_cast<std::uint64_t>(fill_)) / 8, bytes = (bits_ + 7) / 8;
+    if (byte_at + 8 <= bytes) {  // whole bytes of one 8-byte load (little-endian hosts)
+      std::uint64_t w;
+      std::memcpy(&w, p_ + byte_at, 8);
+      const int take = (64 - fill_) / 8 < 7 ? (64 - fill_) / 8 : 7;
+      acc_ |= (w & ((std::uint64_t{1} << (8 * take)) - 1)) << fill_;
+      fill_ += 8 * take;
+      return;
+    }
+    for (std::uint64_t b = byte_at; fill_ <= 56; ++b) {
+      acc_ |= (b < bytes ? static_cast<std::uint64_t>(p_[b]) : 0) << fill_;
       fill_ += 8;
     }
   }

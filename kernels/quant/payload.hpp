@@ -32,6 +32,8 @@
 
 namespace saddle::kernels::quant {
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the bit streams are written with little-endian word stores");
+
 constexpr std::uint8_t kPayloadVersion = 1;
 constexpr std::size_t kHeaderBytes = 40;
 
@@ -60,6 +62,7 @@ inline double double_of(std::uint64_t b) {
 inline std::size_t encode(const Quantized& q, const Codebook& cb, std::vector<std::uint8_t>& out) {
   static_assert(sizeof(double) == 8, "IEEE doubles expected");
   const std::size_t start = out.size();
+  out.reserve(start + kHeaderBytes + 16 * q.scale.size() + 4 * q.q.size() + 8);
   out.resize(start + kHeaderBytes, 0);
   std::uint64_t bits;
   {

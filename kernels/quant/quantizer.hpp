@@ -48,7 +48,10 @@ struct Codebook {
   Layout layout;
   std::vector<std::vector<double>> levels;  // per type, s + 1 values from 0 to 1
   std::vector<HuffmanCode> huffman;         // per type, when coder == Huffman
-  std::vector<char> uniform;                // per type: levels are j/s (fast interval search)
+  std::vector<char> uniform;                // per type: levels are j/s (interval by one multiplication)
+  static constexpr int kLutCells = 4096;
+  std::vector<std::vector<std::uint8_t>> lut;  // per type: the interval of u = c / kLutCells, a start for the search
+  std::vector<std::vector<double>> inv_width;  // per type: 1 / (l_{j+1} - l_j)
 
   std::int64_t n() const { return layout.n(); }
   std::int64_t buckets() const { return (n() + bucket - 1) / bucket; }
@@ -59,8 +62,22 @@ struct Codebook {
   }
   void set_levels(int type, std::vector<double> l) {
     const auto t = static_cast<std::size_t>(type);
+    if (lut.size() < levels.size()) lut.resize(levels.size());
+    if (inv_width.size() < levels.size()) inv_width.resize(levels.size());
+    inv_width[t].resize(static_cast<std::size_t>(s));
+    for (std::size_t j = 0; j < static_cast<std::size_t>(s); ++j) inv_width[t][j] = 1.0 / (l[j + 1] - l[j]);
     uniform[t] = l == uniform_levels(s);
+    lut[t].resize(kLutCells);
+    for (int c = 0; c < kLutCells; ++c)
+      lut[t][static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(level_interval(l.data(), s, static_cast<double>(c) / kLutCells));
     levels[t] = std::move(l);
+  }
+  // The interval [l_j, l_{j+1}] of u in [0, 1] (as level_interval).
+  int interval(std::size_t type, const double* l, double u) const {
+    if (uniform[type]) return std::min(s - 1, static_cast<int>(u * s));
+    int j = lut[type][static_cast<std::size_t>(std::min(kLutCells - 1, static_cast<int>(u * kLutCells)))];
+    while (j < s - 1 && l[j + 1] <= u) ++j;
+    return j;
   }
 };
 
@@ -185,17 +202,21 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     out.scale[m] = norm;
     const auto type = static_cast<std::size_t>(cb.layout.types[m]);
     const double* l = cb.levels[type].data();
-    const bool uni = cb.uniform[type] != 0;
-    const int s = cb.s;
+    const double* iw = cb.inv_width[type].data();
     const Divider by_norm(norm > 0 ? norm : INFINITY);
-    for (std::int64_t i = lo; i < hi; ++i) {
-      const double x = static_cast<double>(v[i]);
-      const double u = std::min(1.0, by_norm(std::fabs(x)));
-      const int j = uni ? std::min(s - 1, static_cast<int>(u * s)) : level_interval(l, s, u);
-      const double p = (u - l[j]) / (l[j + 1] - l[j]);
-      const double r = uniform(static_cast<std::uint64_t>(i));
-      const int k = j + (r < p ? 1 : 0);
-      out.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(x < 0 ? -k : k);
+    std::int16_t* qi = out.q.data();
+    // Four coordinates per Philox block: coordinate i uses word i % 4 of block i / 4.
+    for (std::int64_t i = lo; i < hi;) {
+      const Philox4x32 bits = rng.bits(static_cast<std::uint64_t>(i) >> 2, round, worker);
+      for (int w = static_cast<int>(i & 3); w < 4 && i < hi; ++w, ++i) {
+        const double x = static_cast<double>(v[i]);
+        const double u = std::min(1.0, by_norm(std::fabs(x)));
+        const int j = cb.interval(type, l, u);
+        const double p = (u - l[j]) * iw[j];
+        const double r = (static_cast<double>(bits.v[w]) + 0.5) * (1.0 / 4294967296.0);
+        const int k = j + (r < p ? 1 : 0);
+        qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+      }
     }
   }
 }
