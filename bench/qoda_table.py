@@ -11,15 +11,17 @@ import argparse, os, subprocess, sys, tempfile
 import h5py, numpy as np
 
 METHODS = [
-    ("optda (float64, peer)", ["qoda.algorithm=optda"]),
-    ("qoda layerwise adaptive huffman s=8", []),
-    ("qoda layerwise adaptive huffman s=4", ["qoda.quantizer.num_levels=4"]),
-    ("qoda layerwise uniform elias s=8", ["qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias"]),
-    ("qoda global adaptive huffman s=8", ["qoda.quantizer.type=global"]),
-    ("qoda global adaptive huffman s=4", ["qoda.quantizer.type=global", "qoda.quantizer.num_levels=4"]),
-    ("qoda bucket 1024, 4 bits", ["qoda.quantizer.type=bucket", "qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias",
-                                   "qoda.quantizer.num_levels=16"]),
-    ("qgenx layerwise adaptive huffman s=8", ["qoda.algorithm=qgenx"]),
+    ("optda (float64 allreduce, peer)", ["qoda.algorithm=optda"]),
+    ("qoda layerwise adaptive huffman 8 lv", []),
+    ("qoda layerwise adaptive huffman 4 lv", ["qoda.quantizer.num_levels=4"]),
+    ("qoda layerwise uniform elias 8 lv", ["qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias"]),
+    ("qoda layerwise uniform elias 2 lv", ["qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias", "qoda.quantizer.num_levels=2"]),
+    ("qoda global adaptive huffman 8 lv", ["qoda.quantizer.type=global"]),
+    ("qoda global adaptive huffman 16 lv", ["qoda.quantizer.type=global", "qoda.quantizer.num_levels=16"]),
+    ("qoda global adaptive huffman 4 lv", ["qoda.quantizer.type=global", "qoda.quantizer.num_levels=4"]),
+    ("qoda bucket 1024, 16 lv (4 bits)", ["qoda.quantizer.type=bucket", "qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias",
+                                          "qoda.quantizer.num_levels=16"]),
+    ("qgenx layerwise adaptive huffman 8 lv", ["qoda.algorithm=qgenx"]),
 ]
 
 
