@@ -275,9 +275,11 @@ class Qoda : public engine::Workload {
   void load(const engine::h5::Group& g) override {
     if (g.read_attr<std::int64_t>("n") != n_) throw InputError("checkpoint holds a qoda problem of another dimension");
     const auto ranks = g.read_attr<std::int64_t>("ranks");
-    if (ranks != comm_.size())
-      throw InputError("checkpoint was written by " + std::to_string(ranks) + " workers (ranks); qoda's workers are its ranks, restart it on " +
-                       std::to_string(ranks));
+    if (ranks != comm_.size())  // the same verdict on every rank: report it once, exit 2
+      throw engine::CollectiveError("checkpoint was written by " + std::to_string(ranks) + " workers (ranks) and this run has " +
+                                        std::to_string(comm_.size()) + "; qoda's workers are its ranks, so restart it on " +
+                                        std::to_string(ranks) + " ranks or set run.restart = \"no\"",
+                                    engine::kExitBadInput, 0);
     steps_done_ = g.read_attr<std::int64_t>("steps_done");
     round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
