@@ -50,8 +50,9 @@ inline double rounding_variance(const std::vector<double>& l, double u) {
 // Per-type statistics of normalised coordinates u in [0, 1] on fixed bin edges.
 class LevelHistogram {
  public:
-  // `fine` quadratic bins, plus the uniform and exponential(p) levels with s intervals as edges.
-  LevelHistogram(int s, double exp_base, int fine = 1024) {
+  // `fine` quadratic bins, plus the uniform and exponential(p) levels with s intervals as edges;
+  // a refit sends 3 float64 per bin and layer, so the bins are few.
+  LevelHistogram(int s, double exp_base, int fine = 64) {
     for (int k = 0; k <= fine; ++k) edges_.push_back(static_cast<double>(k) * k / (static_cast<double>(fine) * fine));
     for (double v : uniform_levels(s)) edges_.push_back(v);
     for (double v : exponential_levels(s, exp_base)) edges_.push_back(v);
