@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Bits per coordinate against iterations to tolerance on inputs/qoda_layers.toml (or another
 deck): runs each method (a set of deck overrides) with `mpirun -n RANKS`, and prints one line per
-method: mean bits per coordinate sent, mean empirical relative variance |Q(v) - v|^2 / |v|^2,
-iterations until |x - x*| <= tol |x_1 - x*|, and the time of the steps. The peer is unquantised
+method: mean bits per coordinate sent (payloads), mean empirical relative variance
+|Q(v) - v|^2 / |v|^2 of the whole vector and of its worst layer, iterations until
+|x - x*| <= tol |x_1 - x*|, megabytes sent by all workers over the run (payloads and the refits'
+statistics), and the wall time of the steps. The peer is unquantised
 OptDA (float64 allreduce) on the same deck, run side by side.
 
   /usr/bin/python3 bench/qoda_table.py [--build build] [--ranks 2] [--tol 1e-3] [--deck inputs/qoda_layers.toml]
@@ -38,7 +40,7 @@ def main():
     if os.geteuid() == 0:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     out = tempfile.mkdtemp()
-    print(f"{'method':40s} {'bits/coord':>10s} {'rel.var':>8s} {'worst layer':>11s} {'iters':>6s} {'x optda':>7s} {'steps s':>8s}")
+    print(f"{'method':40s} {'bits/coord':>10s} {'rel.var':>8s} {'worst layer':>11s} {'iters':>6s} {'x optda':>7s} {'MB sent':>8s} {'steps s':>8s}")
     base = None
     for k, (name, over) in enumerate(METHODS):
         if a.only and str(k) not in a.only.split(","):
@@ -54,11 +56,12 @@ def main():
             bits = float(np.mean(m["bits_per_coord"][1:]))
             var = float(np.mean(m["variance_ratio"][1:]))
             worst = float(np.mean(m["variance_ratio_worst_layer"][1:]))
+            total = float(m["bytes_total"][-1]) / 1e6
             t = float(f["timers/steps"].attrs["max"])
         if base is None:
             base = iters
         ratio = iters / base if base and base > 0 and iters > 0 else float("nan")
-        print(f"{name:40s} {bits:10.3f} {var:8.4f} {worst:11.4f} {iters if iters > 0 else 'never':>6} {ratio:7.2f} {t:8.2f}", flush=True)
+        print(f"{name:40s} {bits:10.3f} {var:8.4f} {worst:11.4f} {iters if iters > 0 else 'never':>6} {ratio:7.2f} {total:8.2f} {t:8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,10 @@ class HuffmanCode {
   const std::vector<std::uint8_t>& lengths() const { return len_; }
   int length(std::uint32_t s) const { return len_[s]; }
   void put(BitWriter& w, std::uint32_t s) const { w.put(code_[s], len_[s]); }
+  // The code of s followed by one more bit (a sign), in one write.
+  void put_with_bit(BitWriter& w, std::uint32_t s, std::uint32_t bit) const {
+    w.put(code_[s] | (bit << len_[s]), len_[s] + 1);
+  }
   std::uint32_t get(BitReader& r) const {
     const std::uint32_t e = table_[r.peek(kMaxHuffmanBits)];
     if (e == 0) throw PayloadError("bits match no Huffman code");

@@ -85,8 +85,8 @@ inline std::size_t encode(const Quantized& q, const Codebook& cb, std::vector<st
           for (std::int64_t i = lo; i < hi; ++i) {
             const int k = q.q[static_cast<std::size_t>(i)];
             const auto a = static_cast<std::uint32_t>(k < 0 ? -k : k);
-            h.put(w, a);
-            if (a) w.put(k < 0, 1);
+            if (a) h.put_with_bit(w, a, k < 0);
+            else h.put(w, 0);
           }
         } else {
           for (std::int64_t i = lo; i < hi; ++i) {

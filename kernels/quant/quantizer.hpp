@@ -205,17 +205,38 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     const double* iw = cb.inv_width[type].data();
     const Divider by_norm(norm > 0 ? norm : INFINITY);
     std::int16_t* qi = out.q.data();
-    // Four coordinates per Philox block: coordinate i uses word i % 4 of block i / 4.
-    for (std::int64_t i = lo; i < hi;) {
-      const Philox4x32 bits = rng.bits(static_cast<std::uint64_t>(i) >> 2, round, worker);
-      for (int w = static_cast<int>(i & 3); w < 4 && i < hi; ++w, ++i) {
-        const double x = static_cast<double>(v[i]);
-        const double u = std::min(1.0, by_norm(std::fabs(x)));
-        const int j = cb.interval(type, l, u);
-        const double p = (u - l[j]) * iw[j];
-        const double r = (static_cast<double>(bits.v[w]) + 0.5) * (1.0 / 4294967296.0);
-        const int k = j + (r < p ? 1 : 0);
-        qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+    const bool uni = cb.uniform[type] != 0;
+    const double sd = cb.s;
+    // Coordinate i uses word i % 4 of Philox block i / 4. The words of a chunk are drawn first,
+    // so that the rounding loop is branch-free and vectorises (uniform levels).
+    constexpr std::int64_t kChunk = 1024;
+    std::uint32_t words[kChunk + 8];
+    for (std::int64_t c0 = lo; c0 < hi; c0 += kChunk) {
+      const std::int64_t c1 = std::min(hi, c0 + kChunk);
+      const std::uint64_t b0 = static_cast<std::uint64_t>(c0) >> 2, b1 = (static_cast<std::uint64_t>(c1) + 3) >> 2;
+      for (std::uint64_t b = b0; b < b1; ++b) {
+        const Philox4x32 bits = rng.bits(b, round, worker);
+        for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
+      }
+      const std::uint32_t* rw = words + (static_cast<std::uint64_t>(c0) - 4 * b0);
+      if (uni) {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = static_cast<double>(v[i]);
+          const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+          const int j = std::min(cb.s - 1, static_cast<int>(t));
+          const double r = (static_cast<double>(rw[i - c0]) + 0.5) * (1.0 / 4294967296.0);
+          const int k = j + (r < t - j ? 1 : 0);
+          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+        }
+      } else {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = static_cast<double>(v[i]);
+          const double u = std::min(1.0, by_norm(std::fabs(x)));
+          const int j = cb.interval(type, l, u);
+          const double r = (static_cast<double>(rw[i - c0]) + 0.5) * (1.0 / 4294967296.0);
+          const int k = j + (r < (u - l[j]) * iw[j] ? 1 : 0);
+          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+        }
       }
     }
   }
