@@ -138,33 +138,32 @@ class Divider {
   bool exact_;
 };
 
-// Uniform random numbers in [0, 1) for consecutive coordinates, four per Philox block.
-class CoordinateUniforms {
- public:
-  CoordinateUniforms(const CounterRng& rng, std::uint32_t round, std::uint32_t worker)
-      : rng_(rng), round_(round), worker_(worker) {}
-  double operator()(std::uint64_t i) {
-    const std::uint64_t b = i >> 2;
-    if (b != block_) {
-      bits_ = rng_.bits(b, round_, worker_);
-      block_ = b;
+// Calls f(c0, c1, words) for chunks [c0, c1) of [lo, hi), where words[i - c0] is the random
+// 32-bit word of coordinate i: word i % 4 of the Philox block i / 4 of (round, worker). Drawing a
+// chunk's words first keeps the rounding loops branch-free, so they vectorise.
+template <class F>
+void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t worker, std::int64_t lo, std::int64_t hi, F&& f) {
+  constexpr std::int64_t kChunk = 1024;
+  std::uint32_t words[kChunk + 8];
+  for (std::int64_t c0 = lo; c0 < hi; c0 += kChunk) {
+    const std::int64_t c1 = std::min(hi, c0 + kChunk);
+    const std::uint64_t b0 = static_cast<std::uint64_t>(c0) >> 2, b1 = (static_cast<std::uint64_t>(c1) + 3) >> 2;
+    for (std::uint64_t b = b0; b < b1; ++b) {
+      const Philox4x32 bits = rng.bits(b, round, worker);
+      for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
     }
-    return (static_cast<double>(bits_.v[i & 3u]) + 0.5) * (1.0 / 4294967296.0);
+    f(c0, c1, words + (static_cast<std::uint64_t>(c0) - 4 * b0));
   }
+}
 
- private:
-  const CounterRng& rng_;
-  std::uint32_t round_, worker_;
-  std::uint64_t block_ = ~std::uint64_t{0};
-  Philox4x32 bits_{};
-};
+inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
 
 template <class T>
 void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32_t round, std::uint32_t worker,
               Quantized& out) {
   const std::int64_t n = cb.n();
   out.q.resize(static_cast<std::size_t>(n));
-  CoordinateUniforms uniform(rng, round, worker);
+  std::int16_t* qi = out.q.data();
   if (cb.scheme == Scheme::Bucket) {
     const std::int64_t nb = cb.buckets();
     out.scale.resize(static_cast<std::size_t>(2 * nb));
@@ -185,12 +184,14 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
       out.scale[static_cast<std::size_t>(2 * b)] = mn;
       out.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
       const Divider per_unit(unit > 0 ? unit : INFINITY);
-      for (std::int64_t i = lo; i < hi; ++i) {
-        const double x = std::min(steps, per_unit(static_cast<double>(v[i]) - mn));
-        const int j = std::min(cb.s - 1, static_cast<int>(x));
-        const double r = uniform(static_cast<std::uint64_t>(i));
-        out.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(j + (r < x - j ? 1 : 0));
-      }
+      const int top = cb.s - 1;
+      for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = std::min(steps, per_unit(static_cast<double>(v[i]) - mn));
+          const int j = std::min(top, static_cast<int>(x));
+          qi[i] = static_cast<std::int16_t>(j + (unit_uniform(rw[i - c0]) < x - j ? 1 : 0));
+        }
+      });
     }
     return;
   }
@@ -204,28 +205,15 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     const double* l = cb.levels[type].data();
     const double* iw = cb.inv_width[type].data();
     const Divider by_norm(norm > 0 ? norm : INFINITY);
-    std::int16_t* qi = out.q.data();
     const bool uni = cb.uniform[type] != 0;
     const double sd = cb.s;
-    // Coordinate i uses word i % 4 of Philox block i / 4. The words of a chunk are drawn first,
-    // so that the rounding loop is branch-free and vectorises (uniform levels).
-    constexpr std::int64_t kChunk = 1024;
-    std::uint32_t words[kChunk + 8];
-    for (std::int64_t c0 = lo; c0 < hi; c0 += kChunk) {
-      const std::int64_t c1 = std::min(hi, c0 + kChunk);
-      const std::uint64_t b0 = static_cast<std::uint64_t>(c0) >> 2, b1 = (static_cast<std::uint64_t>(c1) + 3) >> 2;
-      for (std::uint64_t b = b0; b < b1; ++b) {
-        const Philox4x32 bits = rng.bits(b, round, worker);
-        for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
-      }
-      const std::uint32_t* rw = words + (static_cast<std::uint64_t>(c0) - 4 * b0);
+    for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
       if (uni) {
         for (std::int64_t i = c0; i < c1; ++i) {
           const double x = static_cast<double>(v[i]);
           const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
           const int j = std::min(cb.s - 1, static_cast<int>(t));
-          const double r = (static_cast<double>(rw[i - c0]) + 0.5) * (1.0 / 4294967296.0);
-          const int k = j + (r < t - j ? 1 : 0);
+          const int k = j + (unit_uniform(rw[i - c0]) < t - j ? 1 : 0);
           qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
         }
       } else {
@@ -233,12 +221,11 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
           const double x = static_cast<double>(v[i]);
           const double u = std::min(1.0, by_norm(std::fabs(x)));
           const int j = cb.interval(type, l, u);
-          const double r = (static_cast<double>(rw[i - c0]) + 0.5) * (1.0 / 4294967296.0);
-          const int k = j + (r < (u - l[j]) * iw[j] ? 1 : 0);
+          const int k = j + (unit_uniform(rw[i - c0]) < (u - l[j]) * iw[j] ? 1 : 0);
           qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
         }
       }
-    }
+    });
   }
 }
 
