@@ -33,17 +33,21 @@ inline std::uint32_t crc32(const std::uint8_t* data, std::size_t n, std::uint32_
 }
 
 // Appends bits to a byte vector. put(v, n) writes v (< 2^n, n <= 32), least significant bit first.
+// `max_bits` bounds what will be written: the vector grows once, and finish() trims it.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out), start_bits_(8 * out.size()) {}
+  BitWriter(std::vector<std::uint8_t>& out, std::uint64_t max_bits) : out_(out), start_(out.size()) {
+    out_.resize(start_ + static_cast<std::size_t>(max_bits / 8) + 8);
+    at_ = start_;
+  }
   void put(std::uint64_t v, int n) {
     acc_ |= v << fill_;
     fill_ += n;
     if (fill_ >= 32) {
-      const std::size_t at = out_.size();
-      out_.resize(at + 4);
+      if (at_ + 4 > out_.size()) throw std::logic_error("BitWriter: more bits than announced");
       const auto w = static_cast<std::uint32_t>(acc_);
-      std::memcpy(&out_[at], &w, 4);  // little-endian hosts only (checked in payload.hpp)
+      std::memcpy(&out_[at_], &w, 4);  // little-endian hosts only (checked in payload.hpp)
+      at_ += 4;
       acc_ >>= 32;
       fill_ -= 32;
     }
@@ -52,20 +56,22 @@ class BitWriter {
     put(v & 0xFFFFFFFFu, 32);
     put(v >> 32, 32);
   }
-  // Flushes the last partial byte (zero padded); returns the number of bits written.
+  // Flushes the last partial byte (zero padded), trims the vector; returns the bits written.
   std::uint64_t finish() {
-    const std::uint64_t bits = 8 * out_.size() - start_bits_ + static_cast<std::uint64_t>(fill_);
+    const std::uint64_t bits = 8 * (at_ - start_) + static_cast<std::uint64_t>(fill_);
     while (fill_ > 0) {
-      out_.push_back(static_cast<std::uint8_t>(acc_));
+      if (at_ >= out_.size()) throw std::logic_error("BitWriter: more bits than announced");
+      out_[at_++] = static_cast<std::uint8_t>(acc_);
       acc_ >>= 8;
       fill_ = fill_ > 8 ? fill_ - 8 : 0;
     }
+    out_.resize(at_);
     return bits;
   }
 
  private:
   std::vector<std::uint8_t>& out_;
-  std::uint64_t start_bits_;
+  std::size_t start_, at_;
   std::uint64_t acc_ = 0;
   int fill_ = 0;
 };

@@ -62,11 +62,12 @@ inline double double_of(std::uint64_t b) {
 inline std::size_t encode(const Quantized& q, const Codebook& cb, std::vector<std::uint8_t>& out) {
   static_assert(sizeof(double) == 8, "IEEE doubles expected");
   const std::size_t start = out.size();
-  out.reserve(start + kHeaderBytes + 16 * q.scale.size() + 4 * q.q.size() + 8);
   out.resize(start + kHeaderBytes, 0);
   std::uint64_t bits;
   {
-    BitWriter w(out);
+    // At most 64 bits per scale and, per coordinate, an Elias code of s + 1 <= 256 (17 bits), a
+    // Huffman code (<= 15) or a fixed-width step (<= 8), plus a sign.
+    BitWriter w(out, 64 * q.scale.size() + 18 * q.q.size());
     const std::int64_t n = cb.n();
     if (cb.scheme == Scheme::Bucket) {
       const int width = cb.fixed_bits();

@@ -247,7 +247,7 @@ TEST(Coder, Crc32MatchesTheStandardCheckValue) {
 
 TEST(Coder, EliasGammaLengthsAndRoundTrip) {
   std::vector<std::uint8_t> buf;
-  BitWriter w(buf);
+  BitWriter w(buf, 20 * 1000);
   std::uint64_t bits = 0;
   for (std::uint32_t x = 1; x <= 1000; ++x) {
     elias_put(w, x);
@@ -286,7 +286,7 @@ TEST(Coder, HuffmanIsOptimalOnKnownHistogramsAndRoundTrips) {
   EXPECT_GE(avg, entropy);
   EXPECT_LT(avg, entropy + 1);
   std::vector<std::uint8_t> buf;
-  BitWriter w(buf);
+  BitWriter w(buf, 15 * 5000);
   std::mt19937 g(1);
   std::vector<std::uint32_t> sym(5000);
   for (auto& s : sym) {
