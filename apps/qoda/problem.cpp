@@ -1,0 +1,220 @@
+#include "apps/qoda/problem.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "engine/error.hpp"
+#include "engine/h5.hpp"
+#include "kernels/counter_rng.hpp"
+#include "kernels/host_linalg.hpp"
+
+namespace saddle::apps::qoda {
+
+using engine::Config;
+namespace linalg = kernels::linalg;
+
+void Problem::apply(const double* z, double* out) const {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = q[static_cast<std::size_t>(i)];
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(n), 1.0, M.data(),
+              static_cast<blasint>(n), z, 1, 1.0, out, 1);
+}
+
+namespace {
+
+std::vector<double> random_basis(std::uint64_t seed, const std::string& purpose, std::int64_t n) {
+  const kernels::CounterRng rng(seed, purpose);
+  std::vector<double> g(static_cast<std::size_t>(n * n));
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = rng.normal(i, 0);
+  return linalg::orthonormal_basis(n, n, g);
+}
+
+// n values log-spaced from 1/condition up to 1.
+std::vector<double> log_spectrum(std::int64_t n, double condition) {
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    v[static_cast<std::size_t>(i)] = n == 1 ? 1.0 : std::pow(condition, -static_cast<double>(i) / static_cast<double>(n - 1));
+  return v;
+}
+
+// U diag(d) V' (U: rows x k, V: cols x k, row-major, first k columns used).
+std::vector<double> compose(const std::vector<double>& U, std::int64_t ldu, const std::vector<double>& d,
+                            const std::vector<double>& V, std::int64_t ldv, std::int64_t rows, std::int64_t cols) {
+  const auto k = static_cast<std::int64_t>(d.size());
+  std::vector<double> UD(static_cast<std::size_t>(rows * k)), out(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < k; ++j) UD[static_cast<std::size_t>(i * k + j)] = U[static_cast<std::size_t>(i * ldu + j)] * d[static_cast<std::size_t>(j)];
+  std::vector<double> Vk(static_cast<std::size_t>(cols * k));
+  for (std::int64_t i = 0; i < cols; ++i)
+    for (std::int64_t j = 0; j < k; ++j) Vk[static_cast<std::size_t>(i * k + j)] = V[static_cast<std::size_t>(i * ldv + j)];
+  linalg::gemm(false, true, rows, cols, k, 1.0, UD.data(), k, Vk.data(), k, 0.0, out.data(), cols);
+  return out;
+}
+
+// The block sizes of the deck (default: one block), checked against n.
+std::vector<std::int64_t> block_sizes(const Config& c, std::int64_t n) {
+  if (!c.has("qoda.problem.blocks")) return {n};
+  const auto& b = c.int_list("qoda.problem.blocks");
+  std::int64_t sum = 0;
+  for (auto v : b) sum += v;
+  if (sum != n)
+    throw c.error("qoda.problem.blocks", "block sizes sum to " + std::to_string(sum) + ", the problem has dimension " + std::to_string(n));
+  return b;
+}
+
+// One scale per block: the deck's list, one value for all, or [min, max] log-spaced.
+std::vector<double> block_scales(const Config& c, std::size_t blocks) {
+  const auto& s = c.real_list("qoda.problem.block_scales");
+  if (s.size() == blocks) return s;
+  if (s.size() == 1) return std::vector<double>(blocks, s[0]);
+  if (s.size() == 2) {
+    std::vector<double> out(blocks);
+    for (std::size_t m = 0; m < blocks; ++m)
+      out[m] = blocks == 1 ? s[1] : s[1] * std::pow(s[0] / s[1], static_cast<double>(m) / static_cast<double>(blocks - 1));
+    return out;
+  }
+  throw c.error("qoda.problem.block_scales", "expected one value, [min, max] or one value per block (" + std::to_string(blocks) + ")");
+}
+
+void read_problem(const Config& c, Problem& p) {
+  const std::string path = c.string("qoda.problem.path");
+  const bool bilinear = c.string("qoda.problem.type") == "bilinear";
+  engine::h5::File f = [&] {
+    try {
+      return engine::h5::File::open(path, engine::h5::File::Mode::ReadOnly);
+    } catch (const engine::h5::Error& e) {
+      throw c.error("qoda.problem.path", e.what());
+    }
+  }();
+  auto dataset = [&](const std::string& name, std::vector<hsize_t>& dims) {
+    if (!f.root().exists(name)) throw c.error("qoda.problem.path", "'" + path + "' has no dataset /" + name);
+    std::vector<double> v;
+    try {
+      v = f.root().read<double>(name, &dims);
+    } catch (const engine::h5::Error& e) {
+      throw c.error("qoda.problem.path", "'" + path + "':/" + name + ": " + e.what());
+    }
+    for (double x : v)
+      if (!std::isfinite(x)) throw c.error("qoda.problem.path", "'" + path + "':/" + name + " holds a non-finite value");
+    return v;
+  };
+  auto want = [&](const std::string& name, const std::vector<hsize_t>& dims, std::vector<hsize_t> expect) {
+    if (dims != expect) {
+      std::string w;
+      for (auto d : expect) w += (w.empty() ? "" : " x ") + std::to_string(d);
+      throw c.error("qoda.problem.path", "'" + path + "':/" + name + " must have shape " + w);
+    }
+  };
+  std::vector<hsize_t> d0, d1, d2;
+  if (bilinear) {
+    const auto A = dataset("A", d0);
+    if (d0.size() != 2) throw c.error("qoda.problem.path", "'" + path + "':/A must be a 2-D matrix");
+    const auto b = dataset("b", d1), cc = dataset("c", d2);
+    want("b", d1, {d0[0]});
+    want("c", d2, {d0[1]});
+    const auto dx = static_cast<std::int64_t>(d0[0]), dy = static_cast<std::int64_t>(d0[1]);
+    p.n = dx + dy;
+    p.dim_x = dx;
+    p.M.assign(static_cast<std::size_t>(p.n * p.n), 0.0);
+    for (std::int64_t i = 0; i < dx; ++i)
+      for (std::int64_t j = 0; j < dy; ++j) {
+        const double a = A[static_cast<std::size_t>(i * dy + j)];
+        p.M[static_cast<std::size_t>(i * p.n + dx + j)] = a;
+        p.M[static_cast<std::size_t>((dx + j) * p.n + i)] = -a;
+      }
+    p.q = b;
+    for (double v : cc) p.q.push_back(-v);
+  } else {
+    p.M = dataset("M", d0);
+    if (d0.size() != 2 || d0[0] != d0[1]) throw c.error("qoda.problem.path", "'" + path + "':/M must be a square matrix");
+    p.n = static_cast<std::int64_t>(d0[0]);
+    p.q = dataset("q", d1);
+    want("q", d1, {d0[0]});
+    // Monotone: the symmetric part must be positive semidefinite.
+    std::vector<double> S(p.M.size());
+    double scale = 0;
+    for (std::int64_t i = 0; i < p.n; ++i)
+      for (std::int64_t j = 0; j < p.n; ++j) {
+        S[static_cast<std::size_t>(i * p.n + j)] = 0.5 * (p.M[static_cast<std::size_t>(i * p.n + j)] + p.M[static_cast<std::size_t>(j * p.n + i)]);
+        scale = std::max(scale, std::fabs(p.M[static_cast<std::size_t>(i * p.n + j)]));
+      }
+    double lowest = INFINITY;
+    for (const auto& e : linalg::eigenvalues(p.n, S)) lowest = std::min(lowest, e.real());
+    if (lowest < -1e-10 * std::max(1.0, scale) * static_cast<double>(p.n))
+      throw c.error("qoda.problem.path", "'" + path + "':/M is not monotone (M + M' has the eigenvalue " + std::to_string(2 * lowest) + ")");
+  }
+  if (p.n < 1 || p.n > 20000) throw c.error("qoda.problem.path", "'" + path + "': dimension " + std::to_string(p.n) + " outside [1, 20000]");
+}
+
+}  // namespace
+
+Problem make_problem(const Config& c, std::uint64_t seed) {
+  Problem p;
+  const bool bilinear = c.string("qoda.problem.type") == "bilinear";
+  if (c.has("qoda.problem.path")) {
+    read_problem(c, p);
+    p.blocks = block_sizes(c, p.n);
+  } else {
+    const double cond = c.real("qoda.problem.condition");
+    std::vector<double> z_star;
+    if (bilinear) {
+      const std::int64_t d = c.integer("qoda.problem.dim_x");
+      p.n = 2 * d;
+      p.dim_x = d;
+    } else {
+      p.n = c.integer("qoda.problem.dim");
+    }
+    p.blocks = block_sizes(c, p.n);
+    const auto scales = block_scales(c, p.blocks.size());
+    std::vector<double> D;
+    for (std::size_t m = 0; m < p.blocks.size(); ++m) D.insert(D.end(), static_cast<std::size_t>(p.blocks[m]), std::sqrt(scales[m]));
+    std::vector<double> M0(static_cast<std::size_t>(p.n * p.n), 0.0);
+    if (bilinear) {
+      const std::int64_t d = p.dim_x;
+      const auto U = random_basis(seed, "qoda_u", d), V = random_basis(seed, "qoda_v", d);
+      const auto A = compose(U, d, log_spectrum(d, cond), V, d, d, d);
+      for (std::int64_t i = 0; i < d; ++i)
+        for (std::int64_t j = 0; j < d; ++j) {
+          M0[static_cast<std::size_t>(i * p.n + d + j)] = A[static_cast<std::size_t>(i * d + j)];
+          M0[static_cast<std::size_t>((d + j) * p.n + i)] = -A[static_cast<std::size_t>(i * d + j)];
+        }
+    } else {
+      const std::int64_t n = p.n;
+      const auto P = random_basis(seed, "qoda_p", n), Q = random_basis(seed, "qoda_q", n);
+      M0 = compose(P, n, log_spectrum(n, cond), P, n, n, n);
+      // skew * Q J Q' with J = diag([[0, 1], [-1, 0]], ...): spectral norm exactly `skew`.
+      const double skew = c.real("qoda.problem.skew");
+      std::vector<double> QJ(static_cast<std::size_t>(n * n), 0.0);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t k = 0; k + 1 < n; k += 2) {
+          QJ[static_cast<std::size_t>(i * n + k)] = -skew * Q[static_cast<std::size_t>(i * n + k + 1)];
+          QJ[static_cast<std::size_t>(i * n + k + 1)] = skew * Q[static_cast<std::size_t>(i * n + k)];
+        }
+      linalg::gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
+    }
+    p.M.resize(M0.size());
+    for (std::int64_t i = 0; i < p.n; ++i)
+      for (std::int64_t j = 0; j < p.n; ++j)
+        p.M[static_cast<std::size_t>(i * p.n + j)] = D[static_cast<std::size_t>(i)] * M0[static_cast<std::size_t>(i * p.n + j)] * D[static_cast<std::size_t>(j)];
+    const kernels::CounterRng rng(seed, "qoda_solution");
+    for (std::int64_t i = 0; i < p.n; ++i) z_star.push_back(rng.normal(static_cast<std::uint64_t>(i), 0));
+    p.q.assign(static_cast<std::size_t>(p.n), 0.0);
+    for (std::int64_t i = 0; i < p.n; ++i) {
+      double s = 0;
+      for (std::int64_t j = 0; j < p.n; ++j) s += p.M[static_cast<std::size_t>(i * p.n + j)] * z_star[static_cast<std::size_t>(j)];
+      p.q[static_cast<std::size_t>(i)] = -s;
+    }
+  }
+  // The solution by LAPACK (independent of how q was built); none when M is singular.
+  if (p.n <= 8192) {
+    try {
+      std::vector<double> rhs(p.q.size());
+      for (std::size_t i = 0; i < rhs.size(); ++i) rhs[i] = -p.q[i];
+      p.x_star = linalg::solve(p.n, p.M, rhs);
+    } catch (const std::runtime_error&) {
+      p.x_star.clear();
+    }
+  }
+  return p;
+}
+
+}  // namespace saddle::apps::qoda

@@ -1,0 +1,380 @@
+// qoda: Quantized Optimistic Dual Averaging on monotone VIs (ALGORITHMS.md section 2) and its
+// baselines, data-parallel: each rank is one worker that draws its own noisy operator estimate
+// V_k(x) = F(x) + U_k, and the workers' vectors are averaged through engine::CompressedExchange
+// (quantised and entropy coded, or plain float64 allreduce). Every rank holds the whole iterate.
+//
+// One driver step is one iteration t (rates gamma_t, eta_t; X_1 the start; Y the dual sum):
+//   qoda/optda:  X_{t+1/2} = X_t - gamma_t avg_k Vhat_{k,t-1/2}          (last round's vectors)
+//                Vhat_{k,t+1/2} = Q(V_k(X_{t+1/2}))                        (one exchange)
+//   qgenx/eg:    X_{t+1/2} = X_t - gamma_t avg_k Q(V_k(X_t))               (first exchange)
+//                Vhat_{k,t+1/2} = Q(V_k(X_{t+1/2}))                        (second exchange)
+//   gda:         X_{t+1/2} = X_t,  Vhat_{k,t+1/2} = V_k(X_t)
+//   all:         Y_{t+1} = Y_t - avg_k Vhat_{k,t+1/2};  X_{t+1} = X_1 + eta_{t+1} Y_{t+1}
+// optda, eg and gda exchange unquantised vectors. Rates are constant or adaptive:
+//   eta_t = eta (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2} - Vhat_{k,s-1/2}|^2)^(-1/2),
+//   gamma_t = max(eta_t, gamma (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2}|^2)^(q - 1/2)).
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/qoda/problem.hpp"
+#include "engine/compressed_exchange.hpp"
+#include "engine/error.hpp"
+#include "engine/workload.hpp"
+#include "kernels/counter_rng.hpp"
+
+namespace saddle::apps::qoda {
+
+using engine::Config;
+using engine::InputError;
+
+namespace {
+
+double norm2(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return s;
+}
+
+bool quantised_algorithm(const std::string& a) { return a == "qoda" || a == "qgenx"; }
+
+}  // namespace
+
+class Qoda : public engine::Workload {
+ public:
+  void declare(engine::Schema& s) const override {
+    s.string("qoda.algorithm").def(std::string("qoda")).one_of({"qoda", "optda", "qgenx", "eg", "gda"})
+        .help("qoda and qgenx exchange quantised vectors; optda, eg and gda exchange float64");
+    s.string("qoda.problem.type").def(std::string("bilinear")).one_of({"bilinear", "quadratic"})
+        .help("bilinear f = x'Ay + b'x + c'y, or quadratic F(z) = Mz + q with M + M' >= 0");
+    s.string("qoda.problem.path").optional().help("HDF5 file with /A, /b, /c (bilinear) or /M, /q (quadratic); else generated");
+    s.integer("qoda.problem.dim_x").def(std::int64_t{32}).range(1, 10000).help("generated bilinear: dimension of x");
+    s.integer("qoda.problem.dim_y").def(std::int64_t{32}).range(1, 10000).help("generated bilinear: dimension of y (= dim_x)");
+    s.integer("qoda.problem.dim").def(std::int64_t{64}).range(2, 10000).help("generated quadratic: dimension of z");
+    s.real("qoda.problem.condition").def(10.0).range(1, 1e8).help("generated: condition number of the unscaled core A0 or sym(M0)");
+    s.real("qoda.problem.skew").def(1.0).range(0, 1e6).help("generated quadratic: spectral norm of the skew part of M0");
+    s.int_list("qoda.problem.blocks").optional().range(1).help("block (layer) sizes of z, summing to its dimension; default one block");
+    s.real_list("qoda.problem.block_scales").def(std::vector<double>{1.0}).range(1e-12, 1e12)
+        .help("generated: per-block scales s_m (M = D M0 D, D = sqrt(s_m)): one value, [min, max] log-spaced, or one per block");
+    s.string("qoda.problem.noise").def(std::string("none")).one_of({"none", "absolute", "relative"})
+        .help("absolute: U ~ sigma N(0, I/n); relative: U_i = sigma |F_i| xi_i; independent per rank and evaluation");
+    s.real("qoda.problem.sigma").def(0.0).range(0, 1e6).help("noise level: E|U|^2 = sigma^2 (absolute) or sigma^2 |F|^2 (relative)");
+    s.real("qoda.problem.start_scale").def(0.0).range(0, 1e6).help("X_1 ~ start_scale N(0, I); 0 starts at the origin");
+
+    s.string("qoda.quantizer.type").def(std::string("layerwise")).one_of({"none", "layerwise", "global", "bucket"})
+        .help("qoda/qgenx: layer-wise (per block), global (one level set) or bucketed min-max quantisation");
+    s.string("qoda.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"})
+        .help("level family; adaptive refits every adapt_every exchanges from statistics summed over ranks");
+    s.integer("qoda.quantizer.num_levels").def(std::int64_t{8}).range(2, 256)
+        .help("levels including 0 and 1 (indices 0..num_levels-1); bucket: steps + 1 (sent in ceil(log2) bits)");
+    s.string("qoda.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("block norm");
+    s.string("qoda.quantizer.coder").def(std::string("elias")).one_of({"elias", "huffman"})
+        .help("index code: Elias-gamma, or canonical Huffman fitted with the levels");
+    s.integer("qoda.quantizer.adapt_every").def(std::int64_t{50}).range(0, 1000000000)
+        .help("exchanges between refits of adaptive levels and Huffman tables (0 = never)");
+    s.real("qoda.quantizer.exp_base").def(0.5).range(1e-3, 0.999).help("p of the exponential levels p^(s - j)");
+    s.integer("qoda.quantizer.bucket_size").def(std::int64_t{1024}).range(1, 1 << 24).help("coordinates per bucket (bucket)");
+
+    s.string("qoda.rates.schedule").def(std::string("constant")).one_of({"constant", "adaptive"}).help("step-size schedule");
+    s.real("qoda.rates.gamma").def(0.1).range(0, 1e6).help("extrapolation step (adaptive: gamma_0)");
+    s.real("qoda.rates.eta").def(0.1).range(0, 1e6).help("dual-averaging step (adaptive: eta_0)");
+    s.real("qoda.rates.q").def(0.25).range(0, 0.25).help("adaptive exponent q in (0, 1/4] of gamma_t");
+  }
+
+  void validate(const Config& c) const override {
+    const std::string alg = c.string("qoda.algorithm"), type = c.string("qoda.quantizer.type");
+    if (quantised_algorithm(alg) && type == "none")
+      throw c.error("qoda.quantizer.type", "'none' with algorithm '" + alg + "': use '" + (alg == "qoda" ? "optda" : "eg") + "' for the unquantised method");
+    if (type == "bucket") {
+      if (c.is_set("qoda.quantizer.levels") && c.string("qoda.quantizer.levels") != "uniform")
+        throw c.error("qoda.quantizer.levels", "the bucket scheme has uniform steps only");
+      if (c.string("qoda.quantizer.coder") == "huffman") throw c.error("qoda.quantizer.coder", "the bucket scheme sends fixed-width steps");
+    }
+    if (quantised_algorithm(alg) && type != "bucket" && c.integer("qoda.quantizer.adapt_every") == 0 &&
+        (c.string("qoda.quantizer.levels") == "adaptive" || c.string("qoda.quantizer.coder") == "huffman"))
+      throw c.error("qoda.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
+    if (c.string("qoda.rates.schedule") == "adaptive" && !(c.real("qoda.rates.q") > 0))
+      throw c.error("qoda.rates.q", "must be in (0, 0.25] for adaptive rates");
+    if (!(c.real("qoda.rates.eta") > 0)) throw c.error("qoda.rates.eta", "must be > 0");
+    if (c.string("qoda.problem.noise") != "none" && !(c.real("qoda.problem.sigma") > 0))
+      throw c.error("qoda.problem.sigma", "must be > 0 with noise = \"" + c.string("qoda.problem.noise") + "\"");
+    if (!c.has("qoda.problem.path")) {
+      if (c.string("qoda.problem.type") == "bilinear" && c.integer("qoda.problem.dim_x") != c.integer("qoda.problem.dim_y"))
+        throw c.error("qoda.problem.dim_y", "a generated bilinear game is square (dim_y = dim_x) so that its solution is unique");
+      const std::int64_t n = c.string("qoda.problem.type") == "bilinear" ? 2 * c.integer("qoda.problem.dim_x") : c.integer("qoda.problem.dim");
+      if (c.has("qoda.problem.blocks")) {
+        std::int64_t sum = 0;
+        for (auto b : c.int_list("qoda.problem.blocks")) sum += b;
+        if (sum != n)
+          throw c.error("qoda.problem.blocks", "block sizes sum to " + std::to_string(sum) + ", the problem has dimension " + std::to_string(n) +
+                                                   (c.string("qoda.problem.type") == "bilinear" ? " (dim_x + dim_y)" : " (dim)"));
+      }
+      const auto& sc = c.real_list("qoda.problem.block_scales");
+      const std::size_t nb = c.has("qoda.problem.blocks") ? c.int_list("qoda.problem.blocks").size() : 1;
+      if (sc.empty() || (sc.size() > 2 && sc.size() != nb))
+        throw c.error("qoda.problem.block_scales", "expected one value, [min, max] or one value per block (" + std::to_string(nb) + ")");
+    } else {
+      for (const std::string k : {"qoda.problem.dim_x", "qoda.problem.dim_y", "qoda.problem.dim", "qoda.problem.condition",
+                                  "qoda.problem.skew", "qoda.problem.block_scales"})
+        if (c.is_set(k)) throw c.error(k, "is a generator key; the problem comes from qoda.problem.path");
+    }
+  }
+
+  void setup(const engine::RunContext& ctx) override {
+    const Config& c = ctx.config;
+    comm_ = ctx.grid.world;
+    algorithm_ = c.string("qoda.algorithm");
+    comm_.agree([&] { problem_ = make_problem(c, ctx.seed); });
+    n_ = problem_.n;
+    const auto un = static_cast<std::size_t>(n_);
+    noise_ = c.string("qoda.problem.noise");
+    sigma_ = c.real("qoda.problem.sigma");
+    adaptive_ = c.string("qoda.rates.schedule") == "adaptive";
+    gamma0_ = c.real("qoda.rates.gamma");
+    eta0_ = c.real("qoda.rates.eta");
+    q_ = c.real("qoda.rates.q");
+    noise_rng_ = kernels::CounterRng(ctx.seed, "noise");
+
+    engine::QuantizerOptions o;
+    o.type = quantised_algorithm(algorithm_) ? c.string("qoda.quantizer.type") : "none";
+    o.levels = c.string("qoda.quantizer.levels");
+    o.num_levels = static_cast<int>(c.integer("qoda.quantizer.num_levels"));
+    o.norm = c.string("qoda.quantizer.norm");
+    o.coder = c.string("qoda.quantizer.coder");
+    o.adapt_every = static_cast<int>(c.integer("qoda.quantizer.adapt_every"));
+    o.exp_base = c.real("qoda.quantizer.exp_base");
+    o.bucket = c.integer("qoda.quantizer.bucket_size");
+    kernels::quant::Layout layout;
+    for (std::size_t m = 0; m < problem_.blocks.size(); ++m) {
+      layout.offsets.push_back(layout.offsets.back() + problem_.blocks[m]);
+      layout.types.push_back(static_cast<int>(m));
+    }
+    layout.ntypes = static_cast<int>(problem_.blocks.size());
+    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, o, layout, ctx.seed);
+    if (!quantised_algorithm(algorithm_)) ctx.log(algorithm_ + " exchanges float64 vectors; [qoda.quantizer] is not used");
+
+    x1_.assign(un, 0.0);
+    const double start = c.real("qoda.problem.start_scale");
+    if (start > 0) {
+      const kernels::CounterRng rng(ctx.seed, "start");
+      for (std::size_t i = 0; i < un; ++i) x1_[i] = start * rng.normal(i, 0);
+    }
+    x_ = x1_;
+    y_.assign(un, 0.0);
+    last_avg_.assign(un, 0.0);
+    last_own_.assign(un, 0.0);
+    x_sum_.assign(un, 0.0);
+    half_.assign(un, 0.0);
+    v_.assign(un, 0.0);
+    avg_.assign(un, 0.0);
+    own_.assign(un, 0.0);
+    lead_.assign(un, 0.0);
+  }
+
+  void step(std::int64_t t) override {
+    const auto un = static_cast<std::size_t>(n_);
+    const double gamma = gamma_rate();
+    step_bytes_ = 0;
+    // X_{t+1/2}
+    if (algorithm_ == "qoda" || algorithm_ == "optda") {
+      for (std::size_t i = 0; i < un; ++i) half_[i] = x_[i] - gamma * last_avg_[i];
+    } else if (algorithm_ == "gda") {
+      half_ = x_;
+    } else {
+      estimate(x_);
+      exchange(lead_);
+      for (std::size_t i = 0; i < un; ++i) half_[i] = x_[i] - gamma * lead_[i];
+    }
+    estimate(half_);
+    exchange(avg_);
+    const auto t0 = clock::now();
+    // Rate accumulators: this worker's terms, summed over workers.
+    double terms[2] = {0, 0};
+    if (adaptive_) {
+      for (std::size_t i = 0; i < un; ++i) {
+        const double d = own_[i] - last_own_[i];
+        terms[0] += d * d;
+        terms[1] += own_[i] * own_[i];
+      }
+      comm_.allreduce(terms, 2, engine::Op::Sum);
+    }
+    sum_diff_ += terms[0];
+    sum_sq_ += terms[1];
+    const double eta = eta_rate(sum_diff_);
+    for (std::size_t i = 0; i < un; ++i) {
+      y_[i] -= avg_[i];
+      x_[i] = x1_[i] + eta * y_[i];
+      x_sum_[i] += half_[i];
+    }
+    last_avg_.swap(avg_);
+    last_own_.swap(own_);
+    steps_done_ = t;
+    compute_ += seconds(t0);
+  }
+
+  engine::MetricValues metrics(std::int64_t) override {
+    const auto un = static_cast<std::size_t>(n_);
+    std::vector<double> f(un), avg(un);
+    problem_.apply(x_.data(), f.data());
+    const double res_last = std::sqrt(norm2(f));
+    for (std::size_t i = 0; i < un; ++i) avg[i] = steps_done_ > 0 ? x_sum_[i] / static_cast<double>(steps_done_) : x_[i];
+    problem_.apply(avg.data(), f.data());
+    const double res_avg = std::sqrt(norm2(f));
+    const auto& st = exchange_->stats();
+    double times[5] = {compute_, st.quantize, st.encode, st.exchange, st.decode};
+    comm_.allreduce(times, 5, engine::Op::Max);
+    double var[3] = {st.error_sq, st.expected_sq, st.norm_sq};
+    comm_.allreduce(var, 3, engine::Op::Sum);
+    std::vector<double> layer = st.layer_error_sq;
+    layer.insert(layer.end(), st.layer_norm_sq.begin(), st.layer_norm_sq.end());
+    comm_.allreduce(layer, engine::Op::Sum);
+    double worst = 0;
+    const std::size_t blocks = st.layer_error_sq.size();
+    for (std::size_t b = 0; b < blocks; ++b)
+      if (layer[blocks + b] > 0) worst = std::max(worst, layer[b] / layer[blocks + b]);
+    engine::MetricValues m;
+    if (!problem_.x_star.empty()) {
+      double d = 0;
+      for (std::size_t i = 0; i < un; ++i) d += (x_[i] - problem_.x_star[i]) * (x_[i] - problem_.x_star[i]);
+      m.push_back({"distance", std::sqrt(d)});
+    }
+    m.push_back({"residual_last", res_last});
+    m.push_back({"residual_avg", res_avg});
+    m.push_back({"bits_per_coord", 8.0 * static_cast<double>(step_bytes_) / (static_cast<double>(comm_.size()) * static_cast<double>(n_))});
+    m.push_back({"bytes_total", static_cast<double>(st.bytes_total)});
+    m.push_back({"variance_ratio", var[2] > 0 ? var[0] / var[2] : 0.0});
+    m.push_back({"variance_bound_ratio", var[2] > 0 ? var[1] / var[2] : 0.0});
+    m.push_back({"variance_ratio_worst_layer", worst});
+    m.push_back({"time_compute", times[0]});
+    m.push_back({"time_quantize", times[1]});
+    m.push_back({"time_encode", times[2]});
+    m.push_back({"time_exchange", times[3]});
+    m.push_back({"time_decode", times[4]});
+    return m;
+  }
+
+  void save(const engine::h5::Group& g) const override {
+    g.write_attr("n", n_);
+    g.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
+    g.write_attr("steps_done", steps_done_);
+    g.write_attr("round", static_cast<std::int64_t>(round_));
+    g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
+    g.write("rate_sums", std::vector<double>{sum_diff_, sum_sq_, compute_});
+    g.write("x", x_);
+    g.write("x1", x1_);
+    g.write("y", y_);
+    g.write("x_sum", x_sum_);
+    g.write("last_avg", last_avg_);
+    // This worker's last quantised vector: one row per rank.
+    g.write_rows("last_own", last_own_.data(), 1, n_);
+    exchange_->save(g.create_group("exchange"));
+  }
+
+  void load(const engine::h5::Group& g) override {
+    if (g.read_attr<std::int64_t>("n") != n_) throw InputError("checkpoint holds a qoda problem of another dimension");
+    const auto ranks = g.read_attr<std::int64_t>("ranks");
+    if (ranks != comm_.size())  // the same verdict on every rank: report it once, exit 2
+      throw engine::CollectiveError("checkpoint was written by " + std::to_string(ranks) + " workers (ranks) and this run has " +
+                                        std::to_string(comm_.size()) + "; qoda's workers are its ranks, so restart it on " +
+                                        std::to_string(ranks) + " ranks or set run.restart = \"no\"",
+                                    engine::kExitBadInput, 0);
+    steps_done_ = g.read_attr<std::int64_t>("steps_done");
+    round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
+    step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
+    const auto sums = g.read<double>("rate_sums");
+    if (sums.size() != 3) throw InputError("checkpoint: rate_sums must hold 3 values");
+    sum_diff_ = sums[0];
+    sum_sq_ = sums[1];
+    compute_ = sums[2];
+    auto vec = [&](const std::string& name, std::vector<double>& v) {
+      auto r = g.read<double>(name);
+      if (r.size() != v.size()) throw InputError("checkpoint: /" + name + " has another length");
+      v = std::move(r);
+    };
+    vec("x", x_);
+    vec("x1", x1_);
+    vec("y", y_);
+    vec("x_sum", x_sum_);
+    vec("last_avg", last_avg_);
+    last_own_ = g.read_rows<double>("last_own", comm_.rank(), 1);
+    exchange_->load(g.open_group("exchange"));
+  }
+
+  void finish(const engine::h5::Group& result) override {
+    const auto un = static_cast<std::size_t>(n_);
+    std::vector<double> avg(un);
+    for (std::size_t i = 0; i < un; ++i) avg[i] = steps_done_ > 0 ? x_sum_[i] / static_cast<double>(steps_done_) : x_[i];
+    result.write("x_last", x_);
+    result.write("x_avg", avg);
+    if (!problem_.x_star.empty()) result.write("x_star", problem_.x_star);
+    result.write("blocks", problem_.blocks);
+    result.write_attr("algorithm", algorithm_);
+    result.write_attr("workers", static_cast<std::int64_t>(comm_.size()));
+    if (exchange_->compressed()) {
+      const engine::h5::Group lv = result.create_group("levels");
+      const auto& levels = exchange_->levels();
+      for (std::size_t t = 0; t < levels.size(); ++t)
+        lv.write(levels.size() == 1 && problem_.blocks.size() != 1 ? "global" : "block_" + std::to_string(t), levels[t]);
+    }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
+
+  double eta_rate(double sum_diff) const { return adaptive_ ? eta0_ / std::sqrt(1.0 + sum_diff) : eta0_; }
+  double gamma_rate() const {
+    if (!adaptive_) return gamma0_;
+    return std::max(eta_rate(sum_diff_), gamma0_ * std::pow(1.0 + sum_sq_, q_ - 0.5));
+  }
+
+  // v_ = V_k(z) = F(z) + U_k(z), this worker's estimate at evaluation `round_`.
+  void estimate(const std::vector<double>& z) {
+    const auto t0 = clock::now();
+    problem_.apply(z.data(), v_.data());
+    if (noise_ != "none") {
+      const auto rank = static_cast<std::uint32_t>(comm_.rank());
+      const double abs_scale = sigma_ / std::sqrt(static_cast<double>(n_));
+      for (std::size_t i = 0; i < v_.size(); ++i) {
+        const double xi = noise_rng_.normal(i, round_, rank);
+        v_[i] += noise_ == "absolute" ? abs_scale * xi : sigma_ * std::fabs(v_[i]) * xi;
+      }
+    }
+    compute_ += seconds(t0);
+  }
+
+  // out = avg_k Q(v_k); own_ = this worker's Q(v); one exchange round.
+  void exchange(std::vector<double>& out) {
+    exchange_->exchange(v_.data(), out.data(), own_.data(), round_++);
+    step_bytes_ += exchange_->stats().round_bytes;
+    if (!exchange_->compressed()) {
+      double s = 0;
+      for (double x : out) s += x;
+      if (!std::isfinite(s))
+        throw engine::CollectiveError("the iteration diverged (non-finite operator values at exchange " + std::to_string(round_) +
+                                          "); lower qoda.rates.gamma / eta",
+                                      engine::kExitFailure, 0);
+    }
+  }
+
+  engine::Comm comm_;
+  std::string algorithm_, noise_;
+  Problem problem_;
+  std::int64_t n_ = 0;
+  double sigma_ = 0, gamma0_ = 0, eta0_ = 0, q_ = 0;
+  bool adaptive_ = false;
+  kernels::CounterRng noise_rng_;
+  std::unique_ptr<engine::CompressedExchange> exchange_;
+  std::vector<double> x1_, x_, y_, last_avg_, last_own_, x_sum_, half_, v_, avg_, own_, lead_;
+  double sum_diff_ = 0, sum_sq_ = 0, compute_ = 0;
+  std::int64_t steps_done_ = 0;
+  std::uint32_t round_ = 0;
+  std::uint64_t step_bytes_ = 0;
+};
+
+}  // namespace saddle::apps::qoda
+
+SADDLE_REGISTER_WORKLOAD(qoda, "quantized optimistic dual averaging on monotone VIs, with layer-wise quantised, entropy-coded exchange",
+                         saddle::apps::qoda::Qoda);

@@ -1,0 +1,204 @@
+#include "engine/compressed_exchange.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "engine/error.hpp"
+
+namespace saddle::engine {
+
+namespace q = kernels::quant;
+
+namespace {
+using clock_type = std::chrono::steady_clock;
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+}  // namespace
+
+CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
+                                       std::uint64_t seed)
+    : comm_(comm), opt_(o), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
+  compressed_ = o.type != "none";
+  stats_.layer_error_sq.assign(layout.blocks(), 0.0);
+  stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
+  if (!compressed_) return;
+  if (o.num_levels < 2 || o.num_levels > 256) throw std::invalid_argument("num_levels must be in [2, 256]");
+  cb_.s = o.num_levels - 1;
+  cb_.norm = o.norm == "linf" ? q::Norm::Linf : q::Norm::L2;
+  cb_.coder = o.coder == "huffman" ? q::Coder::Huffman : q::Coder::Elias;
+  cb_.bucket = o.bucket;
+  if (o.type == "global" || o.type == "bucket") {
+    cb_.layout.offsets = {0, n_};
+    cb_.layout.types = {0};
+    cb_.layout.ntypes = 1;
+  } else {
+    cb_.layout = layout;
+  }
+  cb_.scheme = o.type == "bucket" ? q::Scheme::Bucket : o.type == "global" ? q::Scheme::Global : q::Scheme::Layerwise;
+  const bool bucket = cb_.scheme == q::Scheme::Bucket;
+  adaptive_ = !bucket && o.levels == "adaptive";
+  huffman_ = !bucket && cb_.coder == q::Coder::Huffman;
+  const auto types = static_cast<std::size_t>(cb_.layout.ntypes);
+  cb_.levels.resize(types);
+  cb_.uniform.resize(types);
+  cb_.huffman.resize(types);
+  for (std::size_t t = 0; t < types; ++t) {
+    cb_.set_levels(static_cast<int>(t), o.levels == "exponential" ? q::exponential_levels(cb_.s, o.exp_base) : q::uniform_levels(cb_.s));
+    // Until the first refit: the code of a flat histogram.
+    if (huffman_) set_huffman(static_cast<int>(t), q::huffman_lengths(std::vector<double>(static_cast<std::size_t>(cb_.s) + 1, 1.0)));
+  }
+  if (adaptive_ || huffman_) hist_ = std::make_unique<q::LevelHistogram>(cb_.s, o.exp_base);
+}
+
+void CompressedExchange::set_huffman(int type, std::vector<std::uint8_t> lengths) {
+  cb_.huffman[static_cast<std::size_t>(type)] = q::HuffmanCode(std::move(lengths));
+}
+
+// Per-type statistics of this rank's normalised coordinates, summed over ranks; then the levels
+// (adaptive) and the Huffman code of the expected index histogram under them.
+void CompressedExchange::refit(const double* v) {
+  const auto types = static_cast<std::size_t>(cb_.layout.ntypes);
+  std::vector<std::vector<double>> stats(types, hist_->empty_stats());
+  q::add_statistics(v, cb_, *hist_, stats);
+  std::vector<double> flat;
+  for (const auto& s : stats) flat.insert(flat.end(), s.begin(), s.end());
+  comm_.allreduce(flat, Op::Sum);
+  stats_.bytes_total += static_cast<std::uint64_t>(comm_.size()) * flat.size() * sizeof(double);
+  const std::size_t per = hist_->empty_stats().size();
+  for (std::size_t t = 0; t < types; ++t) {
+    const std::vector<double> st(flat.begin() + static_cast<std::ptrdiff_t>(t * per),
+                                 flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * per));
+    if (adaptive_) cb_.set_levels(static_cast<int>(t), q::fit_levels(*hist_, st, q::uniform_levels(cb_.s)));
+    if (huffman_) {
+      const q::EdgeVariance ev(*hist_, st);
+      std::vector<std::size_t> idx;
+      for (double l : cb_.levels[t]) idx.push_back(ev.edge_of(l));
+      set_huffman(static_cast<int>(t), q::huffman_lengths(ev.expected_indices(idx)));
+    }
+  }
+  ++cb_.epoch;
+}
+
+void CompressedExchange::exchange(const double* v, double* avg, double* own, std::uint32_t round) {
+  const int K = comm_.size();
+  const auto n = static_cast<std::size_t>(n_);
+  if (!compressed_) {
+    const auto t0 = clock_type::now();
+    sum_.assign(v, v + n);
+    comm_.allreduce(sum_, Op::Sum);
+    for (std::size_t i = 0; i < n; ++i) avg[i] = sum_[i] / K;
+    std::copy(v, v + n, own);
+    stats_.exchange += since(t0);
+    stats_.round_bytes = static_cast<std::uint64_t>(K) * n * sizeof(double);
+    stats_.bytes_total += stats_.round_bytes;
+    return;
+  }
+  // A rank whose vector cannot be quantised sends an empty payload, so every rank learns of it
+  // from the gather instead of waiting for it in a collective.
+  std::string failure;
+  payload_.clear();
+  try {
+    if ((adaptive_ || huffman_) && opt_.adapt_every > 0 && round % static_cast<std::uint32_t>(opt_.adapt_every) == 0) {
+      bool finite = true;
+      for (std::size_t i = 0; i < n; ++i) finite &= std::isfinite(v[i]);
+      if (!comm_.allreduce(static_cast<int>(finite), Op::Min)) throw std::invalid_argument("non-finite operator value before a refit");
+      refit(v);
+    }
+    auto t0 = clock_type::now();
+    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_);
+    stats_.quantize += since(t0);
+    t0 = clock_type::now();
+    q::encode(mine_, cb_, payload_);
+    stats_.encode += since(t0);
+  } catch (const std::invalid_argument& e) {
+    failure = e.what();
+    payload_.clear();
+  }
+  auto t0 = clock_type::now();
+  std::vector<std::size_t> counts;
+  const std::vector<std::byte> all = comm_.allgatherv(payload_.data(), payload_.size(), counts);
+  stats_.exchange += since(t0);
+  for (int k = 0; k < K; ++k)
+    if (counts[static_cast<std::size_t>(k)] == 0)
+      throw CollectiveError(k == comm_.rank() && !failure.empty() ? failure + " (rank " + std::to_string(k) + ")"
+                                                                  : "rank " + std::to_string(k) + " could not quantise its vector (non-finite values: the iteration diverged)",
+                            kExitFailure, k);
+  t0 = clock_type::now();
+  std::size_t offset = 0;
+  stats_.round_bytes = 0;
+  for (int k = 0; k < K; ++k) {
+    const std::size_t c = counts[static_cast<std::size_t>(k)];
+    const auto* p = reinterpret_cast<const std::uint8_t*>(all.data()) + offset;
+    try {
+      q::decode(p, c, cb_, theirs_);
+    } catch (const q::PayloadError& e) {
+      throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
+    }
+    q::dequantize(theirs_, cb_, avg, k > 0);
+    offset += c;
+    stats_.round_bytes += c;
+  }
+  for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
+  q::dequantize(mine_, cb_, own);
+  stats_.decode += since(t0);
+  stats_.error_sq = stats_.norm_sq = 0;
+  for (std::size_t m = 0; m + 1 < layers_.size(); ++m) {
+    double e = 0, s = 0;
+    for (auto i = static_cast<std::size_t>(layers_[m]); i < static_cast<std::size_t>(layers_[m + 1]); ++i) {
+      e += (own[i] - v[i]) * (own[i] - v[i]);
+      s += v[i] * v[i];
+    }
+    stats_.layer_error_sq[m] = e;
+    stats_.layer_norm_sq[m] = s;
+    stats_.error_sq += e;
+    stats_.norm_sq += s;
+  }
+  stats_.expected_sq = q::exact_variance(v, cb_);
+  stats_.bytes_total += stats_.round_bytes;
+}
+
+void CompressedExchange::save(const h5::Group& g) const {
+  g.write_attr("bytes_total", static_cast<std::int64_t>(stats_.bytes_total));
+  g.write_attr("round_bytes", static_cast<std::int64_t>(stats_.round_bytes));
+  g.write("times", std::vector<double>{stats_.quantize, stats_.encode, stats_.exchange, stats_.decode});
+  if (!compressed_) return;
+  g.write_attr("epoch", static_cast<std::int64_t>(cb_.epoch));
+  std::vector<double> levels;
+  std::vector<std::uint8_t> lengths;
+  for (std::size_t t = 0; t < cb_.levels.size(); ++t) {
+    levels.insert(levels.end(), cb_.levels[t].begin(), cb_.levels[t].end());
+    if (huffman_) lengths.insert(lengths.end(), cb_.huffman[t].lengths().begin(), cb_.huffman[t].lengths().end());
+  }
+  const auto rows = static_cast<hsize_t>(cb_.levels.size()), cols = static_cast<hsize_t>(cb_.s + 1);
+  g.write("levels", levels, {rows, cols});
+  if (huffman_) g.write("huffman_lengths", lengths, {rows, cols});
+}
+
+void CompressedExchange::load(const h5::Group& g) {
+  stats_.bytes_total = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("bytes_total"));
+  stats_.round_bytes = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("round_bytes"));
+  const auto t = g.read<double>("times");
+  if (t.size() != 4) throw InputError("checkpoint: exchange times must hold 4 values");
+  stats_.quantize = t[0];
+  stats_.encode = t[1];
+  stats_.exchange = t[2];
+  stats_.decode = t[3];
+  if (!compressed_) return;
+  cb_.epoch = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("epoch"));
+  std::vector<hsize_t> dims;
+  const auto levels = g.read<double>("levels", &dims);
+  const auto cols = static_cast<std::size_t>(cb_.s + 1);
+  if (dims.size() != 2 || dims[0] != cb_.levels.size() || dims[1] != cols) throw InputError("checkpoint: quantiser levels have another shape");
+  for (std::size_t t = 0; t < cb_.levels.size(); ++t)
+    cb_.set_levels(static_cast<int>(t), std::vector<double>(levels.begin() + static_cast<std::ptrdiff_t>(t * cols),
+                                                            levels.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
+  if (huffman_) {
+    const auto lengths = g.read<std::uint8_t>("huffman_lengths");
+    if (lengths.size() != cb_.levels.size() * cols) throw InputError("checkpoint: Huffman tables have another shape");
+    for (std::size_t t = 0; t < cb_.levels.size(); ++t)
+      set_huffman(static_cast<int>(t), std::vector<std::uint8_t>(lengths.begin() + static_cast<std::ptrdiff_t>(t * cols),
+                                                                 lengths.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
+  }
+}
+
+}  // namespace saddle::engine

@@ -1,0 +1,309 @@
+#pragma once
+// Unbiased stochastic quantisers of ALGORITHMS.md section 2 (no MPI):
+// - layer-wise: the vector is split into blocks; block m is sent as its norm N = |v_m|_q
+//   (q = 2 or infinity), and per coordinate a sign and the index of a level of its type's level
+//   set, rounded up or down at random so that E[Q(v)] = v; exact variance
+//   N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) with u_i = |v_i| / N;
+// - global: the same with one block and one level set for the whole vector;
+// - bucket: min-max rounding onto 2^b - 1 equal steps per bucket of `bucket` coordinates
+//   (the CGX scheme), also stochastic and unbiased.
+// The random numbers come from a CounterRng keyed by the coordinate, the exchange round and the
+// worker, so a quantisation is a pure function of its inputs (restarts redraw the same bits).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/counter_rng.hpp"
+#include "kernels/quant/coder.hpp"
+#include "kernels/quant/levels.hpp"
+
+namespace saddle::kernels::quant {
+
+enum class Scheme : std::uint8_t { Layerwise = 1, Global = 2, Bucket = 3 };
+enum class Norm : std::uint8_t { L2 = 2, Linf = 255 };
+enum class Coder : std::uint8_t { Elias = 1, Huffman = 2, Fixed = 3 };
+
+// Blocks [offsets[m], offsets[m+1]) of the vector and the level-set type of each block.
+struct Layout {
+  std::vector<std::int64_t> offsets{0};
+  std::vector<int> types;
+  int ntypes = 0;
+  std::int64_t n() const { return offsets.back(); }
+  std::size_t blocks() const { return types.size(); }
+};
+
+// Everything sender and receiver must share: scheme, codes, levels and Huffman tables per type,
+// and the epoch that numbers the refits of levels and tables (carried in every payload).
+struct Codebook {
+  Scheme scheme = Scheme::Layerwise;
+  Norm norm = Norm::L2;
+  Coder coder = Coder::Elias;
+  int s = 7;  // intervals: levels 0..s (num_levels = s + 1)
+  std::uint32_t epoch = 0;
+  std::int64_t bucket = 1024;
+  Layout layout;
+  std::vector<std::vector<double>> levels;  // per type, s + 1 values from 0 to 1
+  std::vector<HuffmanCode> huffman;         // per type, when coder == Huffman
+  std::vector<char> uniform;                // per type: levels are j/s (interval by one multiplication)
+  static constexpr int kLutCells = 4096;
+  std::vector<std::vector<std::uint8_t>> lut;  // per type: the interval of u = c / kLutCells, a start for the search
+  std::vector<std::vector<double>> inv_width;  // per type: 1 / (l_{j+1} - l_j)
+
+  std::int64_t n() const { return layout.n(); }
+  std::int64_t buckets() const { return (n() + bucket - 1) / bucket; }
+  int fixed_bits() const {
+    int b = 0;
+    while ((1 << b) < s + 1) ++b;
+    return b;
+  }
+  void set_levels(int type, std::vector<double> l) {
+    const auto t = static_cast<std::size_t>(type);
+    if (lut.size() < levels.size()) lut.resize(levels.size());
+    if (inv_width.size() < levels.size()) inv_width.resize(levels.size());
+    inv_width[t].resize(static_cast<std::size_t>(s));
+    for (std::size_t j = 0; j < static_cast<std::size_t>(s); ++j) inv_width[t][j] = 1.0 / (l[j + 1] - l[j]);
+    uniform[t] = l == uniform_levels(s);
+    lut[t].resize(kLutCells);
+    for (int c = 0; c < kLutCells; ++c)
+      lut[t][static_cast<std::size_t>(c)] = static_cast<std::uint8_t>(level_interval(l.data(), s, static_cast<double>(c) / kLutCells));
+    levels[t] = std::move(l);
+  }
+  // The interval [l_j, l_{j+1}] of u in [0, 1] (as level_interval).
+  int interval(std::size_t type, const double* l, double u) const {
+    if (uniform[type]) return std::min(s - 1, static_cast<int>(u * s));
+    int j = lut[type][static_cast<std::size_t>(std::min(kLutCells - 1, static_cast<int>(u * kLutCells)))];
+    while (j < s - 1 && l[j + 1] <= u) ++j;
+    return j;
+  }
+};
+
+// A quantised vector: per block its norm (layer-wise, global) or per bucket (min, max), and per
+// coordinate the signed level index (layer-wise, global) or the bucket step (bucket).
+struct Quantized {
+  std::vector<double> scale;
+  std::vector<std::int16_t> q;
+};
+
+// Throws std::invalid_argument naming the first non-finite coordinate of v[0, n).
+template <class T>
+[[noreturn]] void reject_nonfinite(const T* v, std::int64_t n, std::int64_t offset) {
+  for (std::int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(static_cast<double>(v[i])))
+      throw std::invalid_argument("quantize: non-finite value " + std::to_string(static_cast<double>(v[i])) +
+                                  " at coordinate " + std::to_string(offset + i));
+  throw std::invalid_argument("quantize: block norm overflows at coordinate " + std::to_string(offset));
+}
+
+// The norm of v[0, n), scaled so that huge finite entries do not overflow the 2-norm.
+template <class T>
+double block_norm(const T* v, std::int64_t n, Norm norm, std::int64_t offset) {
+  double m = 0;
+  bool bad = false;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double a = std::fabs(static_cast<double>(v[i]));
+    bad |= !(a <= std::numeric_limits<double>::max());
+    m = a > m ? a : m;
+  }
+  if (bad) reject_nonfinite(v, n, offset);
+  if (norm == Norm::Linf || m == 0) return m;
+  double s = 0;
+  if (m > 1e-140 && m < 1e140) {  // squares neither overflow nor lose anything that matters
+    for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(v[i]) * static_cast<double>(v[i]);
+    return std::sqrt(s);
+  }
+  // Huge or tiny entries: scale by a power of two (exact) so that the squares stay in range.
+  int e = 0;
+  std::frexp(m, &e);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double a = std::ldexp(static_cast<double>(v[i]), -e);
+    s += a * a;
+  }
+  const double r = std::ldexp(std::sqrt(s), e);
+  if (!std::isfinite(r)) reject_nonfinite(v, n, offset);
+  return r;
+}
+
+// x / d, by a multiplication with 1 / d unless that reciprocal overflows (subnormal d).
+class Divider {
+ public:
+  explicit Divider(double d) : d_(d), inv_(1.0 / d), exact_(!(std::fabs(inv_) <= std::numeric_limits<double>::max())) {}
+  double operator()(double x) const { return exact_ ? x / d_ : x * inv_; }
+
+ private:
+  double d_, inv_;
+  bool exact_;
+};
+
+// Calls f(c0, c1, words) for chunks [c0, c1) of [lo, hi), where words[i - c0] is the random
+// 32-bit word of coordinate i: word i % 4 of the Philox block i / 4 of (round, worker). Drawing a
+// chunk's words first keeps the rounding loops branch-free, so they vectorise.
+template <class F>
+void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t worker, std::int64_t lo, std::int64_t hi, F&& f) {
+  constexpr std::int64_t kChunk = 1024;
+  std::uint32_t words[kChunk + 8];
+  for (std::int64_t c0 = lo; c0 < hi; c0 += kChunk) {
+    const std::int64_t c1 = std::min(hi, c0 + kChunk);
+    const std::uint64_t b0 = static_cast<std::uint64_t>(c0) >> 2, b1 = (static_cast<std::uint64_t>(c1) + 3) >> 2;
+    for (std::uint64_t b = b0; b < b1; ++b) {
+      const Philox4x32 bits = rng.bits(b, round, worker);
+      for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
+    }
+    f(c0, c1, words + (static_cast<std::uint64_t>(c0) - 4 * b0));
+  }
+}
+
+inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
+
+template <class T>
+void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32_t round, std::uint32_t worker,
+              Quantized& out) {
+  const std::int64_t n = cb.n();
+  out.q.resize(static_cast<std::size_t>(n));
+  std::int16_t* qi = out.q.data();
+  if (cb.scheme == Scheme::Bucket) {
+    const std::int64_t nb = cb.buckets();
+    out.scale.resize(static_cast<std::size_t>(2 * nb));
+    const double steps = static_cast<double>(cb.s);
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const std::int64_t lo = b * cb.bucket, hi = std::min(n, lo + cb.bucket);
+      double mn = static_cast<double>(v[lo]), mx = mn;
+      bool bad = false;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double x = static_cast<double>(v[i]);
+        bad |= !std::isfinite(x);
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+      }
+      if (bad) reject_nonfinite(v + lo, hi - lo, lo);
+      const double unit = (mx - mn) / steps;
+      if (!std::isfinite(unit)) throw std::invalid_argument("quantize: bucket range overflows at coordinate " + std::to_string(lo));
+      out.scale[static_cast<std::size_t>(2 * b)] = mn;
+      out.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
+      const Divider per_unit(unit > 0 ? unit : INFINITY);
+      const int top = cb.s - 1;
+      for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = std::min(steps, per_unit(static_cast<double>(v[i]) - mn));
+          const int j = std::min(top, static_cast<int>(x));
+          qi[i] = static_cast<std::int16_t>(j + (unit_uniform(rw[i - c0]) < x - j ? 1 : 0));
+        }
+      });
+    }
+    return;
+  }
+  const std::size_t nblocks = cb.layout.blocks();
+  out.scale.resize(nblocks);
+  for (std::size_t m = 0; m < nblocks; ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    out.scale[m] = norm;
+    const auto type = static_cast<std::size_t>(cb.layout.types[m]);
+    const double* l = cb.levels[type].data();
+    const double* iw = cb.inv_width[type].data();
+    const Divider by_norm(norm > 0 ? norm : INFINITY);
+    const bool uni = cb.uniform[type] != 0;
+    const double sd = cb.s;
+    for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+      if (uni) {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = static_cast<double>(v[i]);
+          const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+          const int j = std::min(cb.s - 1, static_cast<int>(t));
+          const int k = j + (unit_uniform(rw[i - c0]) < t - j ? 1 : 0);
+          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+        }
+      } else {
+        for (std::int64_t i = c0; i < c1; ++i) {
+          const double x = static_cast<double>(v[i]);
+          const double u = std::min(1.0, by_norm(std::fabs(x)));
+          const int j = cb.interval(type, l, u);
+          const int k = j + (unit_uniform(rw[i - c0]) < (u - l[j]) * iw[j] ? 1 : 0);
+          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+        }
+      }
+    });
+  }
+}
+
+// out[i] = Q(v)_i, or out[i] += Q(v)_i when `accumulate`.
+inline void dequantize(const Quantized& in, const Codebook& cb, double* out, bool accumulate = false) {
+  const std::int64_t n = cb.n();
+  if (cb.scheme == Scheme::Bucket) {
+    for (std::int64_t b = 0; b < cb.buckets(); ++b) {
+      const double mn = in.scale[static_cast<std::size_t>(2 * b)], mx = in.scale[static_cast<std::size_t>(2 * b + 1)];
+      const double unit = (mx - mn) / static_cast<double>(cb.s);
+      for (std::int64_t i = b * cb.bucket; i < std::min(n, (b + 1) * cb.bucket); ++i) {
+        const double x = mn + unit * in.q[static_cast<std::size_t>(i)];
+        out[i] = accumulate ? out[i] + x : x;
+      }
+    }
+    return;
+  }
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const double norm = in.scale[m];
+    const double* l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])].data();
+    for (std::int64_t i = cb.layout.offsets[m]; i < cb.layout.offsets[m + 1]; ++i) {
+      const int k = in.q[static_cast<std::size_t>(i)];
+      const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
+      out[i] = accumulate ? out[i] + x : x;
+    }
+  }
+}
+
+// E|Q(v) - v|^2, exactly (ALGORITHMS.md: N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) per block; for
+// buckets unit^2 sum_i p_i (1 - p_i)).
+template <class T>
+double exact_variance(const T* v, const Codebook& cb) {
+  double var = 0;
+  const std::int64_t n = cb.n();
+  if (cb.scheme == Scheme::Bucket) {
+    for (std::int64_t b = 0; b < cb.buckets(); ++b) {
+      const std::int64_t lo = b * cb.bucket, hi = std::min(n, lo + cb.bucket);
+      double mn = static_cast<double>(v[lo]), mx = mn;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        mn = std::min(mn, static_cast<double>(v[i]));
+        mx = std::max(mx, static_cast<double>(v[i]));
+      }
+      const double unit = (mx - mn) / static_cast<double>(cb.s);
+      if (unit == 0) continue;
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double x = (static_cast<double>(v[i]) - mn) / unit;
+        const double p = x - std::floor(x);
+        var += unit * unit * p * (1 - p);
+      }
+    }
+    return var;
+  }
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    if (norm == 0) continue;
+    const auto& l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])];
+    const Divider by_norm(norm);
+    double s = 0;
+    for (std::int64_t i = lo; i < hi; ++i) s += rounding_variance(l, std::min(1.0, by_norm(std::fabs(static_cast<double>(v[i])))));
+    var += norm * norm * s;
+  }
+  return var;
+}
+
+// Adds the normalised coordinates u_i = |v_i| / N of each block to its type's statistics
+// (stats[type], LevelHistogram::empty_stats() each), and each block's level indices' expected
+// use follows from them (LevelHistogram, EdgeVariance).
+template <class T>
+void add_statistics(const T* v, const Codebook& cb, const LevelHistogram& h, std::vector<std::vector<double>>& stats) {
+  for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    if (norm == 0) continue;
+    auto& st = stats[static_cast<std::size_t>(cb.layout.types[m])];
+    const Divider by_norm(norm);
+    for (std::int64_t i = lo; i < hi; ++i) h.add(st, std::min(1.0, by_norm(std::fabs(static_cast<double>(v[i])))));
+  }
+}
+
+}  // namespace saddle::kernels::quant
