@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -25,6 +26,17 @@ inline const engine::Comm& world() {
 }
 
 inline int run(std::vector<std::string> args) { return engine::execute(world(), std::move(args)); }
+
+// Rank 0 writes `text` to <dir>/<name>.toml; every rank returns the path once it exists.
+inline std::string write_deck(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name + ".toml";
+  if (world().is_root()) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(path) << text;
+  }
+  world().barrier();
+  return path;
+}
 
 // Runs `args` while rank 0 receives SIGUSR1 after `ms` milliseconds (the other ranks learn of it
 // through the driver's per-step agreement); returns the exit code.

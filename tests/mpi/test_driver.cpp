@@ -30,14 +30,10 @@ std::string dir() { return "driver_np" + std::to_string(world().size()); }
 
 // Writes the deck (rank 0) and returns its path.
 std::string deck(const std::string& name, const std::string& extra = "") {
-  const std::string path = dir() + "/" + name + ".toml";
-  if (world().is_root()) {
-    fs::create_directories(dir());
-    std::ofstream(path) << "[run]\nworkload = \"selftest\"\noutput = \"" << dir() << "/out\"\nsteps = 40\nlog_every = 10\n"
-                        << "progress_interval = 0.0\n" << extra << "\n[selftest]\nn = 23\nlr = 0.3\nsigma = 0.05\n";
-  }
-  world().barrier();
-  return path;
+  return saddle::testing::write_deck(dir(), name,
+                                     "[run]\nworkload = \"selftest\"\noutput = \"" + dir() +
+                                         "/out\"\nsteps = 40\nlog_every = 10\nprogress_interval = 0.0\n" + extra +
+                                         "\n[selftest]\nn = 23\nlr = 0.3\nsigma = 0.05\n");
 }
 
 std::string out(const std::string& name) { return dir() + "/out/" + name + ".h5"; }

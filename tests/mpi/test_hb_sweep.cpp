@@ -30,13 +30,8 @@ namespace {
 std::string dir() { return "hb_np" + std::to_string(world().size()); }
 
 std::string deck(const std::string& name, const std::string& hb) {
-  const std::string path = dir() + "/" + name + ".toml";
-  if (world().is_root()) {
-    fs::create_directories(dir());
-    std::ofstream(path) << "[run]\nworkload = \"hb\"\noutput = \"" << dir() << "/out\"\nlog_every = 1\n[hb]\n" << hb;
-  }
-  world().barrier();
-  return path;
+  return saddle::testing::write_deck(dir(), name,
+                                     "[run]\nworkload = \"hb\"\noutput = \"" + dir() + "/out\"\nlog_every = 1\n[hb]\n" + hb);
 }
 
 const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));

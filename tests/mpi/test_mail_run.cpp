@@ -27,14 +27,8 @@ namespace {
 std::string dir() { return "mail_np" + std::to_string(world().size()); }
 
 std::string deck(const std::string& name, const std::string& body) {
-  const std::string path = dir() + "/" + name + ".toml";
-  if (world().is_root()) {
-    fs::create_directories(dir());
-    std::ofstream(path) << "[run]\nworkload = \"mail\"\nname = \"" << name << "\"\noutput = \"" << dir()
-                        << "/out\"\nseed = 5\nlog_every = 1\n" << body;
-  }
-  world().barrier();
-  return path;
+  return saddle::testing::write_deck(dir(), name, "[run]\nworkload = \"mail\"\nname = \"" + name + "\"\noutput = \"" +
+                                                      dir() + "/out\"\nseed = 5\nlog_every = 1\n" + body);
 }
 
 const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));

@@ -29,13 +29,7 @@ namespace {
 std::string dir() { return "qoda_np" + std::to_string(world().size()); }
 
 std::string deck(const std::string& name, const std::string& body) {
-  const std::string path = dir() + "/" + name + ".toml";
-  if (world().is_root()) {
-    fs::create_directories(dir());
-    std::ofstream(path) << "[run]\nworkload = \"qoda\"\noutput = \"" << dir() << "/out\"\n" << body;
-  }
-  world().barrier();
-  return path;
+  return saddle::testing::write_deck(dir(), name, "[run]\nworkload = \"qoda\"\noutput = \"" + dir() + "/out\"\n" + body);
 }
 
 const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
