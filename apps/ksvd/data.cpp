@@ -42,6 +42,14 @@ std::vector<std::int64_t> read_shape_attr(const Config& c, const std::string& pa
   return shape;
 }
 
+bool is_group(const h5::Group& g, const char* name) {
+  const hid_t id = H5Oopen(g.id(), name, H5P_DEFAULT);
+  if (id < 0) return false;
+  const bool group = H5Iget_type(id) == H5I_GROUP;
+  H5Oclose(id);
+  return group;
+}
+
 void load_hdf5(const Config& c, const engine::Comm& comm, Data& data) {
   const std::string path = c.string("ksvd.data.path");
   auto err = [&](const std::string& m) { return c.error("ksvd.data.path", "'" + path + "': " + m); };
@@ -59,7 +67,7 @@ void load_hdf5(const Config& c, const engine::Comm& comm, Data& data) {
   try {
     if (has_g) {
       if (root.exists("Xtest")) throw err("/Xtest needs points (/X): a given matrix /G has no kernel for new points");
-      if (root.exists("G/indptr") || root.exists("G/indices") || root.exists("G/data")) {
+      if (is_group(root, "G")) {
         const h5::Group g = root.open_group("G");
         for (const char* name : {"indptr", "indices", "data"})
           if (!g.exists(name)) throw err("CSR group /G has no dataset '" + std::string(name) + "'");

@@ -152,8 +152,14 @@ class KernelSvd : public engine::Workload {
     ctx.log("ksvd: " + data_.describe + ", kernel " + kc.type + ", method " + method_);
     {
       auto t = phase("kernel_setup");
-      comm_.agree([&] { op_ = std::make_unique<KernelOperator>(data_, kc, kernels::host_backend(), comm_); });
-      if (data_.n_test > 0) comm_.agree([&] { test_rows_ = op_->make_test_rows(data_.Xtest, data_.test_rows.begin); });
+      comm_.agree([&] {
+        try {
+          op_ = std::make_unique<KernelOperator>(data_, kc, kernels::host_backend(), comm_);
+          if (data_.n_test > 0) test_rows_ = op_->make_test_rows(data_.Xtest, data_.test_rows.begin);
+        } catch (const InputError& e) {
+          throw InputError(std::string(e.what()) + " (data: " + data_.describe + ")");
+        }
+      });
       if (c.boolean("ksvd.center")) op_->enable_centering();
     }
     k_ = std::min<std::int64_t>(rank_ + c.integer("ksvd.oversample"), std::min(data_.n, data_.m));
