@@ -7,13 +7,14 @@ and exit code 2, never a traceback.
 import argparse
 import sys
 
-from . import hb, plot, report, runfile, scaling
+from . import hb, ksvd, plot, report, runfile, scaling
 
 PROG = "saddle-post"
 COMMANDS = {
     "report": (report, "summarise run files: provenance, deck, last metric values, timers"),
     "plot": (plot, "PNG of metric series against step"),
     "hb": (hb, "figures of an hb run file (stability maps, AvgS, trajectories, metrics)"),
+    "ksvd": (ksvd, "figures of a ksvd run file (singular values, residuals, scores, phases)"),
     "scaling-report": (scaling, "CSV, table and plot of a scaling study (jobs/scaling/scaling.py)"),
 }
 
