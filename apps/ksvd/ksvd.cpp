@@ -345,6 +345,9 @@ class KernelSvd : public engine::Workload {
     if (s > std::min(n, m))
       throw c.error("ksvd.rank", std::to_string(s) + " exceeds min(n, m) = " + std::to_string(std::min(n, m)) + " of the " +
                                      std::to_string(n) + " x " + std::to_string(m) + " kernel matrix");
+    if (c.string("ksvd.method") == "exact" && static_cast<double>(n) * static_cast<double>(m) > 1e8)
+      throw c.error("ksvd.method", "\"exact\" forms G on every rank, and " + std::to_string(n) + " x " + std::to_string(m) +
+                                       " exceeds 1e8 entries: use \"randomized\" or \"nystrom\"");
     if (c.string("ksvd.method") != "nystrom") return;
     const std::int64_t nr = c.integer("ksvd.nystrom_rows"), nc = c.integer("ksvd.nystrom_cols");
     if (nr > n) throw c.error("ksvd.nystrom_rows", std::to_string(nr) + " exceeds the " + std::to_string(n) + " rows");
