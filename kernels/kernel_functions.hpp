@@ -78,6 +78,7 @@ struct KernelSpec {
   double gamma = 0.5;        // rbf: 1/2σ²
   double a = 1.0;            // kl
   bool exclude_self = false;  // sne with Z = X
+  bool prescaled = false;     // rbf: the GEMM already gave −γ‖x − z‖² (augmented coordinates)
 };
 
 // In place: tile (nr x nc, leading dimension ld) holds inner products on entry, kernel values
@@ -89,6 +90,13 @@ inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc
   switch (k.type) {
     case KernelType::Linear: return;
     case KernelType::Rbf: {
+      if (k.prescaled) {
+        Kokkos::parallel_for("ksvd::tile_rbf", policy, [=](const std::int64_t i) {
+          double* t = tile + i * ld;
+          for (std::int64_t j = 0; j < nc; ++j) t[j] = fast_exp(t[j] < 0.0 ? t[j] : 0.0);
+        });
+        return;
+      }
       const double g = k.gamma;
       const double *xn = rows.norm, *zn = cols.norm;
       Kokkos::parallel_for("ksvd::tile_rbf", policy, [=](const std::int64_t i) {

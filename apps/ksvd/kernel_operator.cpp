@@ -69,6 +69,18 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   }
   rows_.points = spec_.type == KernelType::Kl ? histograms(data.X, d, "/X", data.rows.begin) : data.X;
   prepare_rows(rows_, spec_.exclude_self);
+  if (spec_.type == KernelType::Rbf) {
+    // Coordinates (x, ‖x‖², 1) and (2γz, −γ, −γ‖z‖²): the GEMM gives −γ‖x − z‖² directly.
+    spec_.prescaled = true;
+    std::vector<double> z(static_cast<std::size_t>(m * (d + 2)));
+    for (std::int64_t j = 0; j < m; ++j) {
+      for (std::int64_t k = 0; k < d; ++k) z[j * (d + 2) + k] = 2.0 * spec_.gamma * cols_[j * d + k];
+      z[j * (d + 2) + d] = -spec_.gamma;
+      z[j * (d + 2) + d + 1] = -spec_.gamma * col_norm_[j];
+    }
+    cols_ = std::move(z);
+    augment(rows_);
+  }
   tile_.resize(static_cast<std::size_t>(config.tile_rows * config.tile_cols));
 }
 
@@ -94,12 +106,24 @@ void KernelOperator::prepare_rows(RowSet& rows, bool exclude_self) const {
   }
 }
 
+void KernelOperator::augment(RowSet& rows) const {
+  const std::int64_t d = data_.d;
+  std::vector<double> x(static_cast<std::size_t>(rows.count * (d + 2)));
+  for (std::int64_t i = 0; i < rows.count; ++i) {
+    std::copy(rows.points.begin() + i * d, rows.points.begin() + (i + 1) * d, x.begin() + i * (d + 2));
+    x[i * (d + 2) + d] = rows.norm[i];
+    x[i * (d + 2) + d + 1] = 1.0;
+  }
+  rows.points = std::move(x);
+}
+
 RowSet KernelOperator::make_test_rows(const std::vector<double>& points, std::int64_t first_global) const {
   RowSet r;
   r.count = data_.d ? static_cast<std::int64_t>(points.size()) / data_.d : 0;
   r.first_global = first_global;
   r.points = spec_.type == KernelType::Kl ? histograms(points, data_.d, "/Xtest", first_global) : points;
   prepare_rows(r, false);
+  if (spec_.prescaled) augment(r);
   return r;
 }
 
@@ -141,7 +165,7 @@ void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, 
     flops_ += 2.0 * static_cast<double>(data_.values.size()) * static_cast<double>(ka + kb);
     return;
   }
-  const std::int64_t d = data_.d, TR = config_.tile_rows, TC = config_.tile_cols;
+  const std::int64_t d = dim(), TR = config_.tile_rows, TC = config_.tile_cols;
   double* tile = tile_.data();
   kernels::TileCols tc;
   for (std::int64_t i0 = 0; i0 < nr; i0 += TR) {
@@ -159,7 +183,7 @@ void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, 
   }
   const double entries = static_cast<double>(nr) * static_cast<double>(m);
   evaluations_ += entries;
-  flops_ += entries * (2.0 * static_cast<double>(d + ka + kb) + 3.0);
+  flops_ += entries * (2.0 * static_cast<double>(data_.d + ka + kb) + 3.0);
 }
 
 void KernelOperator::enable_centering() {
@@ -261,7 +285,7 @@ void KernelOperator::block(const std::vector<std::int64_t>* rows, const std::vec
     }
     return;
   }
-  const std::int64_t d = data_.d;
+  const std::int64_t d = dim();
   std::vector<double> xp(static_cast<std::size_t>(nr * d)), zp(static_cast<std::size_t>(nc * d));
   std::vector<double> xn(static_cast<std::size_t>(nr)), bt, sh, inv, zn(static_cast<std::size_t>(nc));
   std::vector<std::int64_t> gi(static_cast<std::size_t>(nr)), gj(static_cast<std::size_t>(nc));
@@ -294,7 +318,7 @@ void KernelOperator::block(const std::vector<std::int64_t>* rows, const std::vec
   kernels::TileCols tc{zn.data(), 0, gj.data()};
   kernels::transform_tile(spec_, nr, nc, out, nc, tr, tc);
   evaluations_ += static_cast<double>(nr) * static_cast<double>(nc);
-  flops_ += static_cast<double>(nr) * static_cast<double>(nc) * (2.0 * static_cast<double>(d) + 3.0);
+  flops_ += static_cast<double>(nr) * static_cast<double>(nc) * (2.0 * static_cast<double>(data_.d) + 3.0);
 }
 
 }  // namespace saddle::apps::ksvd

@@ -21,13 +21,13 @@ namespace saddle::apps::ksvd {
 struct KernelConfig {
   std::string type = "rbf";  // linear, rbf, sne, kl, given
   double sigma = 1.0, perplexity = 30.0, a = 1.0;
-  std::int64_t tile_rows = 256, tile_cols = 512;
+  std::int64_t tile_rows = 128, tile_cols = 512;
 };
 
 // A set of point rows with their per-row constants (training rows or out-of-sample rows).
 struct RowSet {
   std::int64_t count = 0, first_global = 0;
-  std::vector<double> points;  // count x d (for kl: normalised histograms)
+  std::vector<double> points;  // count x dim (kl: normalised histograms; rbf: (x, ‖x‖², 1))
   std::vector<double> norm, beta, shift, inv_sum, perplexity;
 };
 
@@ -71,6 +71,9 @@ class KernelOperator {
   void pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
             double* out_col);
   void prepare_rows(RowSet& rows, bool exclude_self) const;
+  void augment(RowSet& rows) const;
+  // Coordinates per point in the inner-product GEMM (d, or d + 2 for prescaled rbf).
+  std::int64_t dim() const { return spec_.prescaled ? data_.d + 2 : data_.d; }
   kernels::TileRows tile_rows(const RowSet& rows, std::int64_t offset) const;
 
   const Data& data_;
@@ -78,7 +81,7 @@ class KernelOperator {
   const kernels::LinalgBackend& la_;
   engine::Comm comm_;
   kernels::KernelSpec spec_;
-  std::vector<double> cols_;      // m x d: Z, or log q for kl
+  std::vector<double> cols_;      // m x dim(): Z, log q for kl, (2γz, −γ, −γ‖z‖²) for rbf
   std::vector<double> col_norm_;  // ‖z_j‖²
   RowSet rows_;
   std::vector<double> tile_;

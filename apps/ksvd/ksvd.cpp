@@ -69,7 +69,7 @@ class KernelSvd : public engine::Workload {
     s.integer("ksvd.nystrom_rows").optional().range(1).help("nystrom: sampled rows (required for nystrom)");
     s.integer("ksvd.nystrom_cols").optional().range(1).help("nystrom: sampled columns (required for nystrom)");
     s.boolean("ksvd.center").def(false).help("double centring (I - 11'/n) G (I - 11'/m), matrix-free");
-    s.integer("ksvd.tile_rows").def(std::int64_t{256}).range(1, 65536).help("rows of a kernel tile");
+    s.integer("ksvd.tile_rows").def(std::int64_t{128}).range(1, 65536).help("rows of a kernel tile");
     s.integer("ksvd.tile_cols").def(std::int64_t{512}).range(1, 65536).help("columns of a kernel tile");
     s.string("ksvd.data.source").def(std::string("synthetic")).one_of({"synthetic", "hdf5"}).help("where the data comes from");
     s.string("ksvd.data.path").optional().help("hdf5: file with /X (and /Z, /Xtest) or /G (dense, or CSR group)");
