@@ -71,7 +71,20 @@ for q in (1, 2, 3, 4):
 if best:
     print(f"at the peer's accuracy (power_iters={best[0]}): saddle is {best[1]:.2f}x faster than form G + randomized_svd")
 PY
-if [ "$n" -gt 4000 ]; then
-  echo "peer (n = 4000): $(/usr/bin/python3 "$shared/peers/ksvd_sklearn.py" 4000 | tr '\n' ' ')"
-fi
+# n = 4000: the peer's scipy full SVD beside Saddle's exact method (LAPACK gesdd on the formed G,
+# 2 ranks) and randomized q = 4.
+echo "peer (n = 4000): $(/usr/bin/python3 "$shared/peers/ksvd_sklearn.py" 4000 | tr '\n' ' ')"
+/usr/bin/python3 - "$out" 4000 <<'PY'
+import sys, h5py, numpy as np
+out, n = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(1)
+X = rng.normal(size=(n, 16)); Z = rng.normal(size=(n, 16)) + 0.5
+with h5py.File(f"{out}/data.h5", "w") as f:
+    f["X"] = X; f["Z"] = Z
+PY
+for m in exact randomized; do
+  /usr/bin/time -f "%e" -o "$out/wall_$m" mpirun --oversubscribe -n 2 "$build/saddle" run "$out/deck.toml" \
+    ksvd.method=$m ksvd.power_iters=4 run.name=n4k_$m -q
+  echo "saddle n = 4000 $m (2 ranks): process wall $(cat "$out/wall_$m") s, phases $(/usr/bin/python3 -c "import h5py; print(round(float(h5py.File('$out/n4k_$m.h5')['result/performance'].attrs['total_seconds']), 2))") s"
+done
 OPENBLAS_NUM_THREADS=1 "$build/bench/bench_ksvd" 8000
