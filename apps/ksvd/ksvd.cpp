@@ -15,6 +15,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/ksvd/data.hpp"
@@ -374,16 +375,44 @@ class KernelSvd : public engine::Workload {
           for (std::int64_t j = 0; j < m; ++j)
             local[i * m + j] += -op_->row_means()[i] - op_->col_means()[j] + op_->grand_mean();
       auto G = gather_rows(comm_, local);
-      const std::int64_t r = std::min(n, m);
-      std::vector<double> s(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
-      op_->linalg().svd(n, m, G.data(), s.data(), u.data(), vt.data());
-      U.resize(static_cast<std::size_t>(nl * rank_));
-      for (std::int64_t i = 0; i < nl; ++i)
-        for (std::int64_t l = 0; l < rank_; ++l) U[i * rank_ + l] = u[(data_.rows.begin + i) * r + l];
-      V.resize(static_cast<std::size_t>(m * rank_));
-      for (std::int64_t j = 0; j < m; ++j)
-        for (std::int64_t l = 0; l < rank_; ++l) V[j * rank_ + l] = vt[l * m + j];
-      sigma.assign(s.begin(), s.begin() + rank_);
+      // Rank 0 factors G with every core its ranks hold (the others wait in the broadcast) and
+      // sends the s leading triplets.
+      std::vector<double> Ua(static_cast<std::size_t>(n * rank_)), Vs(static_cast<std::size_t>(m * rank_)), s(static_cast<std::size_t>(rank_));
+      if (comm_.is_root()) {
+        const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+        const int before = comm_.size() > 1 ? kernels::set_blas_threads(std::min(comm_.size(), cores)) : 0;
+        const std::int64_t r = std::min(n, m);
+        std::vector<double> sv(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
+        op_->linalg().svd(n, m, G.data(), sv.data(), u.data(), vt.data());
+        if (comm_.size() > 1) kernels::set_blas_threads(before);
+        for (std::int64_t i = 0; i < n; ++i)
+          for (std::int64_t l = 0; l < rank_; ++l) Ua[i * rank_ + l] = u[i * r + l];
+        for (std::int64_t j = 0; j < m; ++j)
+          for (std::int64_t l = 0; l < rank_; ++l) Vs[j * rank_ + l] = vt[l * m + j];
+        std::copy(sv.begin(), sv.begin() + rank_, s.begin());
+      }
+      // A non-blocking broadcast that the waiting ranks poll with sleeps: a blocking one spins and
+      // takes the cores the factorisation's BLAS threads run on.
+      std::vector<double> packed;
+      if (comm_.is_root()) {
+        packed = Ua;
+        packed.insert(packed.end(), Vs.begin(), Vs.end());
+        packed.insert(packed.end(), s.begin(), s.end());
+      } else {
+        packed.resize(Ua.size() + Vs.size() + s.size());
+      }
+      MPI_Request request;
+      MPI_Ibcast(packed.data(), static_cast<int>(packed.size()), MPI_DOUBLE, 0, comm_.raw(), &request);
+      for (int done = 0; !done;) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      std::copy(packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), Ua.begin());
+      std::copy(packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size() + Vs.size()), Vs.begin());
+      std::copy(packed.end() - static_cast<std::ptrdiff_t>(s.size()), packed.end(), s.begin());
+      U.assign(Ua.begin() + data_.rows.begin * rank_, Ua.begin() + data_.rows.end * rank_);
+      V = std::move(Vs);
+      sigma = std::move(s);
     }
     finalize(std::move(U), std::move(V), std::move(sigma));
   }
