@@ -15,6 +15,12 @@ packages=(
   slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
 )
 
+# Peers of the benchmarks in bench/ only (not needed to build, test or run): `install-deps.sh --bench`.
+bench_packages=(
+  python3-sklearn                          # bench/ksvd_vs_sklearn.sh: scikit-learn's randomized_svd
+)
+if [ "${1:-}" = "--bench" ]; then packages+=("${bench_packages[@]}"); fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

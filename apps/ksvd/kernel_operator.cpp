@@ -1,0 +1,324 @@
+#include "apps/ksvd/kernel_operator.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.hpp"
+
+namespace saddle::apps::ksvd {
+
+using engine::InputError;
+using kernels::KernelType;
+
+namespace {
+
+KernelType kernel_type(const std::string& name) {
+  if (name == "linear") return KernelType::Linear;
+  if (name == "rbf") return KernelType::Rbf;
+  if (name == "sne") return KernelType::Sne;
+  return KernelType::Kl;
+}
+
+// Histogram rows normalised to sum 1; throws for negative entries or empty rows.
+std::vector<double> histograms(const std::vector<double>& v, std::int64_t d, const std::string& what,
+                               std::int64_t first_global) {
+  std::vector<double> out(v);
+  for (std::size_t i = 0; i * static_cast<std::size_t>(d) < v.size(); ++i) {
+    double s = 0;
+    for (std::int64_t k = 0; k < d; ++k) {
+      const double x = v[i * d + k];
+      if (x < 0) throw InputError("kernel kl: " + what + " row " + std::to_string(first_global + static_cast<std::int64_t>(i)) + " has a negative entry; histograms must be >= 0");
+      s += x;
+    }
+    if (!(s > 0)) throw InputError("kernel kl: " + what + " row " + std::to_string(first_global + static_cast<std::int64_t>(i)) + " sums to 0; histograms need mass");
+    for (std::int64_t k = 0; k < d; ++k) out[i * d + k] /= s;
+  }
+  return out;
+}
+
+}  // namespace
+
+KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, const kernels::LinalgBackend& la,
+                               const engine::Comm& comm)
+    : data_(data), config_(config), la_(la), comm_(comm) {
+  rows_.count = data.rows.count();
+  rows_.first_global = data.rows.begin;
+  if (data.kind != Data::Kind::Points) return;
+  spec_.type = kernel_type(config.type);
+  spec_.gamma = 1.0 / (2.0 * config.sigma * config.sigma);
+  spec_.a = config.a;
+  spec_.exclude_self = spec_.type == KernelType::Sne && data.same_set;
+  const std::int64_t d = data.d, m = data.m;
+  if (spec_.type == KernelType::Kl) {
+    cols_ = histograms(data.Z, d, data.same_set ? "/X" : "/Z", 0);
+    for (std::size_t k = 0; k < cols_.size(); ++k) {
+      if (!(cols_[k] > 0))
+        throw InputError("kernel kl: column histogram " + std::to_string(k / static_cast<std::size_t>(d)) +
+                         " has a zero entry, so KL(p||q) is infinite; the columns (z) must be strictly positive");
+      cols_[k] = std::log(cols_[k]);
+    }
+  } else {
+    cols_ = data.Z;
+    col_norm_ = kernels::row_norms(m, d, cols_.data());
+  }
+  if (spec_.type == KernelType::Sne) {
+    const std::int64_t neighbours = m - (data.same_set ? 1 : 0);
+    if (!(config.perplexity < static_cast<double>(neighbours)))
+      throw InputError("key 'ksvd.kernel.perplexity': " + std::to_string(static_cast<long long>(config.perplexity)) +
+                       " must be smaller than the number of neighbours of a row (" + std::to_string(neighbours) + ")");
+  }
+  rows_.points = spec_.type == KernelType::Kl ? histograms(data.X, d, "/X", data.rows.begin) : data.X;
+  prepare_rows(rows_, spec_.exclude_self);
+  if (spec_.type == KernelType::Rbf) {
+    // Coordinates (x, ‖x‖², 1) and (2γz, −γ, −γ‖z‖²): the GEMM gives −γ‖x − z‖² directly.
+    spec_.prescaled = true;
+    std::vector<double> z(static_cast<std::size_t>(m * (d + 2)));
+    for (std::int64_t j = 0; j < m; ++j) {
+      for (std::int64_t k = 0; k < d; ++k) z[j * (d + 2) + k] = 2.0 * spec_.gamma * cols_[j * d + k];
+      z[j * (d + 2) + d] = -spec_.gamma;
+      z[j * (d + 2) + d + 1] = -spec_.gamma * col_norm_[j];
+    }
+    cols_ = std::move(z);
+    augment(rows_);
+  }
+  tile_.resize(static_cast<std::size_t>(config.tile_rows * config.tile_cols));
+}
+
+void KernelOperator::prepare_rows(RowSet& rows, bool exclude_self) const {
+  const std::int64_t d = data_.d;
+  if (spec_.type == KernelType::Kl) {
+    rows.norm.assign(static_cast<std::size_t>(rows.count), 0.0);
+    for (std::int64_t i = 0; i < rows.count; ++i)
+      for (std::int64_t k = 0; k < d; ++k) {
+        const double p = rows.points[i * d + k];
+        if (p > 0) rows.norm[i] += p * std::log(p);
+      }
+    return;
+  }
+  rows.norm = kernels::row_norms(rows.count, d, rows.points.data());
+  if (spec_.type == KernelType::Sne) {
+    auto s = kernels::calibrate_sne(la_, rows.count, data_.m, d, rows.points.data(), cols_.data(), rows.norm.data(),
+                                    col_norm_.data(), rows.first_global, exclude_self, config_.perplexity);
+    rows.beta = std::move(s.beta);
+    rows.shift = std::move(s.shift);
+    rows.inv_sum = std::move(s.inv_sum);
+    rows.perplexity = std::move(s.perplexity);
+  }
+}
+
+void KernelOperator::augment(RowSet& rows) const {
+  const std::int64_t d = data_.d;
+  std::vector<double> x(static_cast<std::size_t>(rows.count * (d + 2)));
+  for (std::int64_t i = 0; i < rows.count; ++i) {
+    std::copy(rows.points.begin() + i * d, rows.points.begin() + (i + 1) * d, x.begin() + i * (d + 2));
+    x[i * (d + 2) + d] = rows.norm[i];
+    x[i * (d + 2) + d + 1] = 1.0;
+  }
+  rows.points = std::move(x);
+}
+
+RowSet KernelOperator::make_test_rows(const std::vector<double>& points, std::int64_t first_global) const {
+  RowSet r;
+  r.count = data_.d ? static_cast<std::int64_t>(points.size()) / data_.d : 0;
+  r.first_global = first_global;
+  r.points = spec_.type == KernelType::Kl ? histograms(points, data_.d, "/Xtest", first_global) : points;
+  prepare_rows(r, false);
+  if (spec_.prescaled) augment(r);
+  return r;
+}
+
+kernels::TileRows KernelOperator::tile_rows(const RowSet& rows, std::int64_t offset) const {
+  kernels::TileRows t;
+  t.norm = rows.norm.empty() ? nullptr : rows.norm.data() + offset;
+  if (!rows.beta.empty()) {
+    t.beta = rows.beta.data() + offset;
+    t.shift = rows.shift.data() + offset;
+    t.inv_sum = rows.inv_sum.data() + offset;
+  }
+  t.first_global = rows.first_global + offset;
+  return t;
+}
+
+void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B,
+                          std::int64_t kb, double* out_col) {
+  const std::int64_t nr = rows.count, m = data_.m;
+  if (A) std::fill(out_row, out_row + nr * ka, 0.0);
+  if (B) std::fill(out_col, out_col + m * kb, 0.0);
+  if (!A) ka = 0;
+  if (!B) kb = 0;
+  if (ka == 0 && kb == 0) return;
+  if (data_.kind == Data::Kind::Dense) {
+    if (ka) la_.gemm(false, false, nr, ka, m, 1.0, data_.G.data(), m, A, ka, 0.0, out_row, ka);
+    if (kb) la_.gemm(true, false, m, kb, nr, 1.0, data_.G.data(), m, B, kb, 0.0, out_col, kb);
+    flops_ += 2.0 * static_cast<double>(nr) * static_cast<double>(m) * static_cast<double>(ka + kb);
+    return;
+  }
+  if (data_.kind == Data::Kind::Csr) {
+    const auto& ptr = data_.indptr;
+    for (std::int64_t i = 0; i < nr; ++i)
+      for (std::int64_t p = ptr[i]; p < ptr[i + 1]; ++p) {
+        const std::int64_t j = data_.indices[p];
+        const double v = data_.values[p];
+        for (std::int64_t c = 0; c < ka; ++c) out_row[i * ka + c] += v * A[j * ka + c];
+        for (std::int64_t c = 0; c < kb; ++c) out_col[j * kb + c] += v * B[i * kb + c];
+      }
+    flops_ += 2.0 * static_cast<double>(data_.values.size()) * static_cast<double>(ka + kb);
+    return;
+  }
+  const std::int64_t d = dim(), TR = config_.tile_rows, TC = config_.tile_cols;
+  double* tile = tile_.data();
+  kernels::TileCols tc;
+  for (std::int64_t i0 = 0; i0 < nr; i0 += TR) {
+    const std::int64_t b = std::min(TR, nr - i0);
+    const kernels::TileRows tr = tile_rows(rows, i0);
+    for (std::int64_t j0 = 0; j0 < m; j0 += TC) {
+      const std::int64_t c = std::min(TC, m - j0);
+      la_.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols_.data() + j0 * d, d, 0.0, tile, c);
+      tc.norm = col_norm_.empty() ? nullptr : col_norm_.data() + j0;
+      tc.first_global = j0;
+      kernels::transform_tile(spec_, b, c, tile, c, tr, tc);
+      if (ka) la_.gemm(false, false, b, ka, c, 1.0, tile, c, A + j0 * ka, ka, 1.0, out_row + i0 * ka, ka);
+      if (kb) la_.gemm(true, false, c, kb, b, 1.0, tile, c, B + i0 * kb, kb, 1.0, out_col + j0 * kb, kb);
+    }
+  }
+  const double entries = static_cast<double>(nr) * static_cast<double>(m);
+  evaluations_ += entries;
+  flops_ += entries * (2.0 * static_cast<double>(data_.d + ka + kb) + 3.0);
+}
+
+void KernelOperator::enable_centering() {
+  const std::int64_t nl = local_rows(), m = data_.m;
+  std::vector<double> ones_m(static_cast<std::size_t>(m), 1.0), ones_n(static_cast<std::size_t>(nl), 1.0);
+  row_mean_.assign(static_cast<std::size_t>(nl), 0.0);
+  col_mean_.assign(static_cast<std::size_t>(m), 0.0);
+  centered_ = false;
+  apply(ones_m.data(), 1, row_mean_.data(), ones_n.data(), 1, col_mean_.data());
+  double total = 0;
+  for (double& a : row_mean_) {
+    total += a;
+    a /= static_cast<double>(m);
+  }
+  for (double& c : col_mean_) c /= static_cast<double>(data_.n);
+  grand_mean_ = comm_.allreduce(total, engine::Op::Sum) / (static_cast<double>(data_.n) * static_cast<double>(m));
+  centered_ = true;
+}
+
+void KernelOperator::apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
+                           double* out_col) {
+  const std::int64_t nl = local_rows(), m = data_.m;
+  if (!B) kb = 0;
+  if (!A) ka = 0;
+  // Column side: partial sums of this rank, plus (centred) 1ᵀB and aᵀB, reduced in one call.
+  std::vector<double> col(kb ? static_cast<std::size_t>((m + 2) * kb) : 0, 0.0);
+  pass(rows_, ka ? A : nullptr, ka, out_row, kb ? B : nullptr, kb, kb ? col.data() : nullptr);
+  if (kb) {
+    double *ones_b = col.data() + m * kb, *a_b = ones_b + kb;
+    if (centered_)
+      for (std::int64_t i = 0; i < nl; ++i)
+        for (std::int64_t c = 0; c < kb; ++c) {
+          ones_b[c] += B[i * kb + c];
+          a_b[c] += row_mean_[i] * B[i * kb + c];
+        }
+    comm_.allreduce(col, engine::Op::Sum);
+    for (std::int64_t j = 0; j < m; ++j)
+      for (std::int64_t c = 0; c < kb; ++c) {
+        double v = col[j * kb + c];
+        if (centered_) v += -col_mean_[j] * ones_b[c] - a_b[c] + grand_mean_ * ones_b[c];
+        out_col[j * kb + c] = v;
+      }
+  }
+  if (ka && centered_) {
+    std::vector<double> ca(static_cast<std::size_t>(ka), 0.0), oa(static_cast<std::size_t>(ka), 0.0);
+    for (std::int64_t j = 0; j < m; ++j)
+      for (std::int64_t c = 0; c < ka; ++c) {
+        ca[c] += col_mean_[j] * A[j * ka + c];
+        oa[c] += A[j * ka + c];
+      }
+    for (std::int64_t i = 0; i < nl; ++i)
+      for (std::int64_t c = 0; c < ka; ++c) out_row[i * ka + c] += -ca[c] - row_mean_[i] * oa[c] + grand_mean_ * oa[c];
+  }
+}
+
+void KernelOperator::apply_test(const RowSet& test, const double* A, std::int64_t ka, double* out) {
+  const std::int64_t m = data_.m, nt = test.count;
+  if (!centered_) {
+    pass(test, A, ka, out, nullptr, 0, nullptr);
+    return;
+  }
+  // One more column of ones gives each new row's mean μ(x): k_c(x) = k(x) − c − μ(x) + g.
+  std::vector<double> A1(static_cast<std::size_t>(m * (ka + 1))), o1(static_cast<std::size_t>(nt * (ka + 1)));
+  for (std::int64_t j = 0; j < m; ++j) {
+    std::copy(A + j * ka, A + (j + 1) * ka, A1.begin() + j * (ka + 1));
+    A1[j * (ka + 1) + ka] = 1.0;
+  }
+  pass(test, A1.data(), ka + 1, o1.data(), nullptr, 0, nullptr);
+  std::vector<double> ca(static_cast<std::size_t>(ka), 0.0), oa(static_cast<std::size_t>(ka), 0.0);
+  for (std::int64_t j = 0; j < m; ++j)
+    for (std::int64_t c = 0; c < ka; ++c) {
+      ca[c] += col_mean_[j] * A[j * ka + c];
+      oa[c] += A[j * ka + c];
+    }
+  for (std::int64_t i = 0; i < nt; ++i) {
+    const double mu = o1[i * (ka + 1) + ka] / static_cast<double>(m);
+    for (std::int64_t c = 0; c < ka; ++c) out[i * ka + c] = o1[i * (ka + 1) + c] - ca[c] - mu * oa[c] + grand_mean_ * oa[c];
+  }
+}
+
+void KernelOperator::block(const std::vector<std::int64_t>* rows, const std::vector<std::int64_t>* cols, double* out) {
+  const std::int64_t nr = rows ? static_cast<std::int64_t>(rows->size()) : local_rows();
+  const std::int64_t nc = cols ? static_cast<std::int64_t>(cols->size()) : data_.m;
+  auto row_at = [&](std::int64_t i) { return rows ? (*rows)[i] : i; };
+  auto col_at = [&](std::int64_t j) { return cols ? (*cols)[j] : j; };
+  if (data_.kind == Data::Kind::Dense) {
+    for (std::int64_t i = 0; i < nr; ++i)
+      for (std::int64_t j = 0; j < nc; ++j) out[i * nc + j] = data_.G[row_at(i) * data_.m + col_at(j)];
+    return;
+  }
+  if (data_.kind == Data::Kind::Csr) {
+    std::vector<std::int64_t> where(static_cast<std::size_t>(data_.m), -1);
+    for (std::int64_t j = 0; j < nc; ++j) where[col_at(j)] = j;
+    std::fill(out, out + nr * nc, 0.0);
+    for (std::int64_t i = 0; i < nr; ++i) {
+      const std::int64_t r = row_at(i);
+      for (std::int64_t p = data_.indptr[r]; p < data_.indptr[r + 1]; ++p)
+        if (where[data_.indices[p]] >= 0) out[i * nc + where[data_.indices[p]]] += data_.values[p];
+    }
+    return;
+  }
+  const std::int64_t d = dim();
+  std::vector<double> xp(static_cast<std::size_t>(nr * d)), zp(static_cast<std::size_t>(nc * d));
+  std::vector<double> xn(static_cast<std::size_t>(nr)), bt, sh, inv, zn(static_cast<std::size_t>(nc));
+  std::vector<std::int64_t> gi(static_cast<std::size_t>(nr)), gj(static_cast<std::size_t>(nc));
+  const bool sne = !rows_.beta.empty();
+  if (sne) {
+    bt.resize(xn.size());
+    sh.resize(xn.size());
+    inv.resize(xn.size());
+  }
+  for (std::int64_t i = 0; i < nr; ++i) {
+    const std::int64_t r = row_at(i);
+    std::copy(rows_.points.begin() + r * d, rows_.points.begin() + (r + 1) * d, xp.begin() + i * d);
+    xn[i] = rows_.norm[r];
+    gi[i] = rows_.first_global + r;
+    if (sne) {
+      bt[i] = rows_.beta[r];
+      sh[i] = rows_.shift[r];
+      inv[i] = rows_.inv_sum[r];
+    }
+  }
+  for (std::int64_t j = 0; j < nc; ++j) {
+    const std::int64_t c = col_at(j);
+    std::copy(cols_.begin() + c * d, cols_.begin() + (c + 1) * d, zp.begin() + j * d);
+    if (!col_norm_.empty()) zn[j] = col_norm_[c];
+    gj[j] = c;
+  }
+  if (nr == 0 || nc == 0) return;
+  la_.gemm(false, true, nr, nc, d, 1.0, xp.data(), d, zp.data(), d, 0.0, out, nc);
+  kernels::TileRows tr{xn.data(), sne ? bt.data() : nullptr, sne ? sh.data() : nullptr, sne ? inv.data() : nullptr, gi.data(), 0};
+  kernels::TileCols tc{zn.data(), 0, gj.data()};
+  kernels::transform_tile(spec_, nr, nc, out, nc, tr, tc);
+  evaluations_ += static_cast<double>(nr) * static_cast<double>(nc);
+  flops_ += static_cast<double>(nr) * static_cast<double>(nc) * (2.0 * static_cast<double>(data_.d) + 3.0);
+}
+
+}  // namespace saddle::apps::ksvd

@@ -1,0 +1,94 @@
+#pragma once
+// The kernel matrix G (n x m, rows distributed over ranks) as an operator that is never stored:
+// one pass evaluates G tile by tile (a GEMM of inner products, then the kernel's element-wise
+// step in a Kokkos kernel) and feeds each tile at once to the GEMMs of the products asked for,
+//   row side    G A  (A: m x ka, every rank)     -> this rank's rows,
+//   column side Gᵀ B (B: this rank's rows x kb)  -> m x kb, summed over ranks.
+// Double centring G_c = (I − 11ᵀ/n) G (I − 11ᵀ/m) is applied as rank-one corrections with the
+// row means a, column means c and grand mean g of G (one extra pass), never by forming G.
+// Given matrices (dense rows, CSR rows) take the same products without tiles.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/ksvd/data.hpp"
+#include "engine/comm.hpp"
+#include "kernels/kernel_functions.hpp"
+#include "kernels/linalg_backend.hpp"
+
+namespace saddle::apps::ksvd {
+
+struct KernelConfig {
+  std::string type = "rbf";  // linear, rbf, sne, kl, given
+  double sigma = 1.0, perplexity = 30.0, a = 1.0;
+  std::int64_t tile_rows = 128, tile_cols = 512;
+};
+
+// A set of point rows with their per-row constants (training rows or out-of-sample rows).
+struct RowSet {
+  std::int64_t count = 0, first_global = 0;
+  std::vector<double> points;  // count x dim (kl: normalised histograms; rbf: (x, ‖x‖², 1))
+  std::vector<double> norm, beta, shift, inv_sum, perplexity;
+};
+
+class KernelOperator {
+ public:
+  // Prepares the kernel (column constants, SNE bisection of this rank's rows, kl checks).
+  // Throws InputError for data the kernel cannot take; no collective inside (use Comm::agree).
+  KernelOperator(const Data& data, const KernelConfig& config, const kernels::LinalgBackend& la, const engine::Comm& comm);
+
+  std::int64_t n() const { return data_.n; }
+  std::int64_t m() const { return data_.m; }
+  std::int64_t local_rows() const { return data_.rows.count(); }
+  const RowSet& rows() const { return rows_; }
+
+  // Collective: computes the means of G and centres every later product.
+  void enable_centering();
+  bool centered() const { return centered_; }
+
+  // Collective when B != nullptr. out_row (local rows x ka) = G A; out_col (m x kb) = Gᵀ B over
+  // all ranks. Either side may be skipped (nullptr / 0 columns).
+  void apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb, double* out_col);
+  // Row side for out-of-sample rows: out (test rows x ka) = κ(Xtest, Z) A (centred like G).
+  void apply_test(const RowSet& test, const double* A, std::int64_t ka, double* out);
+  RowSet make_test_rows(const std::vector<double>& points, std::int64_t first_global) const;
+
+  // Entries of G (uncentred): rows given as local indices, columns as global ones (nullptr: all),
+  // into out (rows x cols, row-major).
+  void block(const std::vector<std::int64_t>* rows, const std::vector<std::int64_t>* cols, double* out);
+
+  // Means (valid once centred): this rank's row means, all column means, the grand mean.
+  const std::vector<double>& row_means() const { return row_mean_; }
+  const std::vector<double>& col_means() const { return col_mean_; }
+  double grand_mean() const { return grand_mean_; }
+
+  // Work done so far: kernel evaluations and floating-point operations (GEMMs and element-wise).
+  double evaluations() const { return evaluations_; }
+  double flops() const { return flops_; }
+  const kernels::LinalgBackend& linalg() const { return la_; }
+
+ private:
+  void pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
+            double* out_col);
+  void prepare_rows(RowSet& rows, bool exclude_self) const;
+  void augment(RowSet& rows) const;
+  // Coordinates per point in the inner-product GEMM (d, or d + 2 for prescaled rbf).
+  std::int64_t dim() const { return spec_.prescaled ? data_.d + 2 : data_.d; }
+  kernels::TileRows tile_rows(const RowSet& rows, std::int64_t offset) const;
+
+  const Data& data_;
+  KernelConfig config_;
+  const kernels::LinalgBackend& la_;
+  engine::Comm comm_;
+  kernels::KernelSpec spec_;
+  std::vector<double> cols_;      // m x dim(): Z, log q for kl, (2γz, −γ, −γ‖z‖²) for rbf
+  std::vector<double> col_norm_;  // ‖z_j‖²
+  RowSet rows_;
+  std::vector<double> tile_;
+  bool centered_ = false;
+  std::vector<double> row_mean_, col_mean_;
+  double grand_mean_ = 0;
+  double evaluations_ = 0, flops_ = 0;
+};
+
+}  // namespace saddle::apps::ksvd

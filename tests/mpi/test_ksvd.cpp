@@ -1,0 +1,362 @@
+// The ksvd workload end to end at 1, 2 and 3 ranks, against independent references: a LAPACK
+// dgesvd of the explicitly formed kernel matrix (direct formulas, not the app's tiles), a
+// matrix with a known decaying spectrum, the explicit centring formula, the same graph as CSR and
+// dense; Nyström with every row and column equals exact; a restart continues bit for bit; bad
+// data exits 2. Every comparison is against the reference, so the results at 1, 2 and 3 ranks
+// agree with each other to the same tolerance (singular values 1e-10, U and V rows).
+#include <gtest/gtest.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/error.hpp"
+#include "engine/h5.hpp"
+#include "mpi/driver_test_support.hpp"
+
+using namespace saddle::engine;
+using saddle::testing::run;
+using saddle::testing::world;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string dir() { return "ksvd_np" + std::to_string(world().size()); }
+const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
+
+using Mat = std::vector<double>;  // row-major
+
+Mat gaussian(std::size_t n, unsigned seed, double scale = 1.0, double shift = 0.0) {
+  std::mt19937_64 g(seed);
+  std::normal_distribution<double> d;
+  Mat v(n);
+  for (auto& x : v) x = shift + scale * d(g);
+  return v;
+}
+
+std::string deck(const std::string& name, const std::string& body) {
+  const std::string path = dir() + "/" + name + ".toml";
+  if (world().is_root()) {
+    fs::create_directories(dir());
+    std::ofstream(path) << "[run]\nworkload = \"ksvd\"\noutput = \"" << dir() << "/out\"\nlog_every = 1\n" << body;
+  }
+  world().barrier();
+  return path;
+}
+
+// Rank 0 writes an HDF5 file of datasets (name, data, dims); every rank waits for it.
+struct Dataset {
+  std::string name;
+  Mat data;
+  std::vector<hsize_t> dims;
+};
+std::string data_file(const std::string& name, const std::vector<Dataset>& sets) {
+  const std::string path = dir() + "/" + name + ".h5";
+  if (world().is_root()) {
+    fs::create_directories(dir());
+    h5::File f = h5::File::create(path);
+    for (const auto& s : sets) f.root().write(s.name, s.data, s.dims);
+    f.close();
+  }
+  world().barrier();
+  return path;
+}
+
+Mat rbf(const Mat& x, const Mat& z, int d, double sigma) {
+  const std::size_t n = x.size() / d, m = z.size() / d;
+  Mat g(n * m);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < m; ++j) {
+      double s = 0;
+      for (int k = 0; k < d; ++k) s += (x[i * d + k] - z[j * d + k]) * (x[i * d + k] - z[j * d + k]);
+      g[i * m + j] = std::exp(-s / (2 * sigma * sigma));
+    }
+  return g;
+}
+
+// (I − 11ᵀ/n) G (I − 11ᵀ/m) as matrix products.
+Mat centred(const Mat& g, int n, int m) {
+  Mat Pn(n * n), Pm(m * m), t(n * m), out(n * m);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) Pn[i * n + j] = (i == j) - 1.0 / n;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) Pm[i * m + j] = (i == j) - 1.0 / m;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      double s = 0;
+      for (int k = 0; k < n; ++k) s += Pn[i * n + k] * g[k * m + j];
+      t[i * m + j] = s;
+    }
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      double s = 0;
+      for (int k = 0; k < m; ++k) s += t[i * m + k] * Pm[k * m + j];
+      out[i * m + j] = s;
+    }
+  return out;
+}
+
+struct Svd {
+  Mat s, U, V;  // U n x r, V m x r (columns = singular vectors), signs fixed
+};
+// LAPACK dgesvd of g (n x m), first r triplets, largest-magnitude entry of each u positive.
+Svd reference_svd(Mat g, int n, int m, int r) {
+  const int p = std::min(n, m);
+  Mat s(p), u(n * p), vt(p * m), superb(p);
+  EXPECT_EQ(LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'S', 'S', n, m, g.data(), m, s.data(), u.data(), p, vt.data(), m, superb.data()), 0);
+  Svd out{Mat(s.begin(), s.begin() + r), Mat(n * r), Mat(m * r)};
+  for (int l = 0; l < r; ++l) {
+    int best = 0;
+    for (int i = 0; i < n; ++i)
+      if (std::fabs(u[i * p + l]) > std::fabs(u[best * p + l])) best = i;
+    const double sign = u[best * p + l] < 0 ? -1.0 : 1.0;
+    for (int i = 0; i < n; ++i) out.U[i * r + l] = sign * u[i * p + l];
+    for (int j = 0; j < m; ++j) out.V[j * r + l] = sign * vt[l * m + j];
+  }
+  return out;
+}
+
+struct Result {
+  Mat s, U, V, scores_rows, scores_cols, residuals, scores_test;
+};
+Result read_result(const std::string& name) {
+  h5::File f = h5::File::open(dir() + "/out/" + name + ".h5", h5::File::Mode::ReadOnly);
+  const h5::Group r = f.root().open_group("result");
+  Result out{r.read<double>("singular_values"), r.read<double>("U"), r.read<double>("V"), r.read<double>("scores_rows"),
+             r.read<double>("scores_cols"), r.read<double>("residuals"), {}};
+  if (r.exists("scores_test")) out.scores_test = r.read<double>("scores_test");
+  return out;
+}
+
+double max_abs_diff(const Mat& a, const Mat& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double w = 0;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) w = std::max(w, std::fabs(a[i] - b[i]));
+  return w;
+}
+
+// A (n x k) B (k x m).
+Mat matmul(const Mat& a, const Mat& b, int n, int k, int m) {
+  Mat c(n * m, 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int l = 0; l < k; ++l)
+      for (int j = 0; j < m; ++j) c[i * m + j] += a[i * k + l] * b[l * m + j];
+  return c;
+}
+Mat transpose(const Mat& a, int n, int m) {
+  Mat t(a.size());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) t[j * n + i] = a[i * m + j];
+  return t;
+}
+
+// Points shared by several tests: X 61 x 3, Z 47 x 3 (shifted), Xtest 9 x 3.
+constexpr int kN = 61, kM = 47, kD = 3, kT = 9;
+const Mat& X() { static const Mat x = gaussian(kN * kD, 11); return x; }
+const Mat& Z() { static const Mat z = gaussian(kM * kD, 12, 1.0, 0.4); return z; }
+const Mat& Xt() { static const Mat t = gaussian(kT * kD, 13); return t; }
+std::string points_file() {
+  return data_file("points", {{"X", X(), {kN, kD}}, {"Z", Z(), {kM, kD}}, {"Xtest", Xt(), {kT, kD}}});
+}
+std::string points_deck(const std::string& name, const std::string& extra) {
+  return deck(name, "[ksvd]\nrank = 4\n" + extra + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + points_file() +
+                        "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.3\n");
+}
+
+}  // namespace
+
+TEST(Ksvd, ExactEqualsLapackOnTheFormedMatrix) {
+  const std::string d = points_deck("exact", "method = \"exact\"\ntile_rows = 7\ntile_cols = 10");
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  const Mat G = rbf(X(), Z(), kD, 1.3);
+  const Svd ref = reference_svd(G, kN, kM, 4);
+  const Result r = read_result("exact");
+  for (int l = 0; l < 4; ++l) EXPECT_NEAR(r.s[l], ref.s[l], 1e-12 * ref.s[0]);
+  EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-10);
+  EXPECT_LT(max_abs_diff(r.V, ref.V), 1e-10);
+  EXPECT_LT(max_abs_diff(r.scores_rows, matmul(G, ref.V, kN, kM, 4)), 1e-10);
+  EXPECT_LT(max_abs_diff(r.scores_cols, matmul(transpose(G, kN, kM), ref.U, kM, kN, 4)), 1e-10);
+  for (double e : r.residuals) EXPECT_LT(e, 1e-12);
+  EXPECT_LT(max_abs_diff(r.scores_test, matmul(rbf(Xt(), Z(), kD, 1.3), ref.V, kT, kM, 4)), 1e-10);
+}
+
+TEST(Ksvd, NystromWithEveryRowAndColumnEqualsExact) {
+  for (const std::string center : {"false", "true"}) {
+    const std::string e = "ex_c" + center, y = "ny_c" + center;
+    ASSERT_EQ(run({"run", points_deck(e, "method = \"exact\"\ncenter = " + center), "--quiet"}), kExitDone);
+    ASSERT_EQ(run({"run", points_deck(y, "method = \"nystrom\"\nnystrom_rows = 61\nnystrom_cols = 47\ncenter = " + center), "--quiet"}),
+              kExitDone);
+    if (!world().is_root()) continue;
+    const Result a = read_result(e), b = read_result(y);
+    EXPECT_LT(max_abs_diff(a.s, b.s), 1e-10 * a.s[0]);
+    EXPECT_LT(max_abs_diff(a.U, b.U), 1e-10);
+    EXPECT_LT(max_abs_diff(a.V, b.V), 1e-10);
+    EXPECT_LT(max_abs_diff(a.scores_test, b.scores_test), 1e-10);
+  }
+}
+
+TEST(Ksvd, CentringEqualsTheExplicitFormula) {
+  ASSERT_EQ(run({"run", points_deck("cex", "method = \"exact\"\ncenter = true"), "--quiet"}), kExitDone);
+  ASSERT_EQ(run({"run", points_deck("crand", "method = \"randomized\"\ncenter = true\noversample = 20\npower_iters = 6"), "--quiet"}),
+            kExitDone);
+  if (!world().is_root()) return;
+  const Mat G = rbf(X(), Z(), kD, 1.3), Gc = centred(G, kN, kM);
+  const Svd ref = reference_svd(Gc, kN, kM, 4);
+  const Result e = read_result("cex"), r = read_result("crand");
+  for (int l = 0; l < 4; ++l) {
+    EXPECT_NEAR(e.s[l], ref.s[l], 1e-12 * ref.s[0]);
+    EXPECT_NEAR(r.s[l], ref.s[l], 1e-10 * ref.s[0]);
+  }
+  EXPECT_LT(max_abs_diff(e.U, ref.U), 1e-10);
+  EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-8);
+  EXPECT_LT(max_abs_diff(r.scores_rows, matmul(Gc, ref.V, kN, kM, 4)), 1e-8);
+  // A new point's centred kernel row: k(x) − c − mean(k(x)) + g.
+  const Mat Kt = rbf(Xt(), Z(), kD, 1.3);
+  Mat c(kM, 0.0), Ktc(Kt);
+  double g = 0;
+  for (int i = 0; i < kN; ++i)
+    for (int j = 0; j < kM; ++j) {
+      c[j] += G[i * kM + j] / kN;
+      g += G[i * kM + j] / (kN * kM);
+    }
+  for (int i = 0; i < kT; ++i) {
+    double mu = 0;
+    for (int j = 0; j < kM; ++j) mu += Kt[i * kM + j] / kM;
+    for (int j = 0; j < kM; ++j) Ktc[i * kM + j] += -c[j] - mu + g;
+  }
+  EXPECT_LT(max_abs_diff(e.scores_test, matmul(Ktc, ref.V, kT, kM, 4)), 1e-10);
+}
+
+// G = U diag(0.6^l) Vᵀ with random orthonormal U, V: top singular values to 1e-8 relative and
+// the leading subspaces to 1e-8 (cosines of the principal angles).
+TEST(Ksvd, RandomizedMatchesExactOnADecayingSpectrum) {
+  const int n = 150, m = 110, p = 60, s = 6;
+  Mat A = gaussian(n * p, 21), B = gaussian(m * p, 22), tau(p);
+  LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, p, A.data(), p, tau.data());
+  LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, p, p, A.data(), p, tau.data());
+  LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, p, B.data(), p, tau.data());
+  LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, p, p, B.data(), p, tau.data());
+  Mat AS(A);
+  for (int i = 0; i < n; ++i)
+    for (int l = 0; l < p; ++l) AS[i * p + l] *= std::pow(0.6, l);
+  const Mat G = matmul(AS, transpose(B, m, p), n, p, m);
+  const std::string f = data_file("decay", {{"G", G, {static_cast<hsize_t>(n), static_cast<hsize_t>(m)}}});
+  const std::string d = deck("decay", "[ksvd]\nmethod = \"randomized\"\nrank = 6\noversample = 10\npower_iters = 2\n"
+                                      "[ksvd.data]\nsource = \"hdf5\"\npath = \"" + f + "\"\n[ksvd.kernel]\ntype = \"given\"\n");
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  const Result r = read_result("decay");
+  for (int l = 0; l < s; ++l) EXPECT_NEAR(r.s[l] / std::pow(0.6, l), 1.0, 1e-8);
+  const Svd ref = reference_svd(G, n, m, s);
+  const Mat cu = matmul(transpose(ref.U, n, s), r.U, s, n, s), cv = matmul(transpose(ref.V, m, s), r.V, s, m, s);
+  Mat sv(s), tmp(s * s), superb(s);
+  for (const Mat* c : {&cu, &cv}) {
+    tmp = *c;
+    LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', s, s, tmp.data(), s, sv.data(), nullptr, 1, nullptr, 1, superb.data());
+    EXPECT_GT(sv[s - 1], 1.0 - 1e-8);  // smallest cosine of the principal angles
+  }
+  EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-7);
+  for (int l = 0; l < s; ++l) EXPECT_LT(r.residuals[l], 1e-7);
+}
+
+// A linear kernel of rank d = 3 < sketch width: TSQR must still give an orthonormal basis.
+TEST(Ksvd, RandomizedHandlesARankDeficientLinearKernel) {
+  const std::string d = deck("linear", "[ksvd]\nmethod = \"randomized\"\nrank = 3\noversample = 5\npower_iters = 1\n"
+                                       "[ksvd.data]\nsource = \"hdf5\"\npath = \"" + points_file() + "\"\n[ksvd.kernel]\ntype = \"linear\"\n");
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  const Svd ref = reference_svd(matmul(X(), transpose(Z(), kM, kD), kN, kD, kM), kN, kM, 3);
+  const Result r = read_result("linear");
+  for (int l = 0; l < 3; ++l) EXPECT_NEAR(r.s[l], ref.s[l], 1e-11 * ref.s[0]);
+  EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-9);
+}
+
+// The same directed graph as a CSR group and as a dense matrix.
+TEST(Ksvd, CsrAndDenseInputsOfTheSameGraphAgree) {
+  const int n = 70, m = 70;
+  std::mt19937_64 g(5);
+  std::uniform_real_distribution<double> u;
+  Mat dense(n * m, 0.0), indptr{0}, indices, values;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < m; ++j)
+      if (i != j && u(g) < ((i / 20) == (j / 20) ? 0.3 : ((j / 20) == (i / 20 + 1) % 4 ? 0.15 : 0.02))) {
+        dense[i * m + j] = 1.0;
+        indices.push_back(j);
+        values.push_back(1.0);
+      }
+    indptr.push_back(static_cast<double>(indices.size()));
+  }
+  const std::string fd = data_file("graph_dense", {{"G", dense, {n, m}}});
+  const std::string fc = dir() + "/graph_csr.h5";
+  if (world().is_root()) {
+    h5::File f = h5::File::create(fc);
+    const h5::Group G = f.root().create_group("G");
+    G.write("indptr", std::vector<std::int64_t>(indptr.begin(), indptr.end()));
+    G.write("indices", std::vector<std::int64_t>(indices.begin(), indices.end()));
+    G.write("data", values);
+    G.write_attr("shape", std::vector<std::int64_t>{n, m});
+    f.close();
+  }
+  world().barrier();
+  for (const auto& [name, path] : {std::pair{"gd", fd}, std::pair{"gc", fc}})
+    ASSERT_EQ(run({"run", deck(name, "[ksvd]\nmethod = \"randomized\"\nrank = 5\npower_iters = 3\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + path +
+                                          "\"\n[ksvd.kernel]\ntype = \"given\"\n"), "--quiet"}),
+              kExitDone);
+  ASSERT_EQ(run({"run", deck("gce", "[ksvd]\nmethod = \"exact\"\nrank = 5\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + fc +
+                                    "\"\n[ksvd.kernel]\ntype = \"given\"\n"), "--quiet"}),
+            kExitDone);
+  if (!world().is_root()) return;
+  const Result a = read_result("gd"), b = read_result("gc"), e = read_result("gce");
+  EXPECT_LT(max_abs_diff(a.s, b.s), 1e-12 * a.s[0]);
+  EXPECT_LT(max_abs_diff(a.U, b.U), 1e-10);
+  EXPECT_LT(max_abs_diff(a.V, b.V), 1e-10);
+  const Svd ref = reference_svd(dense, n, m, 5);
+  for (int l = 0; l < 5; ++l) EXPECT_NEAR(e.s[l], ref.s[l], 1e-12 * ref.s[0]);
+  EXPECT_NEAR(a.s[0], ref.s[0], 1e-4 * ref.s[0]);  // a flat spectrum: randomized is approximate here
+}
+
+// Checkpoints after every step; a rerun from the step-2 checkpoint ends bit for bit equal.
+TEST(Ksvd, RestartFromACheckpointIsBitForBit) {
+  const std::string d = points_deck("restart", "method = \"randomized\"\npower_iters = 3");
+  ASSERT_EQ(run({"run", d, "run.checkpoint_every=1", "run.checkpoint_keep=10", "--quiet"}), kExitDone);
+  Result full;
+  if (world().is_root()) {
+    full = read_result("restart");
+    for (int s : {3, 4, 5}) fs::remove(dir() + "/out/restart.ckpt/step_" + std::to_string(s) + ".h5");
+  }
+  world().barrier();
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  h5::File f = h5::File::open(dir() + "/out/restart.h5", h5::File::Mode::ReadOnly);
+  EXPECT_EQ(f.root().read_attr<std::int64_t>("restarted_from_step"), 2);
+  const Result again = read_result("restart");
+  EXPECT_EQ(again.s, full.s);
+  EXPECT_EQ(again.U, full.U);
+  EXPECT_EQ(again.V, full.V);
+  EXPECT_EQ(again.scores_rows, full.scores_rows);
+}
+
+TEST(Ksvd, BadDataExitsTwo) {
+  const std::string kernel = "\n[ksvd.kernel]\ntype = \"rbf\"\n";
+  auto bad = [&](const std::string& name, const std::vector<Dataset>& sets, const std::string& extra = "", const std::string& type = "rbf") {
+    const std::string f = data_file(name, sets);
+    return run({"run", deck(name, "[ksvd]\n" + (extra.empty() ? std::string("rank = 2") : extra) + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + f +
+                                      "\"\n[ksvd.kernel]\ntype = \"" + type + "\"\n"), "--quiet"});
+  };
+  EXPECT_EQ(bad("no_dataset", {{"Y", gaussian(20, 1), {10, 2}}}), kExitBadInput);
+  EXPECT_EQ(bad("shape_mismatch", {{"X", gaussian(20, 1), {10, 2}}, {"Z", gaussian(30, 1), {10, 3}}}), kExitBadInput);
+  Mat nan = gaussian(20, 1);
+  nan[13] = std::nan("");
+  EXPECT_EQ(bad("nan", {{"X", nan, {10, 2}}}), kExitBadInput);
+  EXPECT_EQ(bad("rank_too_large", {{"X", gaussian(20, 1), {10, 2}}, {"Z", gaussian(4, 1), {2, 2}}}, "rank = 3"), kExitBadInput);
+  EXPECT_EQ(bad("given_for_points", {{"X", gaussian(20, 1), {10, 2}}}, "", "given"), kExitBadInput);
+  EXPECT_EQ(bad("kl_negative", {{"X", gaussian(20, 1), {10, 2}}}, "", "kl"), kExitBadInput);
+  EXPECT_EQ(bad("perplexity", {{"X", gaussian(20, 1), {10, 2}}}, "", "sne"), kExitBadInput);  // 30 > 9 neighbours
+  EXPECT_EQ(run({"run", deck("missing_file", "[ksvd.data]\nsource = \"hdf5\"\npath = \"" + dir() + "/nope.h5\"\n"), "--quiet"}), kExitBadInput);
+}
