@@ -1,9 +1,11 @@
 #include "engine/comm.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 
 #include "engine/error.hpp"
 
@@ -19,6 +21,14 @@ MPI_Op mpi_op(Op op) {
 }
 
 Comm::Comm() : Comm(MPI_COMM_WORLD, false) {}
+
+void Comm::wait_idle(MPI_Request& request) {
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
 
 Comm::Comm(MPI_Comm comm, bool owned) {
   if (owned) {

@@ -44,6 +44,8 @@ class Comm {
   MPI_Comm raw() const { return *comm_; }
 
   void barrier() const;
+  // Completes `request`, sleeping 2 ms between tests.
+  static void wait_idle(MPI_Request& request);
 
   // --- broadcast ---
   template <class T>
@@ -58,6 +60,15 @@ class Comm {
     bcast(v.data(), v.size(), root);
   }
   void bcast(std::string& s, int root = 0) const;
+  // The same, for a broadcast the other ranks may wait long for (root factorises a matrix with
+  // every core's BLAS threads): they poll a non-blocking broadcast and sleep between polls
+  // instead of spinning on the cores root computes on.
+  template <class T>
+  void bcast_idle(T* data, std::size_t n, int root = 0) const {
+    MPI_Request request;
+    MPI_Ibcast(data, checked_count(n), mpi_type<T>(), root, raw(), &request);
+    wait_idle(request);
+  }
   template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
   T bcast_value(T value, int root = 0) const {
     bcast(&value, 1, root);

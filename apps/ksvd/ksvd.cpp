@@ -391,8 +391,8 @@ class KernelSvd : public engine::Workload {
           for (std::int64_t l = 0; l < rank_; ++l) Vs[j * rank_ + l] = vt[l * m + j];
         std::copy(sv.begin(), sv.begin() + rank_, s.begin());
       }
-      // A non-blocking broadcast that the waiting ranks poll with sleeps: a blocking one spins and
-      // takes the cores the factorisation's BLAS threads run on.
+      // The waiting ranks sleep (bcast_idle): a blocking broadcast spins on the cores the
+      // factorisation's BLAS threads run on.
       std::vector<double> packed;
       if (comm_.is_root()) {
         packed = Ua;
@@ -401,12 +401,7 @@ class KernelSvd : public engine::Workload {
       } else {
         packed.resize(Ua.size() + Vs.size() + s.size());
       }
-      MPI_Request request;
-      MPI_Ibcast(packed.data(), static_cast<int>(packed.size()), MPI_DOUBLE, 0, comm_.raw(), &request);
-      for (int done = 0; !done;) {
-        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
-        if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
+      comm_.bcast_idle(packed.data(), packed.size());
       std::copy(packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), Ua.begin());
       std::copy(packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size() + Vs.size()), Vs.begin());
       std::copy(packed.end() - static_cast<std::ptrdiff_t>(s.size()), packed.end(), s.begin());
