@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/counter_rng.hpp"
+
 namespace saddle::kernels::linalg {
 
 inline void check_info(lapack_int info, const char* routine) {
@@ -64,6 +66,32 @@ inline std::vector<double> orthonormal_basis(std::int64_t m, std::int64_t n, std
                             static_cast<lapack_int>(tau.size()), a.data(), static_cast<lapack_int>(n), tau.data()),
              "LAPACKE_dorgqr");
   return a;
+}
+
+// A random orthonormal n x n basis: the Q factor of a Gaussian matrix drawn from the stream
+// (seed, purpose), so the same seed gives the same basis on every rank.
+inline std::vector<double> random_orthonormal(std::uint64_t seed, const std::string& purpose, std::int64_t n) {
+  const CounterRng rng(seed, purpose);
+  std::vector<double> g(static_cast<std::size_t>(n * n));
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = rng.normal(i, 0);
+  return orthonormal_basis(n, n, std::move(g));
+}
+
+// U_k diag(d) V_kᵀ (rows x cols), U_k and V_k the first k = d.size() columns of U (rows x ldu)
+// and V (cols x ldv), row-major: a matrix with given singular vectors and values.
+inline std::vector<double> compose_svd(const std::vector<double>& U, std::int64_t ldu, const std::vector<double>& d,
+                                       const std::vector<double>& V, std::int64_t ldv, std::int64_t rows,
+                                       std::int64_t cols) {
+  const auto k = static_cast<std::int64_t>(d.size());
+  std::vector<double> UD(static_cast<std::size_t>(rows * k)), Vk(static_cast<std::size_t>(cols * k));
+  std::vector<double> out(static_cast<std::size_t>(rows * cols));
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < k; ++j)
+      UD[static_cast<std::size_t>(i * k + j)] = U[static_cast<std::size_t>(i * ldu + j)] * d[static_cast<std::size_t>(j)];
+  for (std::int64_t i = 0; i < cols; ++i)
+    for (std::int64_t j = 0; j < k; ++j) Vk[static_cast<std::size_t>(i * k + j)] = V[static_cast<std::size_t>(i * ldv + j)];
+  gemm(false, true, rows, cols, k, 1.0, UD.data(), k, Vk.data(), k, 0.0, out.data(), cols);
+  return out;
 }
 
 // Singular values of a (m x n, row-major), descending.

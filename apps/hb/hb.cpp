@@ -47,24 +47,6 @@ std::vector<double> spectrum(const Config& c, const std::string& key, std::int64
   return out;
 }
 
-// A random orthonormal n x n basis from the run's seed.
-std::vector<double> random_basis(std::uint64_t seed, const std::string& purpose, std::int64_t n) {
-  const kernels::CounterRng rng(seed, purpose);
-  std::vector<double> g(static_cast<std::size_t>(n * n));
-  for (std::size_t i = 0; i < g.size(); ++i) g[i] = rng.normal(i, 0);
-  return kernels::linalg::orthonormal_basis(n, n, g);
-}
-
-// U diag(d) V' for U (m x m), V (k x k), d of length min(m, k).
-std::vector<double> compose(const std::vector<double>& U, const std::vector<double>& d, const std::vector<double>& V,
-                            std::int64_t m, std::int64_t k) {
-  std::vector<double> UD(static_cast<std::size_t>(m * k), 0.0), out(static_cast<std::size_t>(m * k));
-  for (std::int64_t i = 0; i < m; ++i)
-    for (std::size_t j = 0; j < d.size(); ++j) UD[i * k + static_cast<std::int64_t>(j)] = U[i * m + static_cast<std::int64_t>(j)] * d[j];
-  kernels::linalg::gemm(false, true, m, k, k, 1.0, UD.data(), k, V.data(), k, 0.0, out.data(), k);
-  return out;
-}
-
 bool converged(double g0, double g_end, double tol) { return g_end <= tol * std::max(g0, 1e-300); }
 
 }  // namespace
@@ -364,11 +346,12 @@ class HeavyBall : public engine::Workload {
       g.dx = c.integer("hb.dim_x");
       g.dy = c.integer("hb.dim_y");
       const std::int64_t m = std::min(g.dx, g.dy);
-      const auto Ux = random_basis(seed, "game_x", g.dx), Vy = random_basis(seed, "game_y", g.dy);
-      g.A = compose(Ux, spectrum(c, "hb.a_singular", m), Vy, g.dx, g.dy);
+      namespace la = kernels::linalg;
+      const auto Ux = la::random_orthonormal(seed, "game_x", g.dx), Vy = la::random_orthonormal(seed, "game_y", g.dy);
+      g.A = la::compose_svd(Ux, g.dx, spectrum(c, "hb.a_singular", m), Vy, g.dy, g.dx, g.dy);
       if (game_name_ == "quadratic") {
-        g.P = compose(Ux, spectrum(c, "hb.p_eigenvalues", g.dx), Ux, g.dx, g.dx);
-        g.Q = compose(Vy, spectrum(c, "hb.q_eigenvalues", g.dy), Vy, g.dy, g.dy);
+        g.P = la::compose_svd(Ux, g.dx, spectrum(c, "hb.p_eigenvalues", g.dx), Ux, g.dx, g.dx, g.dx);
+        g.Q = la::compose_svd(Vy, g.dy, spectrum(c, "hb.q_eigenvalues", g.dy), Vy, g.dy, g.dy, g.dy);
       } else {
         g.P.assign(static_cast<std::size_t>(g.dx * g.dx), 0.0);
         g.Q.assign(static_cast<std::size_t>(g.dy * g.dy), 0.0);

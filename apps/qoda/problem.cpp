@@ -21,33 +21,12 @@ void Problem::apply(const double* z, double* out) const {
 
 namespace {
 
-std::vector<double> random_basis(std::uint64_t seed, const std::string& purpose, std::int64_t n) {
-  const kernels::CounterRng rng(seed, purpose);
-  std::vector<double> g(static_cast<std::size_t>(n * n));
-  for (std::size_t i = 0; i < g.size(); ++i) g[i] = rng.normal(i, 0);
-  return linalg::orthonormal_basis(n, n, g);
-}
-
 // n values log-spaced from 1/condition up to 1.
 std::vector<double> log_spectrum(std::int64_t n, double condition) {
   std::vector<double> v(static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i)
     v[static_cast<std::size_t>(i)] = n == 1 ? 1.0 : std::pow(condition, -static_cast<double>(i) / static_cast<double>(n - 1));
   return v;
-}
-
-// U diag(d) V' (U: rows x k, V: cols x k, row-major, first k columns used).
-std::vector<double> compose(const std::vector<double>& U, std::int64_t ldu, const std::vector<double>& d,
-                            const std::vector<double>& V, std::int64_t ldv, std::int64_t rows, std::int64_t cols) {
-  const auto k = static_cast<std::int64_t>(d.size());
-  std::vector<double> UD(static_cast<std::size_t>(rows * k)), out(static_cast<std::size_t>(rows * cols));
-  for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < k; ++j) UD[static_cast<std::size_t>(i * k + j)] = U[static_cast<std::size_t>(i * ldu + j)] * d[static_cast<std::size_t>(j)];
-  std::vector<double> Vk(static_cast<std::size_t>(cols * k));
-  for (std::int64_t i = 0; i < cols; ++i)
-    for (std::int64_t j = 0; j < k; ++j) Vk[static_cast<std::size_t>(i * k + j)] = V[static_cast<std::size_t>(i * ldv + j)];
-  linalg::gemm(false, true, rows, cols, k, 1.0, UD.data(), k, Vk.data(), k, 0.0, out.data(), cols);
-  return out;
 }
 
 // The block sizes of the deck (default: one block), checked against n.
@@ -170,8 +149,8 @@ Problem make_problem(const Config& c, std::uint64_t seed) {
     std::vector<double> M0(static_cast<std::size_t>(p.n * p.n), 0.0);
     if (bilinear) {
       const std::int64_t d = p.dim_x;
-      const auto U = random_basis(seed, "qoda_u", d), V = random_basis(seed, "qoda_v", d);
-      const auto A = compose(U, d, log_spectrum(d, cond), V, d, d, d);
+      const auto U = linalg::random_orthonormal(seed, "qoda_u", d), V = linalg::random_orthonormal(seed, "qoda_v", d);
+      const auto A = linalg::compose_svd(U, d, log_spectrum(d, cond), V, d, d, d);
       for (std::int64_t i = 0; i < d; ++i)
         for (std::int64_t j = 0; j < d; ++j) {
           M0[static_cast<std::size_t>(i * p.n + d + j)] = A[static_cast<std::size_t>(i * d + j)];
@@ -179,8 +158,8 @@ Problem make_problem(const Config& c, std::uint64_t seed) {
         }
     } else {
       const std::int64_t n = p.n;
-      const auto P = random_basis(seed, "qoda_p", n), Q = random_basis(seed, "qoda_q", n);
-      M0 = compose(P, n, log_spectrum(n, cond), P, n, n, n);
+      const auto P = linalg::random_orthonormal(seed, "qoda_p", n), Q = linalg::random_orthonormal(seed, "qoda_q", n);
+      M0 = linalg::compose_svd(P, n, log_spectrum(n, cond), P, n, n, n);
       // skew * Q J Q' with J = diag([[0, 1], [-1, 0]], ...): spectral norm exactly `skew`.
       const double skew = c.real("qoda.problem.skew");
       std::vector<double> QJ(static_cast<std::size_t>(n * n), 0.0);
