@@ -9,6 +9,16 @@ import textwrap
 from . import runfile
 
 
+def flatten(name, table):
+    """[(name, plain values)] of a deck table and then of each of its subtables ([qoda.problem])."""
+    plain = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    out = [(name, plain)] if plain or not table else []
+    for k, v in table.items():
+        if isinstance(v, dict):
+            out += flatten(f"{name}.{k}", v)
+    return out
+
+
 def toml_value(v):
     """v written as a TOML value, on one line."""
     if isinstance(v, bool):
@@ -44,20 +54,25 @@ def summary(path):
     lines = [f"{path}: {status(attrs, step)}", "provenance"]
     lines += [f"  {k:20s} {v}" for k, v in attrs.items()]
     lines.append("deck")
-    for table in ("run", "parallel", attrs["workload"]):
+    tables = [t for name in ("run", "parallel", attrs["workload"]) for t in flatten(name, deck.get(name, {}))]
+    w = max(12, max(len(name) for name, _ in tables) + 3)
+    for name, values in tables:
         # Non-breaking spaces inside an item: lines break only between items.
-        items = ", ".join(f"{k} = {toml_value(v)}".replace(" ", "\xa0") for k, v in deck.get(table, {}).items())
+        items = ", ".join(f"{k} = {toml_value(v)}".replace(" ", "\xa0") for k, v in values.items())
         lines += [s.replace("\xa0", " ") for s in textwrap.wrap(
-            items, 100, initial_indent=f"  {'[' + table + ']':12s}", subsequent_indent=" " * 14, break_long_words=False)]
+            items, 100, initial_indent=f"  {'[' + name + ']':{w}s}", subsequent_indent=" " * (w + 2),
+            break_long_words=False)]
     if len(step):
         lines.append(f"metrics at step {step[-1]} (last of {len(step)} rows)")
-        lines += [f"  {k:20s} {v[-1]:.6g}" for k, v in metrics.items()]
+        w = max([20, *map(len, metrics)])
+        lines += [f"  {k:{w}s} {v[-1]:.6g}" for k, v in metrics.items()]
     else:
         lines.append("metrics: none")
     if timers:
         ranks = len(next(iter(timers.values())).ranks)
-        lines.append(f"{f'timers [s], {ranks} rank(s)':32s} {'min':>10s} {'mean':>10s} {'max':>10s}")
-        lines += [f"  {k:30s} {t.min:10.4g} {t.mean:10.4g} {t.max:10.4g}" for k, t in timers.items()]
+        w = max([30, *map(len, timers)])
+        lines.append(f"{f'timers [s], {ranks} rank(s)':{w + 2}s} {'min':>10s} {'mean':>10s} {'max':>10s}")
+        lines += [f"  {k:{w}s} {t.min:10.4g} {t.mean:10.4g} {t.max:10.4g}" for k, t in timers.items()]
     else:
         lines.append("timers: none (written when the run finishes)")
     return lines
