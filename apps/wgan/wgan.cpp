@@ -376,6 +376,11 @@ class Wgan : public engine::Workload {
     m.push_back({"bits_per_param", step_coords_ ? 8.0 * static_cast<double>(step_bytes_) / static_cast<double>(step_coords_) : 0.0});
     m.push_back({"bytes_total", static_cast<double>(crit_.exchange->stats().bytes_total + gen_.exchange->stats().bytes_total)});
     m.push_back({"time_step", comm_.allreduce(compute_, engine::Op::Max)});
+    // Replicas must hold identical parameters: max - min over ranks of a position-weighted sum.
+    double sum = 0;
+    for (const auto* v : {&crit_.x, &gen_.x})
+      for (std::size_t i = 0; i < v->size(); ++i) sum += (*v)[i] * static_cast<double>(i % 97 + 1);
+    m.push_back({"replica_spread", comm_.allreduce(sum, engine::Op::Max) - comm_.allreduce(sum, engine::Op::Min)});
     return m;
   }
 
