@@ -3,12 +3,16 @@
 // bad data files exit 2, and (1 rank) the ring deck learns the 8 modes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "engine/driver.hpp"
 #include "engine/error.hpp"
 #include "engine/h5.hpp"
+#include "kernels/counter_rng.hpp"
+#include "kernels/nn/mlp.hpp"
 #include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
@@ -113,4 +117,84 @@ TEST(WganRun, BadDataFilesExitTwo) {
   EXPECT_EQ(run({"run", deck("bad2", "[wgan.data]\ntype = \"hdf5\"\npath = \"" + one_d + "\"\n"), "--quiet"}), kExitBadInput);
   EXPECT_EQ(run({"run", deck("bad3", "[wgan.data]\ntype = \"digits\"\npath = \"" + csv + "\"\n"), "--quiet"}), kExitBadInput);
   EXPECT_EQ(run({"run", deck("bad4", "[wgan.data]\ntype = \"digits\"\npath = \"" + dir() + "/missing.csv.gz\"\n"), "--quiet"}), kExitBadInput);
+}
+
+// One gda step (one critic update, then one generator update) on tiny networks equals the update
+// computed here from the losses of ALGORITHMS.md section 3 over the global batch (every rank's
+// rows), with parameter gradients by central finite differences of the losses.
+TEST(WganRun, OneGdaStepEqualsAFiniteDifferenceReference) {
+  namespace nn = saddle::kernels::nn;
+  using saddle::kernels::CounterRng;
+  const std::uint64_t seed = 5;
+  const std::int64_t B = 2, K = world().size(), N = B * K;
+  const double lr = 0.1, lambda = 10;
+  const std::string d = saddle::testing::write_deck(
+      dir(), "onestep",
+      "[run]\nworkload = \"wgan\"\noutput = \"" + dir() + "/out\"\nsteps = 1\nseed = 5\n[wgan]\noptimizer = \"gda\"\nbatch = 2\nlr = 0.1\n"
+      "n_critic = 1\nlatent = 2\neval_samples = 10\n[wgan.generator]\nwidths = [3]\n[wgan.critic]\nwidths = [3]\n");
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  const nn::ActivationFn leaky{nn::Activation::leaky_relu, 0.2}, id{nn::Activation::identity, 0.2};
+  nn::Mlp g({2, 3, 2}, {leaky, id}), c({2, 3, 1}, {leaky, id});
+  g.initialise(nn::Init::uniform_fan_in, seed, saddle::kernels::purpose_id("init_generator"));
+  c.initialise(nn::Init::uniform_fan_in, seed, saddle::kernels::purpose_id("init_critic"));
+  // The draws of evaluation 0 (critic) and 1 (generator), global rows 0 .. N-1.
+  std::vector<double> real(2 * N), z(2 * N), zg(2 * N), eps(N);
+  const CounterRng ring(seed, "ring"), lat(seed, "latent"), latg(seed, "latent_g"), ueps(seed, "eps");
+  for (std::int64_t i = 0; i < N; ++i) {
+    const auto b = ring.bits(i, 0, 0);
+    const double a = 6.283185307179586 * std::floor(CounterRng::to_unit(b.v[0], b.v[1]) * 8) / 8;
+    double n0, n1;
+    ring.normal2(i, 0, 1, n0, n1);
+    real[2 * i] = 2 * std::cos(a) + 0.02 * n0;
+    real[2 * i + 1] = 2 * std::sin(a) + 0.02 * n1;
+    lat.normal2(i, 0, 0, z[2 * i], z[2 * i + 1]);
+    latg.normal2(i, 1, 0, zg[2 * i], zg[2 * i + 1]);
+    eps[i] = ueps.uniform(i, 0);
+  }
+  const auto fd = [](std::vector<double>& x, const std::function<double()>& f) {
+    std::vector<double> grad(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double x0 = x[i], h = 1e-6;
+      x[i] = x0 + h;
+      const double fp = f();
+      x[i] = x0 - h;
+      const double fm = f();
+      x[i] = x0;
+      grad[i] = (fp - fm) / (2 * h);
+    }
+    return grad;
+  };
+  const auto fake = g.forward(z.data(), N);
+  std::vector<double> xhat(2 * N);
+  for (std::int64_t i = 0; i < 2 * N; ++i) xhat[i] = eps[i / 2] * real[i] + (1 - eps[i / 2]) * fake[i];
+  const auto critic_loss = [&] {
+    double l = 0;
+    for (double y : c.forward(fake.data(), N)) l += y / N;
+    for (double y : c.forward(real.data(), N)) l -= y / N;
+    c.forward(xhat.data(), N);
+    const std::vector<double> ones(N, 1.0);
+    const auto u = c.backward(ones.data(), false);
+    for (std::int64_t i = 0; i < N; ++i) {
+      const double n = std::hypot(u[2 * i], u[2 * i + 1]);
+      l += lambda / N * (n - 1) * (n - 1);
+    }
+    return l;
+  };
+  const auto gc = fd(c.params(), critic_loss);
+  for (std::size_t i = 0; i < gc.size(); ++i) c.params()[i] -= lr * gc[i];
+  const auto gen_loss = [&] {
+    const auto x = g.forward(zg.data(), N);
+    double l = 0;
+    for (double y : c.forward(x.data(), N)) l -= y / N;
+    return l;
+  };
+  const auto gg = fd(g.params(), gen_loss);
+  for (std::size_t i = 0; i < gg.size(); ++i) g.params()[i] -= lr * gg[i];
+  if (!world().is_root()) return;
+  const std::string out = dir() + "/out/onestep.h5";
+  const auto cp = read(out, "result/critic_params"), gp = read(out, "result/generator_params");
+  ASSERT_EQ(cp.size(), c.params().size());
+  ASSERT_EQ(gp.size(), g.params().size());
+  for (std::size_t i = 0; i < cp.size(); ++i) EXPECT_NEAR(cp[i], c.params()[i], 1e-8) << "critic " << i;
+  for (std::size_t i = 0; i < gp.size(); ++i) EXPECT_NEAR(gp[i], g.params()[i], 1e-8) << "generator " << i;
 }
