@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's own packages, whatever Saddle needs that this machine lacks.
 # Safe to rerun: packages already present are left alone and apt is not touched at all.
+# `--bench` adds the benchmark peers' packages (PyTorch, scikit-learn; the latter also ships the
+# digits set that inputs/wgan_digits.toml reads).
 set -euo pipefail
 
 packages=(
@@ -10,10 +12,13 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools           # parallel HDF5 1.10, h5dump/h5diff
   libopenblas-dev liblapacke-dev           # BLAS/LAPACK + LAPACKE
   libgtest-dev libtoml11-dev               # GoogleTest, toml11
+  zlib1g-dev                               # zlib: wgan reads the gzip CSV of the digits set
   libglpk-dev                              # GLPK: LP reference and fallback of the mail stage games
   python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
   slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
 )
+bench_packages=(python3-sklearn python3-torch)  # bench/wgan_vs_torch.sh; the digits deck's data
+if [ "${1:-}" = "--bench" ]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
