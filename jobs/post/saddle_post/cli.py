@@ -7,7 +7,7 @@ and exit code 2, never a traceback.
 import argparse
 import sys
 
-from . import hb, mail, plot, qoda, report, runfile, scaling
+from . import hb, mail, plot, qoda, report, runfile, scaling, wgan
 
 PROG = "saddle-post"
 COMMANDS = {
@@ -16,6 +16,7 @@ COMMANDS = {
     "hb": (hb, "figures of an hb run file (stability maps, AvgS, trajectories, metrics)"),
     "mail": (mail, "Nash gap against expert queries of a mail run file (mean ± std per algorithm)"),
     "qoda": (qoda, "figures of qoda run files (convergence against iterations and bytes, levels, metrics)"),
+    "wgan": (wgan, "figures of a wgan run file (generated samples: digit grid or ring scatter; loss and SWD curves)"),
     "scaling-report": (scaling, "CSV, table and plot of a scaling study (jobs/scaling/scaling.py)"),
 }
 
