@@ -236,6 +236,7 @@ class Wgan : public engine::Workload {
 
   void validate(const Config& c) const override {
     const std::string type = c.string("wgan.data.type");
+    if (c.integer("parallel.layer") != 1) throw c.error("parallel.layer", "wgan is data-parallel only (a layer-parallel mode is planned); use 1");
     if (type == "hdf5" && !c.has("wgan.data.path")) throw c.error("wgan.data.path", "is required with wgan.data.type = \"hdf5\"");
     if (type == "ring" && c.has("wgan.data.path")) throw c.error("wgan.data.path", "the ring is generated; remove the path or set wgan.data.type");
     if (c.string("wgan.schedule") == "simultaneous" && c.integer("wgan.n_critic") != 1)
