@@ -515,12 +515,14 @@ class Wgan : public engine::Workload {
     auto& d = crit_.net;
     d.zero_grad();
     const double inv = 1.0 / static_cast<double>(batch_);
-    std::vector<double> seed(static_cast<std::size_t>(batch_), inv);
+    // Fake and real rows in one pass of 2B rows (seeds +1/B and -1/B).
+    std::vector<double> both(fake);
+    both.insert(both.end(), real.begin(), real.end());
+    std::vector<double> seed(static_cast<std::size_t>(2 * batch_), inv);
+    for (std::int64_t r = batch_; r < 2 * batch_; ++r) seed[static_cast<std::size_t>(r)] = -inv;
     double w = 0;
-    for (double y : d.forward(fake.data(), batch_)) w -= y * inv;
-    d.backward(seed.data());
-    for (double& x : seed) x = -x;
-    for (double y : d.forward(real.data(), batch_)) w += y * inv;
+    const auto& out = d.forward(both.data(), 2 * batch_);
+    for (std::int64_t r = 0; r < 2 * batch_; ++r) w -= out[static_cast<std::size_t>(r)] * seed[static_cast<std::size_t>(r)];
     d.backward(seed.data());
     last_gp_ = d.penalty(xhat.data(), batch_, lambda_);
     last_w_ = w;
