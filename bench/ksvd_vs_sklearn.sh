@@ -5,7 +5,7 @@
 # OpenBLAS threads, Saddle through 2 ranks). Then the tile + GEMM loop against dgemm
 # (bench_ksvd) on one thread. Run from the repository root after a build:
 #   bash bench/ksvd_vs_sklearn.sh [build dir] [n = 20000]
-# Needs python3-sklearn and python3-scipy (jobs/local/install-deps.sh --bench).
+# Needs python3-sklearn and python3-scipy (jobs/local/install-deps.sh installs both).
 set -euo pipefail
 build=${1:-build}
 n=${2:-20000}

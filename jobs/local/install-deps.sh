@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's own packages, whatever Saddle needs that this machine lacks.
 # Safe to rerun: packages already present are left alone and apt is not touched at all.
+# `--bench` adds the benchmark peers' packages.
 set -euo pipefail
 
 packages=(
@@ -10,14 +11,15 @@ packages=(
   libhdf5-openmpi-dev hdf5-tools           # parallel HDF5 1.10, h5dump/h5diff
   libopenblas-dev liblapacke-dev           # BLAS/LAPACK + LAPACKE
   libgtest-dev libtoml11-dev               # GoogleTest, toml11
+  zlib1g-dev                               # zlib: wgan reads the gzip CSV of the digits set
   libglpk-dev                              # GLPK: LP reference and fallback of the mail stage games
   python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
+  python3-sklearn                          # ships digits.csv.gz, read by inputs/wgan_digits.toml; peer of bench/ksvd_vs_sklearn.sh
   slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
 )
-
 # Peers of the benchmarks in bench/ only (not needed to build, test or run): `install-deps.sh --bench`.
 bench_packages=(
-  python3-sklearn                          # bench/ksvd_vs_sklearn.sh: scikit-learn's randomized_svd
+  python3-torch                            # bench/wgan_vs_torch.sh: PyTorch's CPU WGAN-GP
 )
 if [ "${1:-}" = "--bench" ]; then packages+=("${bench_packages[@]}"); fi
 

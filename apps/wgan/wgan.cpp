@@ -1,0 +1,592 @@
+// wgan: Wasserstein-GAN training with gradient penalty as a min-max VI (ALGORITHMS.md section 3),
+// data-parallel: every rank draws its own minibatch (global batch = ranks x wgan.batch) from
+// counter-based streams and the players' gradients are averaged through
+// engine::CompressedExchange (float64 allreduce, or layer-wise quantised for qoda, each weight
+// and bias tensor one layer), so every rank holds identical parameters.
+//
+// Losses (critic D_theta, generator G_phi, z ~ N(0, I), eps ~ U[0, 1]):
+//   l_D = mean D(G(z)) - mean D(x) + lambda mean (|grad D(xhat)| - 1)^2, xhat = eps x + (1 - eps) G(z)
+//   l_G = -mean D(G(z))
+// One driver step is one generator iteration: n_critic critic updates then one generator update
+// (alternating), or one joint update of both at the same point (simultaneous, n_critic = 1).
+// Optimisers (per player, the other player's parameters fixed during its evaluations):
+//   gda            x -= lr g(x)
+//   adam           Adam(lr, beta1, beta2, eps)
+//   optimistic_adam x -= 2 u_t - u_{t-1}, u_t the Adam step (Daskalakis et al. 2018)
+//   extragradient  xh = x - lr g(x); x -= lr g(xh)               (two evaluations)
+//   qoda           X_{t+1/2} = X_t - lr avgQ_{t-1/2}; Y -= avgQ(V(X_{t+1/2})); X = X_1 + lr Y
+//                  (constant rates; one quantised exchange per evaluation)
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "apps/wgan/data.hpp"
+#include "engine/compressed_exchange.hpp"
+#include "engine/error.hpp"
+#include "engine/workload.hpp"
+#include "kernels/counter_rng.hpp"
+#include "kernels/nn/mlp.hpp"
+
+namespace saddle::apps::wgan {
+
+using engine::Config;
+using engine::InputError;
+namespace nn = kernels::nn;
+
+namespace {
+
+const char* const kDigitsDefault = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+
+// Sliced 2-Wasserstein distance between two equal-size samples (n x dim), over `projections`
+// directions drawn from the stream (seed, "swd").
+double sliced_wasserstein(const std::vector<double>& a, const std::vector<double>& b, std::int64_t n, std::int64_t dim,
+                          std::int64_t projections, std::uint64_t seed) {
+  const kernels::CounterRng rng(seed, "swd");
+  std::vector<double> dir(static_cast<std::size_t>(dim)), pa(static_cast<std::size_t>(n)), pb(static_cast<std::size_t>(n));
+  double total = 0;
+  for (std::int64_t p = 0; p < projections; ++p) {
+    double nn2 = 0;
+    for (std::int64_t j = 0; j < dim; ++j) {
+      dir[static_cast<std::size_t>(j)] = rng.normal(static_cast<std::uint64_t>(j), static_cast<std::uint32_t>(p));
+      nn2 += dir[static_cast<std::size_t>(j)] * dir[static_cast<std::size_t>(j)];
+    }
+    for (double& d : dir) d /= std::sqrt(nn2);
+    for (std::int64_t i = 0; i < n; ++i) {
+      double sa = 0, sb = 0;
+      for (std::int64_t j = 0; j < dim; ++j) {
+        sa += a[static_cast<std::size_t>(i * dim + j)] * dir[static_cast<std::size_t>(j)];
+        sb += b[static_cast<std::size_t>(i * dim + j)] * dir[static_cast<std::size_t>(j)];
+      }
+      pa[static_cast<std::size_t>(i)] = sa;
+      pb[static_cast<std::size_t>(i)] = sb;
+    }
+    std::sort(pa.begin(), pa.end());
+    std::sort(pb.begin(), pb.end());
+    double s = 0;
+    for (std::int64_t i = 0; i < n; ++i) s += (pa[static_cast<std::size_t>(i)] - pb[static_cast<std::size_t>(i)]) * (pa[static_cast<std::size_t>(i)] - pb[static_cast<std::size_t>(i)]);
+    total += s / static_cast<double>(n);
+  }
+  return std::sqrt(total / static_cast<double>(projections));
+}
+
+std::vector<nn::ActivationFn> activations(std::size_t hidden, const std::string& act, const std::string& out, double slope) {
+  std::vector<nn::ActivationFn> a(hidden, nn::ActivationFn{nn::parse_activation(act), slope});
+  a.push_back(nn::ActivationFn{nn::parse_activation(out), slope});
+  return a;
+}
+
+const std::vector<std::string> kActivations = {"identity", "leaky_relu", "relu", "tanh", "sigmoid"};
+
+}  // namespace
+
+// One player's optimiser state over its flat parameter vector (the iterate x; the network holds
+// the point where the gradient is evaluated).
+struct Player {
+  nn::Mlp net;
+  std::string method;
+  double lr = 0, beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
+  std::vector<double> x, m, v, u_prev, x_half, x1, y, last_avg, local, avg, own;
+  std::int64_t t = 0;
+  std::uint32_t round = 0;
+  std::unique_ptr<engine::CompressedExchange> exchange;
+
+  int evaluations() const { return method == "extragradient" ? 2 : 1; }
+
+  void init(const std::string& meth, double rate) {
+    method = meth;
+    lr = rate;
+    x = net.params();
+    const std::size_t n = x.size();
+    m.assign(n, 0.0);
+    v.assign(n, 0.0);
+    u_prev.assign(n, 0.0);
+    x_half.assign(n, 0.0);
+    x1 = x;
+    y.assign(n, 0.0);
+    last_avg.assign(n, 0.0);
+    local.assign(n, 0.0);
+    avg.assign(n, 0.0);
+    own.assign(n, 0.0);
+  }
+
+  // Loads the evaluation point of `phase` into the network.
+  void prepare(int phase) {
+    auto& p = net.params();
+    if (method == "qoda") {
+      for (std::size_t i = 0; i < x.size(); ++i) p[i] = x[i] - lr * last_avg[i];
+    } else if (method == "extragradient" && phase == 1) {
+      p = x_half;
+    } else {
+      p = x;
+    }
+  }
+
+  // Averages the local gradient (in net.grad()) over ranks; returns the bytes sent this round.
+  std::uint64_t exchange_grad() {
+    local = net.grad();
+    exchange->exchange(local.data(), avg.data(), own.data(), round++);
+    double s = 0;
+    for (double g : avg) s += g;
+    if (!std::isfinite(s))
+      throw engine::CollectiveError("training diverged (non-finite gradients at exchange " + std::to_string(round) + "); lower wgan.lr",
+                                    engine::kExitFailure, 0);
+    return exchange->stats().round_bytes;
+  }
+
+  // Applies the averaged gradient `avg` of `phase`, then loads x into the network.
+  void absorb(int phase) {
+    const std::size_t n = x.size();
+    if (method == "gda") {
+      for (std::size_t i = 0; i < n; ++i) x[i] -= lr * avg[i];
+    } else if (method == "adam" || method == "optimistic_adam") {
+      ++t;
+      const double c1 = 1.0 - std::pow(beta1, static_cast<double>(t)), c2 = 1.0 - std::pow(beta2, static_cast<double>(t));
+      const bool opt = method == "optimistic_adam";
+      for (std::size_t i = 0; i < n; ++i) {
+        m[i] = beta1 * m[i] + (1 - beta1) * avg[i];
+        v[i] = beta2 * v[i] + (1 - beta2) * avg[i] * avg[i];
+        const double u = lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps);
+        x[i] -= opt ? 2 * u - u_prev[i] : u;
+        u_prev[i] = u;
+      }
+    } else if (method == "extragradient") {
+      if (phase == 0) {
+        for (std::size_t i = 0; i < n; ++i) x_half[i] = x[i] - lr * avg[i];
+      } else {
+        for (std::size_t i = 0; i < n; ++i) x[i] -= lr * avg[i];
+      }
+    } else {  // qoda
+      for (std::size_t i = 0; i < n; ++i) {
+        y[i] -= avg[i];
+        x[i] = x1[i] + lr * y[i];
+      }
+      last_avg = avg;
+    }
+    net.params() = x;
+  }
+
+  void save(const engine::h5::Group& g) const {
+    g.write_attr("t", t);
+    g.write_attr("round", static_cast<std::int64_t>(round));
+    for (const auto& [name, vec] : named()) g.write(name, *vec);
+    exchange->save(g.create_group("exchange"));
+  }
+  void load(const engine::h5::Group& g) {
+    t = g.read_attr<std::int64_t>("t");
+    round = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
+    for (const auto& [name, vec] : named()) {
+      auto r = g.read<double>(name);
+      if (r.size() != x.size()) throw InputError("checkpoint: " + name + " has another length (another network?)");
+      *const_cast<std::vector<double>*>(vec) = std::move(r);
+    }
+    exchange->load(g.open_group("exchange"));
+    net.params() = x;
+  }
+
+ private:
+  std::vector<std::pair<std::string, const std::vector<double>*>> named() const {
+    return {{"x", &x}, {"m", &m}, {"v", &v}, {"u_prev", &u_prev}, {"x_half", &x_half}, {"x1", &x1}, {"y", &y}, {"last_avg", &last_avg}};
+  }
+};
+
+class Wgan : public engine::Workload {
+ public:
+  void declare(engine::Schema& s) const override {
+    s.find("run.steps")->def(std::int64_t{2000});
+    s.string("wgan.data.type").def(std::string("ring")).one_of({"ring", "digits", "hdf5"})
+        .help("ring of Gaussians, the sklearn digits (gzip CSV) or an HDF5 file's /X");
+    s.string("wgan.data.path").optional().help("digits: digits.csv.gz (default: Debian's python3-sklearn copy); hdf5: file with /X");
+    s.real("wgan.data.holdout").def(0.2).range(1e-6, 0.999).help("fraction of rows held out for the metrics (digits, hdf5)");
+    s.integer("wgan.data.ring_modes").def(std::int64_t{8}).range(2, 1000).help("Gaussians on the ring");
+    s.real("wgan.data.ring_radius").def(2.0).range(1e-6, 1e6).help("radius of the ring");
+    s.real("wgan.data.ring_std").def(0.02).range(1e-9, 1e6).help("standard deviation of each Gaussian");
+    s.integer("wgan.latent").def(std::int64_t{2}).range(1, 100000).help("latent dimension of z ~ N(0, I)");
+    s.int_list("wgan.generator.widths").def(std::vector<std::int64_t>{64, 64}).range(1, 1 << 20).help("hidden widths of G");
+    s.string("wgan.generator.activation").def(std::string("leaky_relu")).one_of(kActivations).help("hidden activation of G");
+    s.string("wgan.generator.output").def(std::string("identity")).one_of(kActivations).help("output activation of G (tanh for data in [-1, 1])");
+    s.int_list("wgan.critic.widths").def(std::vector<std::int64_t>{64, 64}).range(1, 1 << 20).help("hidden widths of D");
+    s.string("wgan.critic.activation").def(std::string("leaky_relu")).one_of(kActivations).help("hidden activation of D (output: identity)");
+    s.real("wgan.leaky_slope").def(0.2).range(0, 1).help("LeakyReLU slope for negative inputs");
+    s.string("wgan.init").def(std::string("uniform_fan_in")).one_of({"uniform_fan_in", "he_normal", "xavier_uniform"}).help("weight initialisation");
+    s.integer("wgan.batch").def(std::int64_t{64}).range(1, 1 << 20).help("minibatch per rank (global batch = ranks x batch)");
+    s.real("wgan.lambda").def(10.0).range(0, 1e6).help("gradient-penalty weight");
+    s.integer("wgan.n_critic").def(std::int64_t{5}).range(1, 1000).help("critic updates per generator update (alternating)");
+    s.string("wgan.optimizer").def(std::string("adam")).one_of({"gda", "adam", "optimistic_adam", "extragradient", "qoda"}).help("update rule of both players");
+    s.string("wgan.schedule").def(std::string("alternating")).one_of({"alternating", "simultaneous"})
+        .help("alternating: n_critic critic updates then a generator update; simultaneous: both at the same point (n_critic = 1)");
+    s.real("wgan.lr").def(1e-4).range(0, 10).help("critic step size");
+    s.real("wgan.lr_generator").optional().range(0, 10).help("generator step size (default wgan.lr)");
+    s.real("wgan.beta1").def(0.5).range(0, 0.999999).help("Adam first-moment decay");
+    s.real("wgan.beta2").def(0.9).range(0, 0.999999).help("Adam second-moment decay");
+    s.real("wgan.eps").def(1e-8).range(1e-300, 1).help("Adam epsilon");
+    s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"layerwise", "global", "bucket"}).help("qoda: quantisation scheme");
+    s.string("wgan.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"}).help("qoda: level family");
+    s.integer("wgan.quantizer.num_levels").def(std::int64_t{16}).range(2, 256).help("qoda: levels including 0 and 1");
+    s.string("wgan.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("qoda: block norm");
+    s.string("wgan.quantizer.coder").def(std::string("elias")).one_of({"elias", "huffman"}).help("qoda: index code");
+    s.integer("wgan.quantizer.adapt_every").def(std::int64_t{100}).range(0, 1000000000).help("qoda: exchanges between refits (0 = never)");
+    s.integer("wgan.eval_samples").def(std::int64_t{1000}).range(2, 1 << 24).help("generated samples for swd/modes (and held-out rows used)");
+    s.integer("wgan.swd_projections").def(std::int64_t{64}).range(1, 1 << 16).help("random directions of the sliced Wasserstein distance");
+    s.integer("wgan.samples").def(std::int64_t{256}).range(1, 1 << 24).help("fixed-seed generated samples written to /result/samples");
+  }
+
+  void validate(const Config& c) const override {
+    const std::string type = c.string("wgan.data.type");
+    if (c.integer("parallel.layer") != 1) throw c.error("parallel.layer", "wgan is data-parallel only (a layer-parallel mode is planned); use 1");
+    if (type == "hdf5" && !c.has("wgan.data.path")) throw c.error("wgan.data.path", "is required with wgan.data.type = \"hdf5\"");
+    if (type == "ring" && c.has("wgan.data.path")) throw c.error("wgan.data.path", "the ring is generated; remove the path or set wgan.data.type");
+    if (c.string("wgan.schedule") == "simultaneous" && c.integer("wgan.n_critic") != 1)
+      throw c.error("wgan.n_critic", "must be 1 with wgan.schedule = \"simultaneous\" (both players update at the same point)");
+    if (!(c.real("wgan.lr") > 0)) throw c.error("wgan.lr", "must be > 0");
+    if (c.has("wgan.lr_generator") && !(c.real("wgan.lr_generator") > 0)) throw c.error("wgan.lr_generator", "must be > 0");
+    if (c.string("wgan.optimizer") == "qoda" && c.integer("wgan.quantizer.adapt_every") == 0 &&
+        (c.string("wgan.quantizer.levels") == "adaptive" || c.string("wgan.quantizer.coder") == "huffman"))
+      throw c.error("wgan.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
+    if (c.string("wgan.quantizer.type") == "bucket" && c.string("wgan.quantizer.coder") == "huffman")
+      throw c.error("wgan.quantizer.coder", "the bucket scheme sends fixed-width steps");
+    if (c.string("wgan.optimizer") != "qoda")
+      for (const std::string k : {"wgan.quantizer.type", "wgan.quantizer.levels", "wgan.quantizer.num_levels", "wgan.quantizer.coder"})
+        if (c.is_set(k)) throw c.error(k, "applies to wgan.optimizer = \"qoda\" only (the others exchange float64 gradients)");
+  }
+
+  void setup(const engine::RunContext& ctx) override {
+    const Config& c = ctx.config;
+    comm_ = ctx.grid.world;
+    seed_ = ctx.seed;
+    type_ = c.string("wgan.data.type");
+    batch_ = c.integer("wgan.batch");
+    lambda_ = c.real("wgan.lambda");
+    n_critic_ = c.integer("wgan.n_critic");
+    simultaneous_ = c.string("wgan.schedule") == "simultaneous";
+    latent_ = c.integer("wgan.latent");
+    modes_ = c.integer("wgan.data.ring_modes");
+    radius_ = c.real("wgan.data.ring_radius");
+    std_ = c.real("wgan.data.ring_std");
+    n_eval_ = c.integer("wgan.eval_samples");
+    projections_ = c.integer("wgan.swd_projections");
+    n_samples_ = c.integer("wgan.samples");
+
+    comm_.agree([&] {
+      if (type_ == "ring") {
+        data_.dim = 2;
+        data_.heldout.resize(static_cast<std::size_t>(2 * n_eval_));
+        for (std::int64_t i = 0; i < n_eval_; ++i) ring_sample(kernels::CounterRng(seed_, "heldout"), static_cast<std::uint64_t>(i), 0, &data_.heldout[static_cast<std::size_t>(2 * i)]);
+      } else {
+        std::int64_t rows = 0, cols = 64;
+        std::vector<double> all;
+        std::string path = c.has("wgan.data.path") ? c.string("wgan.data.path") : kDigitsDefault;
+        if (type_ == "digits") all = read_digits_csv(path, rows);
+        else all = read_hdf5_x(path, rows, cols);
+        data_ = split(std::move(all), cols, c.real("wgan.data.holdout"), seed_, "'" + path + "'");
+      }
+    });
+    dim_ = data_.dim;
+    n_eval_ = std::min(n_eval_, data_.heldout_rows());
+
+    const double slope = c.real("wgan.leaky_slope");
+    std::vector<std::int64_t> gw{latent_};
+    for (auto w : c.int_list("wgan.generator.widths")) gw.push_back(w);
+    gw.push_back(dim_);
+    std::vector<std::int64_t> dw{dim_};
+    for (auto w : c.int_list("wgan.critic.widths")) dw.push_back(w);
+    dw.push_back(1);
+    const auto init = nn::parse_init(c.string("wgan.init"));
+    gen_.net = nn::Mlp(gw, activations(gw.size() - 2, c.string("wgan.generator.activation"), c.string("wgan.generator.output"), slope));
+    crit_.net = nn::Mlp(dw, activations(dw.size() - 2, c.string("wgan.critic.activation"), "identity", slope));
+    gen_.net.initialise(init, seed_, kernels::purpose_id("init_generator"));
+    crit_.net.initialise(init, seed_, kernels::purpose_id("init_critic"));
+    const std::string method = c.string("wgan.optimizer");
+    crit_.init(method, c.real("wgan.lr"));
+    gen_.init(method, c.has("wgan.lr_generator") ? c.real("wgan.lr_generator") : c.real("wgan.lr"));
+    for (Player* p : {&crit_, &gen_}) {
+      p->beta1 = c.real("wgan.beta1");
+      p->beta2 = c.real("wgan.beta2");
+      p->eps = c.real("wgan.eps");
+      engine::QuantizerOptions o;
+      o.type = method == "qoda" ? c.string("wgan.quantizer.type") : "none";
+      o.levels = c.string("wgan.quantizer.levels");
+      o.num_levels = static_cast<int>(c.integer("wgan.quantizer.num_levels"));
+      o.norm = c.string("wgan.quantizer.norm");
+      o.coder = c.string("wgan.quantizer.coder");
+      o.adapt_every = static_cast<int>(c.integer("wgan.quantizer.adapt_every"));
+      kernels::quant::Layout layout;
+      layout.offsets = p->net.tensor_offsets();
+      for (std::size_t m = 0; m + 1 < layout.offsets.size(); ++m) layout.types.push_back(static_cast<int>(m));
+      layout.ntypes = static_cast<int>(layout.types.size());
+      p->exchange = std::make_unique<engine::CompressedExchange>(comm_, o, layout, seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
+    }
+    ctx.log("wgan: G " + widths_text(gw) + ", D " + widths_text(dw) + ", " + std::to_string(gen_.net.size() + crit_.net.size()) +
+            " parameters, global batch " + std::to_string(batch_ * comm_.size()) + ", " + method);
+  }
+
+  void step(std::int64_t s) override {
+    const auto t0 = clock::now();
+    step_bytes_ = 0;
+    step_coords_ = 0;
+    if (simultaneous_) {
+      for (int phase = 0; phase < crit_.evaluations(); ++phase) {
+        crit_.prepare(phase);
+        gen_.prepare(phase);
+        critic_grad();
+        generator_grad();
+        exchange(crit_);
+        exchange(gen_);
+        crit_.absorb(phase);
+        gen_.absorb(phase);
+        ++eval_;
+      }
+    } else {
+      for (std::int64_t k = 0; k < n_critic_; ++k)
+        for (int phase = 0; phase < crit_.evaluations(); ++phase) {
+          crit_.prepare(phase);
+          critic_grad();
+          exchange(crit_);
+          crit_.absorb(phase);
+          ++eval_;
+        }
+      for (int phase = 0; phase < gen_.evaluations(); ++phase) {
+        gen_.prepare(phase);
+        generator_grad();
+        exchange(gen_);
+        gen_.absorb(phase);
+        ++eval_;
+      }
+    }
+    steps_done_ = s;
+    compute_ += seconds(t0);
+  }
+
+  engine::MetricValues metrics(std::int64_t) override {
+    double vals[2] = {last_w_, last_gp_};
+    comm_.allreduce(vals, 2, engine::Op::Sum);
+    const double k = static_cast<double>(comm_.size());
+    const auto gen = generate(n_eval_, "eval_latent");
+    engine::MetricValues m;
+    m.push_back({"swd", sliced_wasserstein(gen, data_.heldout, n_eval_, dim_, projections_, seed_)});
+    m.push_back({"wasserstein", vals[0] / k});
+    m.push_back({"gradient_penalty", vals[1] / k});
+    if (type_ == "ring") {
+      const auto [modes, hq] = ring_quality(gen, n_eval_);
+      m.push_back({"modes", static_cast<double>(modes)});
+      m.push_back({"high_quality", hq});
+    }
+    m.push_back({"bits_per_param", step_coords_ ? 8.0 * static_cast<double>(step_bytes_) / static_cast<double>(step_coords_) : 0.0});
+    m.push_back({"bytes_total", static_cast<double>(crit_.exchange->stats().bytes_total + gen_.exchange->stats().bytes_total)});
+    m.push_back({"time_step", comm_.allreduce(compute_, engine::Op::Max)});
+    // Replicas must hold identical parameters: max - min over ranks of a position-weighted sum.
+    double sum = 0;
+    for (const auto* v : {&crit_.x, &gen_.x})
+      for (std::size_t i = 0; i < v->size(); ++i) sum += (*v)[i] * static_cast<double>(i % 97 + 1);
+    m.push_back({"replica_spread", comm_.allreduce(sum, engine::Op::Max) - comm_.allreduce(sum, engine::Op::Min)});
+    return m;
+  }
+
+  void save(const engine::h5::Group& g) const override {
+    g.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
+    g.write_attr("steps_done", steps_done_);
+    g.write_attr("eval", static_cast<std::int64_t>(eval_));
+    g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
+    g.write_attr("step_coords", static_cast<std::int64_t>(step_coords_));
+    g.write("scalars", std::vector<double>{compute_});
+    // Each rank's own last loss values (their rank mean is the logged metric).
+    const double mine[2] = {last_w_, last_gp_};
+    g.write_rows("last_losses", mine, 1, 2);
+    crit_.save(g.create_group("critic"));
+    gen_.save(g.create_group("generator"));
+  }
+
+  void load(const engine::h5::Group& g) override {
+    const auto ranks = g.read_attr<std::int64_t>("ranks");
+    if (ranks != comm_.size())
+      throw engine::CollectiveError("checkpoint was written by " + std::to_string(ranks) + " ranks and this run has " + std::to_string(comm_.size()) +
+                                        "; each rank draws its own minibatch, so restart on " + std::to_string(ranks) + " ranks or set run.restart = \"no\"",
+                                    engine::kExitBadInput, 0);
+    steps_done_ = g.read_attr<std::int64_t>("steps_done");
+    eval_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("eval"));
+    step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
+    step_coords_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_coords"));
+    compute_ = g.read<double>("scalars").at(0);
+    const auto mine = g.read_rows<double>("last_losses", comm_.rank(), 1);
+    last_w_ = mine.at(0);
+    last_gp_ = mine.at(1);
+    crit_.load(g.open_group("critic"));
+    gen_.load(g.open_group("generator"));
+  }
+
+  void finish(const engine::h5::Group& result) override {
+    result.write("samples", generate(n_samples_, "sample_latent"), {static_cast<hsize_t>(n_samples_), static_cast<hsize_t>(dim_)});
+    result.write("generator_params", gen_.x);
+    result.write("critic_params", crit_.x);
+    result.write("generator_widths", gen_.net.widths());
+    result.write("critic_widths", crit_.net.widths());
+    result.write_attr("data", type_);
+    result.write_attr("optimizer", crit_.method);
+    result.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
+    if (type_ == "ring") {
+      result.write_attr("ring_radius", radius_);
+      result.write_attr("ring_std", std_);
+      result.write_attr("ring_modes", modes_);
+    }
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
+  static std::string widths_text(const std::vector<std::int64_t>& w) {
+    std::string s;
+    for (auto x : w) s += (s.empty() ? "" : "-") + std::to_string(x);
+    return s;
+  }
+
+  void ring_sample(const kernels::CounterRng& rng, std::uint64_t index, std::uint32_t step, double* out) const {
+    const auto b = rng.bits(index, step, 0);
+    const double u = kernels::CounterRng::to_unit(b.v[0], b.v[1]);
+    const auto mode = std::min<std::int64_t>(static_cast<std::int64_t>(u * static_cast<double>(modes_)), modes_ - 1);
+    double z0, z1;
+    rng.normal2(index, step, 1, z0, z1);
+    const double angle = 6.283185307179586 * static_cast<double>(mode) / static_cast<double>(modes_);
+    out[0] = radius_ * std::cos(angle) + std_ * z0;
+    out[1] = radius_ * std::sin(angle) + std_ * z1;
+  }
+
+  // This rank's rows of the global minibatch of evaluation `eval_` (global row index = rank x
+  // batch + row, so ranks draw disjoint counters).
+  std::uint64_t row_index(std::int64_t r) const { return static_cast<std::uint64_t>(comm_.rank() * batch_ + r); }
+
+  std::vector<double> real_batch() const {
+    std::vector<double> x(static_cast<std::size_t>(batch_ * dim_));
+    if (type_ == "ring") {
+      const kernels::CounterRng rng(seed_, "ring");
+      for (std::int64_t r = 0; r < batch_; ++r) ring_sample(rng, row_index(r), eval_, &x[static_cast<std::size_t>(r * dim_)]);
+    } else {
+      const kernels::CounterRng rng(seed_, "batch");
+      const std::int64_t n = data_.train_rows();
+      for (std::int64_t r = 0; r < batch_; ++r) {
+        const auto i = std::min<std::int64_t>(static_cast<std::int64_t>(rng.uniform(row_index(r), eval_) * static_cast<double>(n)), n - 1);
+        std::copy_n(data_.train.begin() + i * dim_, dim_, x.begin() + r * dim_);
+      }
+    }
+    return x;
+  }
+
+  // Latent rows: row `index` of the stream (seed, purpose) at counter step `step`.
+  std::vector<double> latent(std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows) const {
+    const kernels::CounterRng rng(seed_, purpose);
+    std::vector<double> z(static_cast<std::size_t>(rows * latent_));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::uint64_t idx = global_rows ? row_index(r) : static_cast<std::uint64_t>(r);
+      for (std::int64_t j = 0; j < latent_; j += 2) {
+        double z0, z1;
+        rng.normal2(idx, step, static_cast<std::uint32_t>(j / 2), z0, z1);
+        z[static_cast<std::size_t>(r * latent_ + j)] = z0;
+        if (j + 1 < latent_) z[static_cast<std::size_t>(r * latent_ + j + 1)] = z1;
+      }
+    }
+    return z;
+  }
+
+  std::vector<double> generate(std::int64_t rows, const char* purpose) {
+    const auto saved = gen_.net.params();
+    gen_.net.params() = gen_.x;
+    const auto z = latent(rows, purpose, 0, false);
+    auto out = gen_.net.forward(z.data(), rows);
+    gen_.net.params() = saved;
+    return out;
+  }
+
+  // Local critic gradient of l_D at the networks' current parameters (into crit_.net.grad()).
+  void critic_grad() {
+    const auto real = real_batch();
+    const auto z = latent(batch_, "latent", eval_, true);
+    const auto fake = gen_.net.forward(z.data(), batch_);
+    const kernels::CounterRng rng(seed_, "eps");
+    std::vector<double> xhat(fake.size());
+    for (std::int64_t r = 0; r < batch_; ++r) {
+      const double e = rng.uniform(row_index(r), eval_);
+      for (std::int64_t j = 0; j < dim_; ++j) {
+        const auto i = static_cast<std::size_t>(r * dim_ + j);
+        xhat[i] = e * real[i] + (1 - e) * fake[i];
+      }
+    }
+    auto& d = crit_.net;
+    d.zero_grad();
+    const double inv = 1.0 / static_cast<double>(batch_);
+    // Fake and real rows in one pass of 2B rows (seeds +1/B and -1/B).
+    std::vector<double> both(fake);
+    both.insert(both.end(), real.begin(), real.end());
+    std::vector<double> seed(static_cast<std::size_t>(2 * batch_), inv);
+    for (std::int64_t r = batch_; r < 2 * batch_; ++r) seed[static_cast<std::size_t>(r)] = -inv;
+    double w = 0;
+    const auto& out = d.forward(both.data(), 2 * batch_);
+    for (std::int64_t r = 0; r < 2 * batch_; ++r) w -= out[static_cast<std::size_t>(r)] * seed[static_cast<std::size_t>(r)];
+    d.backward(seed.data());
+    last_gp_ = d.penalty(xhat.data(), batch_, lambda_);
+    last_w_ = w;
+  }
+
+  // Local generator gradient of l_G (into gen_.net.grad()).
+  void generator_grad() {
+    const auto z = latent(batch_, "latent_g", eval_, true);
+    const auto x = gen_.net.forward(z.data(), batch_);
+    crit_.net.forward(x.data(), batch_);
+    std::vector<double> seed(static_cast<std::size_t>(batch_), -1.0 / static_cast<double>(batch_));
+    const auto gx = crit_.net.backward(seed.data(), false);
+    gen_.net.zero_grad();
+    gen_.net.backward(gx.data());
+  }
+
+  void exchange(Player& p) {
+    step_bytes_ += p.exchange_grad();
+    step_coords_ += static_cast<std::uint64_t>(p.net.size() * comm_.size());
+  }
+
+  // Modes with at least 20 % of their fair share (n / modes) of high-quality samples (within
+  // 3 std of the centre), and the high-quality fraction.
+  std::pair<std::int64_t, double> ring_quality(const std::vector<double>& x, std::int64_t n) const {
+    std::vector<std::int64_t> count(static_cast<std::size_t>(modes_), 0);
+    std::int64_t hq = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      double best = 1e300;
+      std::int64_t arg = 0;
+      for (std::int64_t m = 0; m < modes_; ++m) {
+        const double a = 6.283185307179586 * static_cast<double>(m) / static_cast<double>(modes_);
+        const double dx = x[static_cast<std::size_t>(2 * i)] - radius_ * std::cos(a), dy = x[static_cast<std::size_t>(2 * i + 1)] - radius_ * std::sin(a);
+        const double d2 = dx * dx + dy * dy;
+        if (d2 < best) {
+          best = d2;
+          arg = m;
+        }
+      }
+      if (std::sqrt(best) <= 3 * std_) {
+        ++hq;
+        ++count[static_cast<std::size_t>(arg)];
+      }
+    }
+    std::int64_t covered = 0;
+    for (auto cnt : count)
+      if (static_cast<double>(cnt) >= 0.2 * static_cast<double>(n) / static_cast<double>(modes_)) ++covered;
+    return {covered, static_cast<double>(hq) / static_cast<double>(n)};
+  }
+
+  engine::Comm comm_;
+  std::uint64_t seed_ = 0;
+  std::string type_;
+  Dataset data_;
+  std::int64_t dim_ = 0, batch_ = 0, n_critic_ = 1, latent_ = 1, modes_ = 8, n_eval_ = 0, projections_ = 1, n_samples_ = 1;
+  double lambda_ = 10, radius_ = 2, std_ = 0.02;
+  bool simultaneous_ = false;
+  Player crit_, gen_;
+  std::uint32_t eval_ = 0;
+  double last_w_ = 0, last_gp_ = 0, compute_ = 0;
+  std::int64_t steps_done_ = 0;
+  std::uint64_t step_bytes_ = 0, step_coords_ = 0;
+};
+
+}  // namespace saddle::apps::wgan
+
+SADDLE_REGISTER_WORKLOAD(wgan, "Wasserstein GAN with gradient penalty as a min-max VI, data-parallel (gda, adam, optimistic adam, extragradient, qoda)",
+                         saddle::apps::wgan::Wgan);
