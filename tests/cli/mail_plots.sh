@@ -27,7 +27,7 @@ refused() {  # file, then a word the message must contain
   grep -qi "$2" <<<"$err" || fail "message for $1 does not say '$2': $err"
 }
 "$SADDLE" run deck.toml -q || fail "selftest run"
-refused out/deck.h5 "not a finished mail run file"
+refused out/deck.h5 "not a mail run file"
 "$SADDLE" run "$src/inputs/mail_random.toml" mail.seeds=0 run.name=nolearners -q || fail "solve-only run"
 refused out/nolearners.h5 "no learner curves"
 refused missing.h5 "no such file"

@@ -38,12 +38,7 @@ def read(g):
 
 def load(path):
     """(/result, (step, metrics), deck) of an hb run file; RunFileError when it is none."""
-    with runfile.reading(path) as f:
-        if "result/sweep" not in f:
-            workload = f.attrs["workload"]
-            if workload == "hb":
-                raise runfile.RunFileError(path, "hb run file without /result/sweep (the run has not finished?)")
-            raise runfile.RunFileError(path, f"not an hb run file (no /result/sweep; workload {workload})")
+    with runfile.reading_workload(path, "hb", "result/sweep") as f:
         result = read(f["result"])
         metrics = runfile.metrics(f)
         deck = runfile.deck(f) if "config" in f else {}

@@ -23,12 +23,7 @@ REQUIRED = ("singular_values", "U", "V", "scores_rows", "scores_cols", "residual
 
 def load(path):
     """({name: array}, {attr: value}, {phase: (seconds, gflops)}) of a ksvd run file."""
-    with runfile.reading(path) as f:
-        workload = runfile.plain(f.attrs["workload"])
-        if workload != "ksvd":
-            raise runfile.RunFileError(path, f"not a ksvd run file (workload {workload})")
-        if "result" not in f or not set(REQUIRED) <= set(f["result"]):
-            raise runfile.RunFileError(path, "ksvd run file without /result/singular_values, U, V, scores (the run has not finished?)")
+    with runfile.reading_workload(path, "ksvd", *(f"result/{k}" for k in REQUIRED)) as f:
         r = f["result"]
         data = {k: r[k][()] for k in r if isinstance(r[k], type(f["result/U"]))}
         attrs = {k: runfile.plain(v) for k, v in r.attrs.items()}

@@ -22,9 +22,7 @@ NAMES = {"bc": "BC", "mail_bro": "MAIL-BRO", "murmail": "MURMAIL", "murmail_exac
 
 def load(path):
     """{algo: (queries, mean[games, J], std[games, J])}, p or None, C[games, 2]."""
-    with runfile.reading(path) as f:
-        if f.attrs["workload"] != "mail" or "result/expert" not in f:
-            raise runfile.RunFileError(path, f"not a finished mail run file (workload {runfile.plain(f.attrs['workload'])})")
+    with runfile.reading_workload(path, "mail", "result/expert") as f:
         r = f["result"]
         curves = {}
         for name in r:

@@ -20,12 +20,7 @@ from .plot import metrics_figure, save
 
 def load(path):
     """(label, step, metrics, levels) of a finished qoda run file; RunFileError otherwise."""
-    with runfile.reading(path) as f:
-        workload = runfile.plain(f.attrs.get("workload", ""))
-        if workload != "qoda":
-            raise runfile.RunFileError(path, f"not a qoda run file (workload {workload or 'unknown'})")
-        if "result/x_last" not in f:
-            raise runfile.RunFileError(path, "qoda run file without /result/x_last (the run has not finished?)")
+    with runfile.reading_workload(path, "qoda", "result/x_last") as f:
         step, metrics = runfile.metrics(f)
         deck = runfile.deck(f)
         levels = {k: f["result/levels"][k][()] for k in f["result/levels"]} if "result/levels" in f else {}

@@ -1,7 +1,8 @@
 """Opening and reading Saddle run files (README, "Output: the run file").
 
 open_run(path) validates that a path is a run file and returns the open h5py.File; reading(path)
-does the same as a context manager that also turns a read failure inside it into a RunFileError.
+does the same as a context manager that also turns a read failure inside it into a RunFileError;
+reading_workload(path, workload, *needed) also checks the workload and its results.
 The helpers below take the open file: attrs (root attributes), deck (/config parsed), metrics
 and timers. Every problem is a RunFileError whose message starts with the path.
 """
@@ -81,6 +82,21 @@ def reading(path):
             yield f
         except OSError as e:
             raise damaged(path, e) from None
+
+
+@contextlib.contextmanager
+def reading_workload(path, workload, *needed):
+    """reading(path) for one workload's figures: a run file of another workload, or one without
+    the objects `needed` (a run that has not finished), is a RunFileError saying so."""
+    with reading(path) as f:
+        found = plain(f.attrs["workload"])
+        if found != workload:
+            article = "an" if workload[0] in "aehiosx" else "a"
+            raise RunFileError(path, f"not {article} {workload} run file (workload {found})")
+        missing = [n for n in needed if n not in f]
+        if missing:
+            raise RunFileError(path, f"{workload} run file without /{', /'.join(missing)} (the run has not finished?)")
+        yield f
 
 
 def plain(v):

@@ -20,12 +20,7 @@ from .plot import metrics_figure, save
 
 
 def load(path):
-    with runfile.reading(path) as f:
-        workload = runfile.plain(f.attrs.get("workload", ""))
-        if workload != "wgan":
-            raise runfile.RunFileError(path, f"not a wgan run file (workload {workload or 'unknown'})")
-        if "result/samples" not in f:
-            raise runfile.RunFileError(path, "wgan run file without /result/samples (the run has not finished?)")
+    with runfile.reading_workload(path, "wgan", "result/samples") as f:
         samples = f["result/samples"][()]
         ring = {k: float(f["result"].attrs[k]) for k in ("ring_radius", "ring_std", "ring_modes") if k in f["result"].attrs}
         step, metrics = runfile.metrics(f)
