@@ -148,6 +148,21 @@ std::vector<double> by_budgets(const MarkovGame& g, const LearnerOptions& opt, A
   return gaps;
 }
 
+// One round's expert queries and update, shared by MAIL-BRO and MURMAIL: a state drawn from the
+// occupancy of (μ, ν's response) is answered with an expert action for μ, one drawn from (μ's
+// response, ν) with an expert action for ν; then exponential weights with step η. Two queries.
+void query_and_update(const MarkovGame& g, Averaged& st, const std::vector<double>& mu_E,
+                      const std::vector<double>& nu_E, const double* mu_response, const double* nu_response,
+                      double eta, Stream& rng) {
+  const std::int64_t s = sample_occupancy(g, st.mu.data(), nu_response, rng);
+  const std::int64_t a = rng.pick(&mu_E[s * g.A], g.A);
+  const std::int64_t s2 = sample_occupancy(g, mu_response, st.nu.data(), rng);
+  const std::int64_t b = rng.pick(&nu_E[s2 * g.B], g.B);
+  st.accumulate();
+  Averaged::update(&st.mu[s * g.A], g.A, a, eta);
+  Averaged::update(&st.nu[s2 * g.B], g.B, b, eta);
+}
+
 std::vector<double> mail_bro(const MarkovGame& g, const std::vector<double>& mu_E, const std::vector<double>& nu_E,
                              const LearnerOptions& opt, Stream& rng) {
   Averaged st(g);
@@ -157,13 +172,7 @@ std::vector<double> mail_bro(const MarkovGame& g, const std::vector<double>& mu_
     best_response_policy_iteration(g, true, st.nu.data(), br_mu);
     best_response_policy_iteration(g, false, st.mu.data(), br_nu);
     const auto mu_star = deterministic(br_mu, g.A), nu_star = deterministic(br_nu, g.B);
-    const std::int64_t s = sample_occupancy(g, st.mu.data(), nu_star.data(), rng);
-    const std::int64_t a = rng.pick(&mu_E[s * g.A], g.A);
-    const std::int64_t s2 = sample_occupancy(g, mu_star.data(), st.nu.data(), rng);
-    const std::int64_t b = rng.pick(&nu_E[s2 * g.B], g.B);
-    st.accumulate();
-    Averaged::update(&st.mu[s * g.A], g.A, a, opt.eta);
-    Averaged::update(&st.nu[s2 * g.B], g.B, b, opt.eta);
+    query_and_update(g, st, mu_E, nu_E, mu_star.data(), nu_star.data(), opt.eta, rng);
     return std::int64_t{2};
   });
 }
@@ -237,13 +246,7 @@ std::vector<double> murmail(const MarkovGame& g, const std::vector<double>& mu_E
     std::int64_t queries = 0;
     const auto y = mu_response(g, false, st.mu.data(), mu_E.data(), opt, exact_planning, rng, queries);
     const auto x = mu_response(g, true, st.nu.data(), nu_E.data(), opt, exact_planning, rng, queries);
-    const std::int64_t s = sample_occupancy(g, st.mu.data(), y.data(), rng);
-    const std::int64_t a = rng.pick(&mu_E[s * g.A], g.A);
-    const std::int64_t s2 = sample_occupancy(g, x.data(), st.nu.data(), rng);
-    const std::int64_t b = rng.pick(&nu_E[s2 * g.B], g.B);
-    st.accumulate();
-    Averaged::update(&st.mu[s * g.A], g.A, a, opt.eta);
-    Averaged::update(&st.nu[s2 * g.B], g.B, b, opt.eta);
+    query_and_update(g, st, mu_E, nu_E, x.data(), y.data(), opt.eta, rng);
     return queries + 2;
   });
 }

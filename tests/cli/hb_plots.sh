@@ -29,14 +29,9 @@ check_plots out/hb_limit_cycle.h5 out/hb_limit_cycle_plots \
   stability_sim.png stability_alt.png avg_grad_sq.png trajectories.png metrics.png
 check_plots out/hb_quadratic_map.h5 elsewhere stability_sim.png stability_alt.png avg_grad_sq.png metrics.png -- --out elsewhere
 
-refused() {  # file, then a word the message must contain
-  local err code
-  err=$(plots "$1" 2>&1 >/dev/null)
-  code=$?
-  [ $code -eq 2 ] || fail "hb_plots.py on $1 exited $code, expected 2: $err"
-  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "hb_plots.py on $1 wrote more than one line: $err"
-  grep -qF "$1" <<<"$err" || fail "message does not name $1: $err"
-  grep -qi "$2" <<<"$err" || fail "message for $1 does not say '$2': $err"
+refused() {  # file, then words the message must contain besides the file's name
+  refused_by "$2" plots "$1"
+  grep -qF "$1" <<<"$refusal" || fail "message does not name $1: $refusal"
 }
 ckpt=$(ls out/hb_quadratic_map.ckpt/step_*.h5 2>/dev/null | head -n 1)
 [ -n "$ckpt" ] || fail "run.checkpoint_every=1 left no out/hb_quadratic_map.ckpt/step_N.h5"

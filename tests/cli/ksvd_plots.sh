@@ -21,8 +21,6 @@ assert r["U"].shape == (300, 6) and r["scores_test"].shape == (20, 6)
 assert np.allclose(r["sne_perplexity"][:], 30.0, rtol=1e-6)
 PY
 "$SADDLE" run deck.toml -q || fail "selftest run"
-err=$(post out/deck.h5 2>&1 >/dev/null); code=$?
-[ $code -eq 2 ] && grep -q "not a ksvd run file" <<<"$err" || fail "selftest file: exit $code, $err"
-err=$(post missing.h5 2>&1 >/dev/null); code=$?
-[ $code -eq 2 ] && grep -q "missing.h5: no such file" <<<"$err" || fail "missing file: exit $code, $err"
+refused_by "not a ksvd run file" post out/deck.h5
+refused_by "missing.h5: no such file" post missing.h5
 echo PASS

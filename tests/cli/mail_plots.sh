@@ -18,14 +18,7 @@ for run in mail_random mail_concentrability; do
   grep -qx "out/${run}_plots/nash_gap.png" <<<"$listing" || fail "nash_gap.png not printed: $listing"
 done
 
-refused() {  # file, then a word the message must contain
-  local err code
-  err=$(post "$1" 2>&1 >/dev/null)
-  code=$?
-  [ $code -eq 2 ] || fail "saddle-post mail on $1 exited $code, expected 2: $err"
-  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "saddle-post mail on $1 wrote more than one line: $err"
-  grep -qi "$2" <<<"$err" || fail "message for $1 does not say '$2': $err"
-}
+refused() { refused_by "$2" post "$1"; }  # file, then words the message must contain
 "$SADDLE" run deck.toml -q || fail "selftest run"
 refused out/deck.h5 "not a mail run file"
 "$SADDLE" run "$src/inputs/mail_random.toml" mail.seeds=0 run.name=nolearners -q || fail "solve-only run"

@@ -6,14 +6,7 @@
 src=$(cd "$(dirname "$0")/../.." && pwd)
 source "$src/tests/cli/common.sh"
 post() { /usr/bin/python3 "$src/jobs/post/saddle-post" "$@"; }
-refused() {  # expected message fragment, then the arguments: exit 2, one line on stderr naming it
-  local want=$1 err rc
-  shift
-  err=$(post "$@" 2>&1 >/dev/null); rc=$?
-  [ $rc -eq 2 ] || fail "saddle-post $* exited $rc, not 2: $err"
-  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "saddle-post $*: more than one line: $err"
-  grep -qF -- "$want" <<<"$err" || fail "saddle-post $*: '$want' not in: $err"
-}
+refused() { refused_by "$1" post "${@:2}"; }  # expected message fragment, then the arguments
 
 mpi 2 "$SADDLE" run deck.toml -q || fail "selftest run"
 report=$(post report out/deck.h5) || fail "report exited $?"

@@ -12,10 +12,5 @@ for png in convergence.png communication.png levels.png metrics.png; do
   grep -qx "out/qoda_layers_plots/$png" <<<"$listing" || fail "$png not printed: $listing"
 done
 "$SADDLE" run deck.toml -q || fail "selftest run"
-for bad in out/deck.h5 missing.h5; do
-  err=$(post "$bad" 2>&1 >/dev/null); code=$?
-  [ $code -eq 2 ] || fail "saddle-post qoda $bad exited $code: $err"
-  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "more than one line: $err"
-  grep -qF "$bad" <<<"$err" || fail "message does not name $bad: $err"
-done
+for bad in out/deck.h5 missing.h5; do refused_by "$bad" post "$bad"; done  # exit 2, one line naming it
 echo PASS

@@ -16,10 +16,5 @@ done
 post out/images.h5 >/dev/null || fail "saddle-post wgan on the image run exited $?"
 [ -s out/images_plots/samples.png ] || fail "image grid missing"
 "$SADDLE" run deck.toml -q || fail "selftest run"
-for bad in out/deck.h5 missing.h5; do
-  err=$(post "$bad" 2>&1 >/dev/null); code=$?
-  [ $code -eq 2 ] || fail "saddle-post wgan $bad exited $code: $err"
-  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "more than one line: $err"
-  grep -qF "$bad" <<<"$err" || fail "message does not name $bad: $err"
-done
+for bad in out/deck.h5 missing.h5; do refused_by "$bad" post "$bad"; done  # exit 2, one line naming it
 echo PASS
