@@ -190,4 +190,17 @@ void CheckpointStore::clear() const {
   comm_.barrier();
 }
 
+void write_rank_count(const h5::Group& state, const Comm& comm) {
+  state.write_attr("ranks", static_cast<std::int64_t>(comm.size()));
+}
+
+void require_rank_count(const h5::Group& state, const Comm& comm, const std::string& why) {
+  const auto ranks = state.read_attr<std::int64_t>("ranks");
+  if (ranks == comm.size()) return;
+  throw CollectiveError("checkpoint was written by " + std::to_string(ranks) + " ranks and this run has " +
+                            std::to_string(comm.size()) + "; " + why + ", so restart on " + std::to_string(ranks) +
+                            " ranks or set run.restart = \"no\"",
+                        kExitBadInput, 0);
+}
+
 }  // namespace saddle::engine

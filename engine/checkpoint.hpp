@@ -49,4 +49,10 @@ class CheckpointStore {
 // First differing line of two deck identities, for "written by a different deck" messages.
 std::string first_difference(const std::string& a, const std::string& b);
 
+// For a workload whose ranks are its workers (each with its own random stream and state): its
+// save() calls write_rank_count and its load() require_rank_count, which refuses a checkpoint of
+// another rank count on every rank alike (exit 2, one message naming both counts and `why`).
+void write_rank_count(const h5::Group& state, const Comm& comm);
+void require_rank_count(const h5::Group& state, const Comm& comm, const std::string& why);
+
 }  // namespace saddle::engine

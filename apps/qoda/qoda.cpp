@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "apps/qoda/problem.hpp"
+#include "engine/checkpoint.hpp"
 #include "engine/compressed_exchange.hpp"
 #include "engine/error.hpp"
 #include "engine/workload.hpp"
@@ -257,7 +258,7 @@ class Qoda : public engine::Workload {
 
   void save(const engine::h5::Group& g) const override {
     g.write_attr("n", n_);
-    g.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
+    engine::write_rank_count(g, comm_);
     g.write_attr("steps_done", steps_done_);
     g.write_attr("round", static_cast<std::int64_t>(round_));
     g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
@@ -274,12 +275,7 @@ class Qoda : public engine::Workload {
 
   void load(const engine::h5::Group& g) override {
     if (g.read_attr<std::int64_t>("n") != n_) throw InputError("checkpoint holds a qoda problem of another dimension");
-    const auto ranks = g.read_attr<std::int64_t>("ranks");
-    if (ranks != comm_.size())  // the same verdict on every rank: report it once, exit 2
-      throw engine::CollectiveError("checkpoint was written by " + std::to_string(ranks) + " workers (ranks) and this run has " +
-                                        std::to_string(comm_.size()) + "; qoda's workers are its ranks, so restart it on " +
-                                        std::to_string(ranks) + " ranks or set run.restart = \"no\"",
-                                    engine::kExitBadInput, 0);
+    engine::require_rank_count(g, comm_, "qoda's workers are its ranks");
     steps_done_ = g.read_attr<std::int64_t>("steps_done");
     round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "apps/wgan/data.hpp"
+#include "engine/checkpoint.hpp"
 #include "engine/compressed_exchange.hpp"
 #include "engine/error.hpp"
 #include "engine/workload.hpp"
@@ -386,7 +387,7 @@ class Wgan : public engine::Workload {
   }
 
   void save(const engine::h5::Group& g) const override {
-    g.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
+    engine::write_rank_count(g, comm_);
     g.write_attr("steps_done", steps_done_);
     g.write_attr("eval", static_cast<std::int64_t>(eval_));
     g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
@@ -400,11 +401,7 @@ class Wgan : public engine::Workload {
   }
 
   void load(const engine::h5::Group& g) override {
-    const auto ranks = g.read_attr<std::int64_t>("ranks");
-    if (ranks != comm_.size())
-      throw engine::CollectiveError("checkpoint was written by " + std::to_string(ranks) + " ranks and this run has " + std::to_string(comm_.size()) +
-                                        "; each rank draws its own minibatch, so restart on " + std::to_string(ranks) + " ranks or set run.restart = \"no\"",
-                                    engine::kExitBadInput, 0);
+    engine::require_rank_count(g, comm_, "each rank draws its own minibatch");
     steps_done_ = g.read_attr<std::int64_t>("steps_done");
     eval_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("eval"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));

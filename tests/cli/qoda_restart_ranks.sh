@@ -20,7 +20,7 @@ rm out/qoda.ckpt/step_40.h5
 out=$("$SADDLE" run qoda.toml -q 2>&1); code=$?
 echo "$out"
 [ "$code" -eq 2 ] || fail "restart on 1 rank: exit $code, expected 2"
-grep -q "written by 2 workers (ranks) and this run has 1" <<<"$out" || fail "message"
+grep -q "written by 2 ranks and this run has 1; qoda's workers are its ranks" <<<"$out" || fail "message"
 [ "$(grep -c 'saddle: error' <<<"$out")" -eq 1 ] || fail "expected one error line"
 mpi 2 "$SADDLE" run qoda.toml -q || fail "restart on 2 ranks"
 h5diff out/straight.h5 out/qoda.h5 /result/x_last /result/x_last || fail "restart differs from the straight run"
