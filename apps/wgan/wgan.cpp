@@ -257,7 +257,8 @@ class Wgan : public engine::Workload {
     s.real("wgan.beta1").def(0.5).range(0, 0.999999).help("Adam first-moment decay");
     s.real("wgan.beta2").def(0.9).range(0, 0.999999).help("Adam second-moment decay");
     s.real("wgan.eps").def(1e-8).range(1e-300, 1).help("Adam epsilon");
-    s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"layerwise", "global", "bucket"}).help("qoda: quantisation scheme");
+    s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"none", "layerwise", "global", "bucket"})
+        .help("qoda: quantisation scheme; none = unquantised OptDA (float64 allreduce, the uncompressed baseline)");
     s.string("wgan.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"}).help("qoda: level family");
     s.integer("wgan.quantizer.num_levels").def(std::int64_t{16}).range(2, 256).help("qoda: levels including 0 and 1");
     s.string("wgan.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("qoda: block norm");
@@ -286,6 +287,10 @@ class Wgan : public engine::Workload {
     if (c.string("wgan.optimizer") == "qoda" && c.integer("wgan.quantizer.adapt_every") == 0 &&
         (c.string("wgan.quantizer.levels") == "adaptive" || c.string("wgan.quantizer.coder") == "huffman"))
       throw c.error("wgan.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
+    if (c.string("wgan.quantizer.type") == "none")
+      for (const std::string k : {"wgan.quantizer.levels", "wgan.quantizer.num_levels", "wgan.quantizer.norm", "wgan.quantizer.coder",
+                                  "wgan.quantizer.adapt_every"})
+        if (c.is_set(k)) throw c.error(k, "has no effect with wgan.quantizer.type = \"none\" (float64 allreduce); remove it");
     if (c.string("wgan.quantizer.type") == "bucket" && c.string("wgan.quantizer.coder") == "huffman")
       throw c.error("wgan.quantizer.coder", "the bucket scheme sends fixed-width steps");
     if (c.string("wgan.optimizer") != "qoda") {
