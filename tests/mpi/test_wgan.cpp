@@ -48,19 +48,34 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
       {"wgan.optimizer=\"adam\""},
       {"wgan.optimizer=\"optimistic_adam\""},
       {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
-      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}};
+      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma=0.1", "wgan.quantizer.levels=\"adaptive\"",
+       "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.type=\"none\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05"}};
   int n = 0;
   for (const auto& over : cases) {
     const std::string name = "replicas" + std::to_string(n++);
     std::vector<std::string> args = {"run", deck(name), "--quiet"};
     args.insert(args.end(), over.begin(), over.end());
     ASSERT_EQ(run(args), kExitDone) << over[0];
+    std::string all;
+    for (const auto& o : over) all += o + " ";
     if (world().is_root()) {
       const std::string out = dir() + "/out/" + name + ".h5";
-      for (double s : read(out, "metrics/replica_spread")) EXPECT_EQ(s, 0.0) << over[0];
-      for (double s : read(out, "metrics/swd")) EXPECT_TRUE(std::isfinite(s)) << over[0];
+      for (double s : read(out, "metrics/replica_spread")) EXPECT_EQ(s, 0.0) << all;
+      for (double s : read(out, "metrics/swd")) EXPECT_TRUE(std::isfinite(s)) << all;
       const auto bits = read(out, "metrics/bits_per_param");
-      if (over[0].find("qoda") != std::string::npos) {
+      if (all.find("schedule=\"adaptive\"") != std::string::npos) {
+        // Adaptive rates: eta_t = eta_0 / sqrt(1 + sum of squared differences) decreases.
+        const auto eta = read(out, "metrics/eta_critic"), gamma = read(out, "metrics/gamma_generator");
+        EXPECT_EQ(eta.front(), 0.05) << all;
+        for (std::size_t i = 1; i < eta.size(); ++i) EXPECT_LT(eta[i], eta[i - 1]) << all;
+        for (std::size_t i = 0; i < gamma.size(); ++i) EXPECT_GE(gamma[i], read(out, "metrics/eta_generator")[i]) << all;
+        for (double s : read(out, "metrics/swd_average")) EXPECT_TRUE(std::isfinite(s)) << all;
+      }
+      if (all.find("none") != std::string::npos) {
+        EXPECT_EQ(bits.back(), 64.0) << "unquantised OptDA sends float64";
+      } else if (all.find("qoda") != std::string::npos) {
         EXPECT_LT(bits.back(), 16.0) << "quantised exchange sends fewer bits than float64";
       } else {
         EXPECT_EQ(bits.back(), 64.0) << over[0];
@@ -71,13 +86,15 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
 }
 
 TEST(WganRun, RestartEndsBitForBitEqual) {
-  for (const std::string opt : {"adam", "qoda"}) {
+  for (const std::string opt : {"adam", "qoda", "qoda_adaptive"}) {
     const std::string name = "restart_" + opt;
-    const std::string d = deck(name, "optimizer = \"" + opt + "\"\n");
+    const std::string d = deck(name, "optimizer = \"" + opt.substr(0, 4) + "\"\n");
     std::vector<std::string> args = {"run", d, "--quiet", "run.steps=50", "run.checkpoint_every=20"};
-    if (opt == "qoda") {
+    if (opt != "adam") {
       for (const char* o : {"wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}) args.push_back(o);
     }
+    if (opt == "qoda_adaptive")
+      for (const char* o : {"wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma_generator=0.2"}) args.push_back(o);
     ASSERT_EQ(run(args), kExitDone);
     const std::string out = dir() + "/out/" + name + ".h5", straight = dir() + "/out/" + name + "_straight.h5";
     if (world().is_root()) {
@@ -92,6 +109,10 @@ TEST(WganRun, RestartEndsBitForBitEqual) {
     for (const char* n : {"result/generator_params", "result/critic_params", "result/samples", "metrics/swd", "metrics/wasserstein",
                           "metrics/gradient_penalty", "metrics/bytes_total"})
       EXPECT_EQ(read(out, n), read(straight, n)) << opt << " " << n;
+    if (opt != "adam") {
+      for (const char* n : {"metrics/swd_average", "metrics/eta_critic", "metrics/gamma_critic", "metrics/eta_generator", "metrics/gamma_generator"})
+        EXPECT_EQ(read(out, n), read(straight, n)) << opt << " " << n;
+    }
   }
   world().barrier();
 }
