@@ -287,10 +287,6 @@ class Wgan : public engine::Workload {
     if (c.string("wgan.optimizer") == "qoda" && c.integer("wgan.quantizer.adapt_every") == 0 &&
         (c.string("wgan.quantizer.levels") == "adaptive" || c.string("wgan.quantizer.coder") == "huffman"))
       throw c.error("wgan.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
-    if (c.string("wgan.quantizer.type") == "none")
-      for (const std::string k : {"wgan.quantizer.levels", "wgan.quantizer.num_levels", "wgan.quantizer.norm", "wgan.quantizer.coder",
-                                  "wgan.quantizer.adapt_every"})
-        if (c.is_set(k)) throw c.error(k, "has no effect with wgan.quantizer.type = \"none\" (float64 allreduce); remove it");
     if (c.string("wgan.quantizer.type") == "bucket" && c.string("wgan.quantizer.coder") == "huffman")
       throw c.error("wgan.quantizer.coder", "the bucket scheme sends fixed-width steps");
     if (c.string("wgan.optimizer") != "qoda") {
@@ -379,6 +375,8 @@ class Wgan : public engine::Workload {
       layout.ntypes = static_cast<int>(layout.types.size());
       p->exchange = std::make_unique<engine::CompressedExchange>(comm_, o, layout, seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
     }
+    if (method == "qoda" && c.string("wgan.quantizer.type") == "none")
+      ctx.log("wgan: qoda with wgan.quantizer.type = \"none\" is unquantised OptDA (float64 allreduce); the other [wgan.quantizer] keys are not used");
     ctx.log("wgan: G " + widths_text(gw) + ", D " + widths_text(dw) + ", " + std::to_string(gen_.net.size() + crit_.net.size()) +
             " parameters, global batch " + std::to_string(batch_ * comm_.size()) + ", " + method);
   }
