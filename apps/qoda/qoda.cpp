@@ -10,7 +10,8 @@
 //                Vhat_{k,t+1/2} = Q(V_k(X_{t+1/2}))                        (second exchange)
 //   gda:         X_{t+1/2} = X_t,  Vhat_{k,t+1/2} = V_k(X_t)
 //   all:         Y_{t+1} = Y_t - avg_k Vhat_{k,t+1/2};  X_{t+1} = X_1 + eta_{t+1} Y_{t+1}
-// optda, eg and gda exchange unquantised vectors. Rates are constant or adaptive:
+// optda, eg and gda exchange unquantised vectors. Rates are constant or adaptive
+// (kernels/optda_rates.hpp, shared with apps/wgan):
 //   eta_t = eta (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2} - Vhat_{k,s-1/2}|^2)^(-1/2),
 //   gamma_t = max(eta_t, gamma (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2}|^2)^(q - 1/2)).
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "engine/error.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
+#include "kernels/optda_rates.hpp"
 
 namespace saddle::apps::qoda {
 
@@ -132,10 +134,8 @@ class Qoda : public engine::Workload {
     const auto un = static_cast<std::size_t>(n_);
     noise_ = c.string("qoda.problem.noise");
     sigma_ = c.real("qoda.problem.sigma");
-    adaptive_ = c.string("qoda.rates.schedule") == "adaptive";
-    gamma0_ = c.real("qoda.rates.gamma");
-    eta0_ = c.real("qoda.rates.eta");
-    q_ = c.real("qoda.rates.q");
+    rates_ = kernels::OptdaRates(c.string("qoda.rates.schedule") == "adaptive", c.real("qoda.rates.gamma"), c.real("qoda.rates.eta"),
+                                 c.real("qoda.rates.q"));
     noise_rng_ = kernels::CounterRng(ctx.seed, "noise");
 
     engine::QuantizerOptions o;
@@ -176,7 +176,7 @@ class Qoda : public engine::Workload {
 
   void step(std::int64_t t) override {
     const auto un = static_cast<std::size_t>(n_);
-    const double gamma = gamma_rate();
+    const double gamma = rates_.gamma();
     step_bytes_ = 0;
     // X_{t+1/2}
     if (algorithm_ == "qoda" || algorithm_ == "optda") {
@@ -192,18 +192,10 @@ class Qoda : public engine::Workload {
     exchange(avg_);
     const auto t0 = clock::now();
     // Rate accumulators: this worker's terms, summed over workers.
-    double terms[2] = {0, 0};
-    if (adaptive_) {
-      for (std::size_t i = 0; i < un; ++i) {
-        const double d = own_[i] - last_own_[i];
-        terms[0] += d * d;
-        terms[1] += own_[i] * own_[i];
-      }
-      comm_.allreduce(terms, 2, engine::Op::Sum);
-    }
-    sum_diff_ += terms[0];
-    sum_sq_ += terms[1];
-    const double eta = eta_rate(sum_diff_);
+    auto terms = rates_.terms(own_.data(), last_own_.data(), un);
+    if (rates_.adaptive) comm_.allreduce(terms.data(), 2, engine::Op::Sum);
+    rates_.absorb(terms);
+    const double eta = rates_.eta();
     for (std::size_t i = 0; i < un; ++i) {
       y_[i] -= avg_[i];
       x_[i] = x1_[i] + eta * y_[i];
@@ -262,7 +254,8 @@ class Qoda : public engine::Workload {
     g.write_attr("steps_done", steps_done_);
     g.write_attr("round", static_cast<std::int64_t>(round_));
     g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
-    g.write("rate_sums", std::vector<double>{sum_diff_, sum_sq_, compute_});
+    rates_.save(g);
+    g.write("time_compute", std::vector<double>{compute_});
     g.write("x", x_);
     g.write("x1", x1_);
     g.write("y", y_);
@@ -279,11 +272,8 @@ class Qoda : public engine::Workload {
     steps_done_ = g.read_attr<std::int64_t>("steps_done");
     round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
-    const auto sums = g.read<double>("rate_sums");
-    if (sums.size() != 3) throw InputError("checkpoint: rate_sums must hold 3 values");
-    sum_diff_ = sums[0];
-    sum_sq_ = sums[1];
-    compute_ = sums[2];
+    if (!rates_.load(g)) throw InputError("checkpoint: /optda_rates must hold 2 finite non-negative sums");
+    compute_ = g.read<double>("time_compute").at(0);
     auto vec = [&](const std::string& name, std::vector<double>& v) {
       auto r = g.read<double>(name);
       if (r.size() != v.size()) throw InputError("checkpoint: /" + name + " has another length");
@@ -320,12 +310,6 @@ class Qoda : public engine::Workload {
   using clock = std::chrono::steady_clock;
   static double seconds(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
 
-  double eta_rate(double sum_diff) const { return adaptive_ ? eta0_ / std::sqrt(1.0 + sum_diff) : eta0_; }
-  double gamma_rate() const {
-    if (!adaptive_) return gamma0_;
-    return std::max(eta_rate(sum_diff_), gamma0_ * std::pow(1.0 + sum_sq_, q_ - 0.5));
-  }
-
   // v_ = V_k(z) = F(z) + U_k(z), this worker's estimate at evaluation `round_`.
   void estimate(const std::vector<double>& z) {
     const auto t0 = clock::now();
@@ -359,12 +343,12 @@ class Qoda : public engine::Workload {
   std::string algorithm_, noise_;
   Problem problem_;
   std::int64_t n_ = 0;
-  double sigma_ = 0, gamma0_ = 0, eta0_ = 0, q_ = 0;
-  bool adaptive_ = false;
+  double sigma_ = 0;
+  kernels::OptdaRates rates_;
   kernels::CounterRng noise_rng_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
   std::vector<double> x1_, x_, y_, last_avg_, last_own_, x_sum_, half_, v_, avg_, own_, lead_;
-  double sum_diff_ = 0, sum_sq_ = 0, compute_ = 0;
+  double compute_ = 0;
   std::int64_t steps_done_ = 0;
   std::uint32_t round_ = 0;
   std::uint64_t step_bytes_ = 0;

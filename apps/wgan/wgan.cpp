@@ -14,8 +14,10 @@
 //   adam           Adam(lr, beta1, beta2, eps)
 //   optimistic_adam x -= 2 u_t - u_{t-1}, u_t the Adam step (Daskalakis et al. 2018)
 //   extragradient  xh = x - lr g(x); x -= lr g(xh)               (two evaluations)
-//   qoda           X_{t+1/2} = X_t - lr avgQ_{t-1/2}; Y -= avgQ(V(X_{t+1/2})); X = X_1 + lr Y
-//                  (constant rates; one quantised exchange per evaluation)
+//   qoda           X_{t+1/2} = X_t - gamma_t avgQ_{t-1/2}; Y -= avgQ(V(X_{t+1/2})); X = X_1 + eta_{t+1} Y
+//                  (one quantised exchange per evaluation; rates constant, eta = lr and gamma =
+//                  wgan.rates.gamma or lr, or adaptive OptDA+ from kernels/optda_rates.hpp with
+//                  each player's own sums over the workers)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -31,6 +33,7 @@
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/nn/mlp.hpp"
+#include "kernels/optda_rates.hpp"
 
 namespace saddle::apps::wgan {
 
@@ -94,6 +97,11 @@ struct Player {
   std::int64_t t = 0;
   std::uint32_t round = 0;
   std::unique_ptr<engine::CompressedExchange> exchange;
+  // qoda: the rate schedule, this rank's last quantised gradient and the sum of the evaluation
+  // points X_{t+1/2} over the t iterations so far (their mean is the ergodic average).
+  kernels::OptdaRates rates;
+  std::vector<double> last_own, x_sum;
+  engine::Comm comm;
 
   int evaluations() const { return method == "extragradient" ? 2 : 1; }
 
@@ -112,13 +120,25 @@ struct Player {
     local.assign(n, 0.0);
     avg.assign(n, 0.0);
     own.assign(n, 0.0);
+    last_own.assign(n, 0.0);
+    x_sum.assign(n, 0.0);
+  }
+
+  // The ergodic average of X_{t+1/2} (qoda), or x before the first iteration.
+  std::vector<double> average() const {
+    if (t == 0) return x;
+    std::vector<double> a(x_sum);
+    for (double& e : a) e /= static_cast<double>(t);
+    return a;
   }
 
   // Loads the evaluation point of `phase` into the network.
   void prepare(int phase) {
     auto& p = net.params();
     if (method == "qoda") {
-      for (std::size_t i = 0; i < x.size(); ++i) p[i] = x[i] - lr * last_avg[i];
+      const double gamma = rates.gamma();
+      for (std::size_t i = 0; i < x.size(); ++i) x_half[i] = x[i] - gamma * last_avg[i];
+      p = x_half;
     } else if (method == "extragradient" && phase == 1) {
       p = x_half;
     } else {
@@ -161,11 +181,18 @@ struct Player {
         for (std::size_t i = 0; i < n; ++i) x[i] -= lr * avg[i];
       }
     } else {  // qoda
+      auto terms = rates.terms(own.data(), last_own.data(), n);
+      if (rates.adaptive) comm.allreduce(terms.data(), 2, engine::Op::Sum);
+      rates.absorb(terms);
+      const double eta = rates.eta();
       for (std::size_t i = 0; i < n; ++i) {
         y[i] -= avg[i];
-        x[i] = x1[i] + lr * y[i];
+        x[i] = x1[i] + eta * y[i];
+        x_sum[i] += x_half[i];
       }
+      ++t;
       last_avg = avg;
+      last_own.swap(own);
     }
     net.params() = x;
   }
@@ -174,6 +201,9 @@ struct Player {
     g.write_attr("t", t);
     g.write_attr("round", static_cast<std::int64_t>(round));
     for (const auto& [name, vec] : named()) g.write(name, *vec);
+    rates.save(g);
+    // This rank's own last quantised gradient: one row per rank.
+    g.write_rows("last_own", last_own.data(), 1, static_cast<std::int64_t>(last_own.size()));
     exchange->save(g.create_group("exchange"));
   }
   void load(const engine::h5::Group& g) {
@@ -184,13 +214,16 @@ struct Player {
       if (r.size() != x.size()) throw InputError("checkpoint: " + name + " has another length (another network?)");
       *const_cast<std::vector<double>*>(vec) = std::move(r);
     }
+    if (!rates.load(g)) throw InputError("checkpoint: optda_rates must hold 2 finite non-negative sums");
+    last_own = g.read_rows<double>("last_own", comm.rank(), 1);
+    if (last_own.size() != x.size()) throw InputError("checkpoint: last_own has another length (another network?)");
     exchange->load(g.open_group("exchange"));
     net.params() = x;
   }
 
  private:
   std::vector<std::pair<std::string, const std::vector<double>*>> named() const {
-    return {{"x", &x}, {"m", &m}, {"v", &v}, {"u_prev", &u_prev}, {"x_half", &x_half}, {"x1", &x1}, {"y", &y}, {"last_avg", &last_avg}};
+    return {{"x", &x}, {"m", &m}, {"v", &v}, {"u_prev", &u_prev}, {"x_half", &x_half}, {"x1", &x1}, {"y", &y}, {"last_avg", &last_avg}, {"x_sum", &x_sum}};
   }
 };
 
@@ -224,12 +257,19 @@ class Wgan : public engine::Workload {
     s.real("wgan.beta1").def(0.5).range(0, 0.999999).help("Adam first-moment decay");
     s.real("wgan.beta2").def(0.9).range(0, 0.999999).help("Adam second-moment decay");
     s.real("wgan.eps").def(1e-8).range(1e-300, 1).help("Adam epsilon");
-    s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"layerwise", "global", "bucket"}).help("qoda: quantisation scheme");
+    s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"none", "layerwise", "global", "bucket"})
+        .help("qoda: quantisation scheme; none = unquantised OptDA (float64 allreduce, the uncompressed baseline)");
     s.string("wgan.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"}).help("qoda: level family");
     s.integer("wgan.quantizer.num_levels").def(std::int64_t{16}).range(2, 256).help("qoda: levels including 0 and 1");
     s.string("wgan.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("qoda: block norm");
     s.string("wgan.quantizer.coder").def(std::string("elias")).one_of({"elias", "huffman"}).help("qoda: index code");
     s.integer("wgan.quantizer.adapt_every").def(std::int64_t{100}).range(0, 1000000000).help("qoda: exchanges between refits (0 = never)");
+    s.string("wgan.rates.schedule").def(std::string("constant")).one_of({"constant", "adaptive"})
+        .help("qoda: constant gamma and eta, or adaptive OptDA+ rates (eta_0 = each player's lr)");
+    s.real("wgan.rates.gamma").optional().range(0, 10).help("qoda: the critic's extrapolation step gamma (adaptive: gamma_0); default wgan.lr");
+    s.real("wgan.rates.gamma_generator").optional().range(0, 10)
+        .help("qoda: the generator's gamma (adaptive: gamma_0); default the generator's step (wgan.lr_generator, else wgan.lr)");
+    s.real("wgan.rates.q").def(0.25).range(0, 0.25).help("qoda, adaptive rates: exponent q in (0, 1/4] of gamma_t");
     s.integer("wgan.eval_samples").def(std::int64_t{1000}).range(2, 1 << 24).help("generated samples for swd/modes (and held-out rows used)");
     s.integer("wgan.swd_projections").def(std::int64_t{64}).range(1, 1 << 16).help("random directions of the sliced Wasserstein distance");
     s.integer("wgan.samples").def(std::int64_t{256}).range(1, 1 << 24).help("fixed-seed generated samples written to /result/samples");
@@ -249,9 +289,19 @@ class Wgan : public engine::Workload {
       throw c.error("wgan.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
     if (c.string("wgan.quantizer.type") == "bucket" && c.string("wgan.quantizer.coder") == "huffman")
       throw c.error("wgan.quantizer.coder", "the bucket scheme sends fixed-width steps");
-    if (c.string("wgan.optimizer") != "qoda")
+    if (c.string("wgan.optimizer") != "qoda") {
       for (const std::string k : {"wgan.quantizer.type", "wgan.quantizer.levels", "wgan.quantizer.num_levels", "wgan.quantizer.coder"})
         if (c.is_set(k)) throw c.error(k, "applies to wgan.optimizer = \"qoda\" only (the others exchange float64 gradients)");
+      for (const std::string k : {"wgan.rates.schedule", "wgan.rates.gamma", "wgan.rates.gamma_generator", "wgan.rates.q"})
+        if (c.is_set(k))
+          throw c.error(k, "applies to wgan.optimizer = \"qoda\" only (the other optimisers take their steps from wgan.lr and wgan.lr_generator)");
+    }
+    for (const std::string k : {"wgan.rates.gamma", "wgan.rates.gamma_generator"})
+      if (c.has(k) && !(c.real(k) > 0)) throw c.error(k, "must be > 0");
+    if (c.string("wgan.rates.schedule") == "adaptive" && !(c.real("wgan.rates.q") > 0))
+      throw c.error("wgan.rates.q", "must be in (0, 0.25] for adaptive rates");
+    if (c.string("wgan.rates.schedule") == "constant" && c.is_set("wgan.rates.q"))
+      throw c.error("wgan.rates.q", "applies to wgan.rates.schedule = \"adaptive\" only");
   }
 
   void setup(const engine::RunContext& ctx) override {
@@ -303,7 +353,12 @@ class Wgan : public engine::Workload {
     const std::string method = c.string("wgan.optimizer");
     crit_.init(method, c.real("wgan.lr"));
     gen_.init(method, c.has("wgan.lr_generator") ? c.real("wgan.lr_generator") : c.real("wgan.lr"));
+    const bool adaptive = c.string("wgan.rates.schedule") == "adaptive";
+    crit_.rates = kernels::OptdaRates(adaptive, c.has("wgan.rates.gamma") ? c.real("wgan.rates.gamma") : crit_.lr, crit_.lr, c.real("wgan.rates.q"));
+    gen_.rates = kernels::OptdaRates(adaptive, c.has("wgan.rates.gamma_generator") ? c.real("wgan.rates.gamma_generator") : gen_.lr, gen_.lr,
+                                     c.real("wgan.rates.q"));
     for (Player* p : {&crit_, &gen_}) {
+      p->comm = comm_;
       p->beta1 = c.real("wgan.beta1");
       p->beta2 = c.real("wgan.beta2");
       p->eps = c.real("wgan.eps");
@@ -320,6 +375,8 @@ class Wgan : public engine::Workload {
       layout.ntypes = static_cast<int>(layout.types.size());
       p->exchange = std::make_unique<engine::CompressedExchange>(comm_, o, layout, seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
     }
+    if (method == "qoda" && c.string("wgan.quantizer.type") == "none")
+      ctx.log("wgan: qoda with wgan.quantizer.type = \"none\" is unquantised OptDA (float64 allreduce); the other [wgan.quantizer] keys are not used");
     ctx.log("wgan: G " + widths_text(gw) + ", D " + widths_text(dw) + ", " + std::to_string(gen_.net.size() + crit_.net.size()) +
             " parameters, global batch " + std::to_string(batch_ * comm_.size()) + ", " + method);
   }
@@ -374,6 +431,19 @@ class Wgan : public engine::Workload {
       const auto [modes, hq] = ring_quality(gen, n_eval_);
       m.push_back({"modes", static_cast<double>(modes)});
       m.push_back({"high_quality", hq});
+    }
+    if (gen_.method == "qoda") {
+      // The generator's ergodic average of X_{t+1/2} (ALGORITHMS.md section 2), generated from the
+      // same latent rows; generate() reads gen_.x, so the average is swapped in for the call.
+      std::vector<double> avg = gen_.average();
+      std::swap(gen_.x, avg);
+      const auto gen_avg = generate(n_eval_, "eval_latent");
+      std::swap(gen_.x, avg);
+      m.push_back({"swd_average", sliced_wasserstein(gen_avg, data_.heldout, n_eval_, dim_, projections_, seed_)});
+      m.push_back({"eta_critic", crit_.rates.eta()});
+      m.push_back({"gamma_critic", crit_.rates.gamma()});
+      m.push_back({"eta_generator", gen_.rates.eta()});
+      m.push_back({"gamma_generator", gen_.rates.gamma()});
     }
     m.push_back({"bits_per_param", step_coords_ ? 8.0 * static_cast<double>(step_bytes_) / static_cast<double>(step_coords_) : 0.0});
     m.push_back({"bytes_total", static_cast<double>(crit_.exchange->stats().bytes_total + gen_.exchange->stats().bytes_total)});

@@ -48,19 +48,34 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
       {"wgan.optimizer=\"adam\""},
       {"wgan.optimizer=\"optimistic_adam\""},
       {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
-      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}};
+      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma=0.1", "wgan.quantizer.levels=\"adaptive\"",
+       "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.type=\"none\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05"}};
   int n = 0;
   for (const auto& over : cases) {
     const std::string name = "replicas" + std::to_string(n++);
     std::vector<std::string> args = {"run", deck(name), "--quiet"};
     args.insert(args.end(), over.begin(), over.end());
     ASSERT_EQ(run(args), kExitDone) << over[0];
+    std::string all;
+    for (const auto& o : over) all += o + " ";
     if (world().is_root()) {
       const std::string out = dir() + "/out/" + name + ".h5";
-      for (double s : read(out, "metrics/replica_spread")) EXPECT_EQ(s, 0.0) << over[0];
-      for (double s : read(out, "metrics/swd")) EXPECT_TRUE(std::isfinite(s)) << over[0];
+      for (double s : read(out, "metrics/replica_spread")) EXPECT_EQ(s, 0.0) << all;
+      for (double s : read(out, "metrics/swd")) EXPECT_TRUE(std::isfinite(s)) << all;
       const auto bits = read(out, "metrics/bits_per_param");
-      if (over[0].find("qoda") != std::string::npos) {
+      if (all.find("schedule=\"adaptive\"") != std::string::npos) {
+        // Adaptive rates: eta_t = eta_0 / sqrt(1 + sum of squared differences) decreases.
+        const auto eta = read(out, "metrics/eta_critic"), gamma = read(out, "metrics/gamma_generator");
+        EXPECT_EQ(eta.front(), 0.05) << all;
+        for (std::size_t i = 1; i < eta.size(); ++i) EXPECT_LT(eta[i], eta[i - 1]) << all;
+        for (std::size_t i = 0; i < gamma.size(); ++i) EXPECT_GE(gamma[i], read(out, "metrics/eta_generator")[i]) << all;
+        for (double s : read(out, "metrics/swd_average")) EXPECT_TRUE(std::isfinite(s)) << all;
+      }
+      if (all.find("none") != std::string::npos) {
+        EXPECT_EQ(bits.back(), 64.0) << "unquantised OptDA sends float64";
+      } else if (all.find("qoda") != std::string::npos) {
         EXPECT_LT(bits.back(), 16.0) << "quantised exchange sends fewer bits than float64";
       } else {
         EXPECT_EQ(bits.back(), 64.0) << over[0];
@@ -71,13 +86,15 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
 }
 
 TEST(WganRun, RestartEndsBitForBitEqual) {
-  for (const std::string opt : {"adam", "qoda"}) {
+  for (const std::string opt : {"adam", "qoda", "qoda_adaptive"}) {
     const std::string name = "restart_" + opt;
-    const std::string d = deck(name, "optimizer = \"" + opt + "\"\n");
+    const std::string d = deck(name, "optimizer = \"" + opt.substr(0, 4) + "\"\n");
     std::vector<std::string> args = {"run", d, "--quiet", "run.steps=50", "run.checkpoint_every=20"};
-    if (opt == "qoda") {
+    if (opt != "adam") {
       for (const char* o : {"wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}) args.push_back(o);
     }
+    if (opt == "qoda_adaptive")
+      for (const char* o : {"wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma_generator=0.2"}) args.push_back(o);
     ASSERT_EQ(run(args), kExitDone);
     const std::string out = dir() + "/out/" + name + ".h5", straight = dir() + "/out/" + name + "_straight.h5";
     if (world().is_root()) {
@@ -92,6 +109,10 @@ TEST(WganRun, RestartEndsBitForBitEqual) {
     for (const char* n : {"result/generator_params", "result/critic_params", "result/samples", "metrics/swd", "metrics/wasserstein",
                           "metrics/gradient_penalty", "metrics/bytes_total"})
       EXPECT_EQ(read(out, n), read(straight, n)) << opt << " " << n;
+    if (opt != "adam") {
+      for (const char* n : {"metrics/swd_average", "metrics/eta_critic", "metrics/gamma_critic", "metrics/eta_generator", "metrics/gamma_generator"})
+        EXPECT_EQ(read(out, n), read(straight, n)) << opt << " " << n;
+    }
   }
   world().barrier();
 }
@@ -197,6 +218,118 @@ TEST(WganRun, OneGdaStepEqualsAFiniteDifferenceReference) {
   ASSERT_EQ(gp.size(), g.params().size());
   for (std::size_t i = 0; i < cp.size(); ++i) EXPECT_NEAR(cp[i], c.params()[i], 1e-8) << "critic " << i;
   for (std::size_t i = 0; i < gp.size(); ++i) EXPECT_NEAR(gp[i], g.params()[i], 1e-8) << "generator " << i;
+}
+
+// One gda step against a reference derived by hand (no network code, no finite differences):
+// critic D(x) = w2'LeakyReLU(W1 x + b1) + b2 with 4 hidden units, linear generator G(z) = A z + c,
+// the run's own initial parameters (a 0-step run) and its own draws. With s' the LeakyReLU slopes
+// at a = W1 x + b1 (piecewise constant in the parameters), grad_x D = W1'(s' o w2) and, for one
+// interpolate with c = s' o w2, u = W1'c, n = |u|, the penalty (lambda/N)(n - 1)^2 has
+//   d/dW1_ij = (2 lambda/N)((n - 1)/n) c_i u_j,  d/dw2_i = (2 lambda/N)((n - 1)/n) s'_i (W1 u)_i,
+// and no bias gradient; the Wasserstein terms give dD/dW1_ij = w2_i s'_i x_j, dD/db1_i = w2_i s'_i,
+// dD/dw2_i = LeakyReLU(a_i), dD/db2 = 1; the generator's l_G = -(1/N) sum_b D(A z_b + c) gives
+// dl_G/dA = -(1/N) sum_b grad_x D(G(z_b)) z_b', dl_G/dc = -(1/N) sum_b grad_x D(G(z_b)).
+TEST(WganRun, OneGdaStepEqualsAClosedFormReference) {
+  using saddle::kernels::CounterRng;
+  const std::uint64_t seed = 7;
+  const std::int64_t B = 2, K = world().size(), N = B * K, H = 4;
+  const double lr = 0.05, lambda = 10, alpha = 0.2;
+  const auto tiny = [&](const std::string& name, int steps) {
+    return saddle::testing::write_deck(
+        dir(), name,
+        "[run]\nworkload = \"wgan\"\noutput = \"" + dir() + "/out\"\nsteps = " + std::to_string(steps) +
+            "\nseed = 7\n[wgan]\noptimizer = \"gda\"\nbatch = 2\nlr = 0.05\nn_critic = 1\nlatent = 2\nlambda = 10\neval_samples = 10\n"
+            "[wgan.generator]\nwidths = []\n[wgan.critic]\nwidths = [4]\nactivation = \"leaky_relu\"\n");
+  };
+  ASSERT_EQ(run({"run", tiny("closed0", 0), "--quiet"}), kExitDone);
+  ASSERT_EQ(run({"run", tiny("closed1", 1), "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  // Flat layouts (per layer W row-major out x in, then b): critic W1 [0, 8), b1 [8, 12),
+  // w2 [12, 16), b2 16; generator A [0, 4), c [4, 6).
+  auto th = read(dir() + "/out/closed0.h5", "result/critic_params"), ph = read(dir() + "/out/closed0.h5", "result/generator_params");
+  ASSERT_EQ(th.size(), 17u);
+  ASSERT_EQ(ph.size(), 6u);
+  // The draws of evaluation 0 (critic) and 1 (generator), global rows 0 .. N-1.
+  std::vector<double> real(2 * N), z(2 * N), zg(2 * N), eps(N);
+  const CounterRng ring(seed, "ring"), lat(seed, "latent"), latg(seed, "latent_g"), ueps(seed, "eps");
+  for (std::int64_t i = 0; i < N; ++i) {
+    const auto b = ring.bits(i, 0, 0);
+    const double a = 6.283185307179586 * std::floor(CounterRng::to_unit(b.v[0], b.v[1]) * 8) / 8;
+    double n0, n1;
+    ring.normal2(i, 0, 1, n0, n1);
+    real[2 * i] = 2 * std::cos(a) + 0.02 * n0;
+    real[2 * i + 1] = 2 * std::sin(a) + 0.02 * n1;
+    lat.normal2(i, 0, 0, z[2 * i], z[2 * i + 1]);
+    latg.normal2(i, 1, 0, zg[2 * i], zg[2 * i + 1]);
+    eps[i] = ueps.uniform(i, 0);
+  }
+  const auto W1 = [](const std::vector<double>& t, int i, int j) { return t[2 * i + j]; };
+  // Slopes s'(W1 x + b1) and activations LeakyReLU(W1 x + b1) at x.
+  const auto hidden = [&](const std::vector<double>& t, const double* x, double* sp, double* act) {
+    for (int i = 0; i < H; ++i) {
+      const double a = W1(t, i, 0) * x[0] + W1(t, i, 1) * x[1] + t[8 + i];
+      sp[i] = a > 0 ? 1.0 : alpha;
+      act[i] = a > 0 ? a : alpha * a;
+    }
+  };
+  const auto grad_x = [&](const std::vector<double>& t, const double* x, double* u) {
+    double sp[4], act[4];
+    hidden(t, x, sp, act);
+    u[0] = u[1] = 0;
+    for (int i = 0; i < H; ++i)
+      for (int j = 0; j < 2; ++j) u[j] += W1(t, i, j) * sp[i] * t[12 + i];
+  };
+  // Critic gradient.
+  std::vector<double> gc(17, 0.0);
+  const auto add_d = [&](const double* x, double weight) {  // weight * dD(x)/dtheta
+    double sp[4], act[4];
+    hidden(th, x, sp, act);
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < 2; ++j) gc[2 * i + j] += weight * th[12 + i] * sp[i] * x[j];
+      gc[8 + i] += weight * th[12 + i] * sp[i];
+      gc[12 + i] += weight * act[i];
+    }
+    gc[16] += weight;
+  };
+  for (std::int64_t b = 0; b < N; ++b) {
+    const double fake[2] = {ph[0] * z[2 * b] + ph[1] * z[2 * b + 1] + ph[4], ph[2] * z[2 * b] + ph[3] * z[2 * b + 1] + ph[5]};
+    add_d(fake, 1.0 / N);
+    add_d(&real[2 * b], -1.0 / N);
+    const double xhat[2] = {eps[b] * real[2 * b] + (1 - eps[b]) * fake[0], eps[b] * real[2 * b + 1] + (1 - eps[b]) * fake[1]};
+    double sp[4], act[4], c[4], u[2] = {0, 0};
+    hidden(th, xhat, sp, act);
+    for (int i = 0; i < H; ++i) {
+      c[i] = sp[i] * th[12 + i];
+      for (int j = 0; j < 2; ++j) u[j] += W1(th, i, j) * c[i];
+    }
+    const double n = std::hypot(u[0], u[1]), f = 2 * lambda / N * (n - 1) / n;
+    for (int i = 0; i < H; ++i) {
+      for (int j = 0; j < 2; ++j) gc[2 * i + j] += f * c[i] * u[j];
+      gc[12 + i] += f * sp[i] * (W1(th, i, 0) * u[0] + W1(th, i, 1) * u[1]);
+    }
+  }
+  for (int k = 0; k < 17; ++k) th[k] -= lr * gc[k];
+  // Generator gradient at the updated critic.
+  std::vector<double> gg(6, 0.0);
+  for (std::int64_t b = 0; b < N; ++b) {
+    const double x[2] = {ph[0] * zg[2 * b] + ph[1] * zg[2 * b + 1] + ph[4], ph[2] * zg[2 * b] + ph[3] * zg[2 * b + 1] + ph[5]};
+    double u[2];
+    grad_x(th, x, u);
+    for (int i = 0; i < 2; ++i) {
+      for (int j = 0; j < 2; ++j) gg[2 * i + j] -= u[i] * zg[2 * b + j] / N;
+      gg[4 + i] -= u[i] / N;
+    }
+  }
+  for (int k = 0; k < 6; ++k) ph[k] -= lr * gg[k];
+  const auto cp = read(dir() + "/out/closed1.h5", "result/critic_params"), gp = read(dir() + "/out/closed1.h5", "result/generator_params");
+  double moved = 0;
+  for (int k = 0; k < 17; ++k) {
+    EXPECT_NEAR(cp[k], th[k], 1e-12) << "critic " << k;
+    moved = std::max(moved, std::fabs(lr * gc[k]));
+  }
+  for (int k = 0; k < 6; ++k) EXPECT_NEAR(gp[k], ph[k], 1e-12) << "generator " << k;
+  EXPECT_GT(moved, 1e-3) << "the step moves the critic";
+  EXPECT_GT(std::fabs(gg[0]) + std::fabs(gg[4]), 1e-4) << "the generator's gradient is not zero";
 }
 
 // The ring deck as shipped (1 rank; the other rank counts are covered above). Thresholds: with
