@@ -151,7 +151,7 @@ TEST(WganRun, OneGdaStepEqualsAFiniteDifferenceReference) {
     latg.normal2(i, 1, 0, zg[2 * i], zg[2 * i + 1]);
     eps[i] = ueps.uniform(i, 0);
   }
-  const auto fd = [](std::vector<double>& x, const std::function<double()>& f) {
+  const auto fd = [](auto& x, const std::function<double()>& f) {
     std::vector<double> grad(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) {
       const double x0 = x[i], h = 1e-6;
