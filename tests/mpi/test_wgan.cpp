@@ -1,5 +1,6 @@
 // The wgan workload at 1, 2 and 3 ranks: replicas hold bit-identical parameters with every
-// optimiser (float64 allreduce and quantised exchange), a restarted run ends bit for bit equal,
+// optimiser (float64 allreduce and quantised exchange) and with float32 networks, a restarted run
+// (float64 and float32 networks) ends bit for bit equal,
 // bad data files exit 2, and (1 rank) the ring deck learns the 8 modes.
 #include <gtest/gtest.h>
 
@@ -46,6 +47,7 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
       {"wgan.optimizer=\"gda\""},
       {"wgan.optimizer=\"gda\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
       {"wgan.optimizer=\"adam\""},
+      {"wgan.optimizer=\"adam\"", "wgan.precision=\"float32\""},
       {"wgan.optimizer=\"optimistic_adam\""},
       {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
       {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}};
@@ -71,9 +73,9 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
 }
 
 TEST(WganRun, RestartEndsBitForBitEqual) {
-  for (const std::string opt : {"adam", "qoda"}) {
+  for (const std::string opt : {"adam", "qoda", "adam_float32"}) {
     const std::string name = "restart_" + opt;
-    const std::string d = deck(name, "optimizer = \"" + opt + "\"\n");
+    const std::string d = deck(name, opt == "adam_float32" ? "optimizer = \"adam\"\nprecision = \"float32\"\n" : "optimizer = \"" + opt + "\"\n");
     std::vector<std::string> args = {"run", d, "--quiet", "run.steps=50", "run.checkpoint_every=20"};
     if (opt == "qoda") {
       for (const char* o : {"wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}) args.push_back(o);
