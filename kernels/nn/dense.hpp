@@ -128,24 +128,19 @@ class Dense {
 
   // grad W += adj[0, R + P)' in[0, R + P) (the parameter backward and, on rows [R, R + P), the
   // penalty's delta' gbar term in the same product); grad b += column sums of adj[0, R).
+  // A scalar output's weight row is a weighted column sum, done here: BLAS's m = 1 GEMM path
+  // runs at a few GFLOP/s.
   void accumulate_grad(const LinalgBackend& la, const T* in, std::int64_t R, std::int64_t P) const {
-    la.gemm(true, false, dout_, din_, R + P, T(1), adj_.data(), dout_, in, din_, T(1), gw_, din_);
-    constexpr std::int64_t kBlock = 16;
-    const T* adj = adj_.data();
-    T* gb = gb_;
-    const std::int64_t n = dout_;
-    Kokkos::parallel_for("nn::bias_grad", rows_policy((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
-      const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
-      T acc[kBlock] = {};
-      for (std::int64_t r = 0; r < R; ++r)
-        for (std::int64_t j = 0; j < w; ++j) acc[j] += adj[r * n + j0 + j];
-      for (std::int64_t j = 0; j < w; ++j) gb[j0 + j] += acc[j];
-    });
+    if (dout_ == 1) column_sums(R + P, din_, adj_.data(), in, gw_);
+    else la.gemm(true, false, dout_, din_, R + P, T(1), adj_.data(), dout_, in, din_, T(1), gw_, din_);
+    column_sums(R, dout_, nullptr, adj_.data(), gb_);
   }
 
-  // dst (R x d_in) = adj[0, R) W: the adjoint of this layer's input.
+  // dst (R x d_in) = adj[0, R) W: the adjoint of this layer's input (an outer product for a
+  // scalar output).
   void input_adjoint(const LinalgBackend& la, std::int64_t R, T* dst) const {
-    la.gemm(false, false, R, din_, dout_, T(1), adj_.data(), dout_, w_, din_, T(0), dst, din_);
+    if (dout_ == 1) outer(R, adj_.data(), dst);
+    else la.gemm(false, false, R, din_, dout_, T(1), adj_.data(), dout_, w_, din_, T(0), dst, din_);
   }
 
   // Input-gradient pass of the penalty: delta = g o s'(a) on the penalty rows into adj rows
@@ -159,7 +154,8 @@ class Dense {
         for (std::int64_t j = 0; j < n; ++j) delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]);
       });
     });
-    la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
+    if (dout_ == 1) outer(P, delta, g_in);
+    else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
   }
 
   // Double backward through g_in = (g o s'(a)) W, given gbar_in (P x d_in, the adjoint of g_in):
@@ -184,6 +180,30 @@ class Dense {
   }
 
  private:
+  // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n), in column blocks so
+  // the inner loop runs along a row and vectorises.
+  static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
+    constexpr std::int64_t kBlock = 16;
+    Kokkos::parallel_for("nn::column_sums", rows_policy((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
+      const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
+      T acc[kBlock] = {};
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T a = weight ? weight[r] : T(1);
+        for (std::int64_t j = 0; j < w; ++j) acc[j] += a * x[r * n + j0 + j];
+      }
+      for (std::int64_t j = 0; j < w; ++j) out[j0 + j] += acc[j];
+    });
+  }
+
+  // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
+  void outer(std::int64_t rows, const T* a, T* dst) const {
+    const T* w = w_;
+    const std::int64_t n = din_;
+    Kokkos::parallel_for("nn::outer", rows_policy(rows), KOKKOS_LAMBDA(const std::int64_t r) {
+      for (std::int64_t j = 0; j < n; ++j) dst[r * n + j] = a[r] * w[j];
+    });
+  }
+
   std::int64_t din_ = 0, dout_ = 0, cap_ = 0;
   ActivationFn act_;
   T *w_ = nullptr, *b_ = nullptr, *gw_ = nullptr, *gb_ = nullptr;

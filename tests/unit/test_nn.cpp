@@ -5,6 +5,7 @@
 // float64 one on the same parameters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -257,4 +258,21 @@ TEST(Nn, FusedCriticEqualsSeparatePasses) {
   d.backward(seed.data(), true, false);
   EXPECT_NEAR(d.penalty(xhat.data(), B, 10.0), p, 1e-12 * std::abs(p));
   EXPECT_LT(rel_err(to_vec(d.grad()), fused), 1e-12);
+}
+
+// The float32 tanh (a rational function, so the loops vectorise) against the exact tanh on a
+// grid over [-20, 20] with step 1e-4: measured 3.95e-7 at most, absolute and relative (libm's
+// tanhf: 1e-7); the bound 5e-7 fails for a wrong coefficient (1e-5 and above).
+TEST(Nn, Float32TanhApproximation) {
+  double worst_abs = 0, worst_rel = 0;
+  for (int i = -200000; i <= 200000; ++i) {
+    const float a = static_cast<float>(i) * 1e-4f;
+    const double exact = std::tanh(static_cast<double>(a)), got = act::fast_tanh(a);
+    worst_abs = std::max(worst_abs, std::abs(got - exact));
+    if (exact != 0) worst_rel = std::max(worst_rel, std::abs(got - exact) / std::abs(exact));
+  }
+  EXPECT_LT(worst_abs, 5e-7);
+  EXPECT_LT(worst_rel, 5e-7);
+  EXPECT_EQ(act::fast_tanh(0.0f), 0.0f);
+  EXPECT_EQ(act::fast_tanh(-3.0f), -act::fast_tanh(3.0f));
 }
