@@ -97,6 +97,7 @@ struct Player {
   std::vector<double> x, m, v, u_prev, x_half, x1, y, last_avg, local, avg, own, point;
   std::int64_t t = 0;
   std::uint32_t round = 0;
+  bool net_at_x = false;  // the network holds x (prepare need not convert it again)
   std::unique_ptr<engine::CompressedExchange> exchange;
 
   int evaluations() const { return method == "extragradient" ? 2 : 1; }
@@ -118,6 +119,7 @@ struct Player {
     own.assign(n, 0.0);
     point.assign(n, 0.0);
     net->load_params(x.data());
+    net_at_x = true;
   }
 
   // Loads the evaluation point of `phase` into the network.
@@ -127,9 +129,10 @@ struct Player {
       net->load_params(point.data());
     } else if (method == "extragradient" && phase == 1) {
       net->load_params(x_half.data());
-    } else {
+    } else if (!net_at_x) {
       net->load_params(x.data());
     }
+    net_at_x = method != "qoda" && !(method == "extragradient" && phase == 1);
   }
 
   // Averages the local gradient (the network's, in float64) over ranks; returns the bytes sent
@@ -165,12 +168,19 @@ struct Player {
       const double b1 = beta1, b2 = beta2, rate = lr, e = eps;
       double *__restrict mp = m.data(), *__restrict vp = v.data(), *__restrict xp = x.data(), *__restrict up = u_prev.data();
       const double* __restrict g = avg.data();
-      for (std::size_t i = 0; i < n; ++i) {
+      const auto step = [&](std::size_t i) {
         mp[i] = b1 * mp[i] + (1 - b1) * g[i];
         vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
-        const double u = rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
-        xp[i] -= opt ? 2 * u - up[i] : u;
-        up[i] = u;
+        return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
+      };
+      if (opt) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const double u = step(i);
+          xp[i] -= 2 * u - up[i];
+          up[i] = u;
+        }
+      } else {  // plain Adam never reads u_prev: one array less to stream
+        for (std::size_t i = 0; i < n; ++i) xp[i] -= step(i);
       }
     } else if (method == "extragradient") {
       if (phase == 0) {
@@ -186,6 +196,7 @@ struct Player {
       last_avg = avg;
     }
     net->load_params(x.data());
+    net_at_x = true;
   }
 
   void save(const engine::h5::Group& g) const {
@@ -204,6 +215,7 @@ struct Player {
     }
     exchange->load(g.open_group("exchange"));
     net->load_params(x.data());
+    net_at_x = true;
   }
 
  private:
