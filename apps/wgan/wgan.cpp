@@ -406,6 +406,7 @@ class Wgan : public engine::Workload {
         ++eval_;
       }
     } else {
+      fakes_ = 0;
       for (std::int64_t k = 0; k < n_critic_; ++k)
         for (int phase = 0; phase < crit_.evaluations(); ++phase) {
           crit_.prepare(phase);
@@ -574,8 +575,22 @@ class Wgan : public engine::Workload {
   template <class T>
   void critic_grad(Networks<T>& n) {
     const std::int64_t B = batch_, dim = dim_;
-    latent(n.gen.input(B), B, "latent", eval_, true);
-    const T* fake = n.gen.forward(B).data();
+    const T* fake;
+    if (simultaneous_) {
+      latent(n.gen.input(B), B, "latent", eval_, true);
+      fake = n.gen.forward(B).data();
+    } else {
+      // The generator is fixed during the critic updates of an alternating step: the samples of
+      // all its critic evaluations come from one forward (n_critic x evaluations x B rows).
+      if (fakes_ == 0) {
+        fakes_ = n_critic_ * crit_.evaluations();
+        fake_first_ = eval_;
+        T* z = n.gen.input(fakes_ * B);
+        for (std::int64_t k = 0; k < fakes_; ++k) latent(z + k * B * latent_, B, "latent", eval_ + static_cast<std::uint32_t>(k), true);
+        n.gen.forward(fakes_ * B);
+      }
+      fake = n.gen.output().data() + (eval_ - fake_first_) * B * dim;
+    }
     const bool penalty = lambda_ > 0;
     T* in = n.crit.input(3 * B);
     std::copy_n(fake, B * dim, in);
@@ -665,6 +680,8 @@ class Wgan : public engine::Workload {
   std::unique_ptr<Networks<double>> n64_;
   Player crit_, gen_;
   std::uint32_t eval_ = 0;
+  std::int64_t fakes_ = 0;  // critic evaluations of this step whose generator samples are drawn
+  std::uint32_t fake_first_ = 0;
   double last_w_ = 0, last_gp_ = 0, compute_ = 0;
   std::int64_t steps_done_ = 0;
   std::uint64_t step_bytes_ = 0, step_coords_ = 0;
