@@ -85,6 +85,12 @@ class Mlp final : public ParameterAccess {
     }
   }
 
+  // The layers point into this network's views: moving keeps them valid, a copy would alias.
+  Mlp(const Mlp&) = delete;
+  Mlp& operator=(const Mlp&) = delete;
+  Mlp(Mlp&&) = default;
+  Mlp& operator=(Mlp&&) = default;
+
   std::int64_t layers() const { return static_cast<std::int64_t>(layers_.size()); }
   std::int64_t in_dim() const { return widths_.front(); }
   std::int64_t out_dim() const { return widths_.back(); }
