@@ -12,6 +12,7 @@ using Kokkos::log;
 using Kokkos::sqrt;
 using Kokkos::cos;
 using Kokkos::sin;
+using Kokkos::tanh;
 #else
 using Kokkos::Experimental::exp;
 using Kokkos::Experimental::fabs;
@@ -19,6 +20,7 @@ using Kokkos::Experimental::log;
 using Kokkos::Experimental::sqrt;
 using Kokkos::Experimental::cos;
 using Kokkos::Experimental::sin;
+using Kokkos::Experimental::tanh;
 #endif
 
 template <class T>

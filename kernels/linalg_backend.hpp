@@ -1,7 +1,7 @@
 #pragma once
-// The dense linear algebra a matrix-free solver needs (GEMM, thin SVD, thin QR, Cholesky-free),
-// behind an interface: the host implementation calls OpenBLAS and LAPACKE; a CUDA one (cuBLAS,
-// cuSOLVER) implements the same four calls on device pointers. Arrays are row-major and live in
+// The dense linear algebra a matrix-free solver needs (GEMM in float64 and float32, thin SVD,
+// thin QR, Cholesky-free), behind an interface: the host implementation calls OpenBLAS and
+// LAPACKE; a CUDA one (cuBLAS, cuSOLVER) implements the same calls on device pointers. Arrays are row-major and live in
 // the backend's memory space. LAPACK failures throw std::runtime_error naming the routine.
 #include <cblas.h>
 #include <lapacke.h>
@@ -21,6 +21,10 @@ class LinalgBackend {
   // C (m x n) = alpha op(A) op(B) + beta C.
   virtual void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
                     const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c,
+                    std::int64_t ldc) const = 0;
+  // The same in float32 (the neural networks' single-precision path).
+  virtual void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                    const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                     std::int64_t ldc) const = 0;
   // Thin SVD of a (m x n, overwritten): s (r = min(m, n), descending), u (m x r), vt (r x n).
   virtual void svd(std::int64_t m, std::int64_t n, double* a, double* s, double* u, double* vt) const = 0;
@@ -44,6 +48,14 @@ class HostBackend final : public LinalgBackend {
             std::int64_t lda, const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc) const override {
     if (m == 0 || n == 0) return;
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+                static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(std::max<std::int64_t>(lda, 1)),
+                b, static_cast<blasint>(std::max<std::int64_t>(ldb, 1)), beta, c, static_cast<blasint>(std::max<std::int64_t>(ldc, 1)));
+  }
+
+  void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+            std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) const override {
+    if (m == 0 || n == 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
                 static_cast<blasint>(n), static_cast<blasint>(k), alpha, a, static_cast<blasint>(std::max<std::int64_t>(lda, 1)),
                 b, static_cast<blasint>(std::max<std::int64_t>(ldb, 1)), beta, c, static_cast<blasint>(std::max<std::int64_t>(ldc, 1)));
   }

@@ -21,10 +21,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
+
+#include <Kokkos_Core.hpp>
 
 #include "apps/wgan/data.hpp"
 #include "engine/checkpoint.hpp"
@@ -87,15 +90,17 @@ const std::vector<std::string> kActivations = {"identity", "leaky_relu", "relu",
 
 }  // namespace
 
-// One player's optimiser state over its flat parameter vector (the iterate x; the network holds
-// the point where the gradient is evaluated).
+// One player's optimiser state over its flat parameter vector in float64 (the iterate x; the
+// network, in the deck's precision, holds the point where the gradient is evaluated: load_params
+// and store_grad convert at the boundary, an O(parameters) copy).
 struct Player {
-  nn::Mlp net;
+  nn::ParameterAccess* net = nullptr;
   std::string method;
   double lr = 0, beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
   std::vector<double> x, m, v, u_prev, x_half, x1, y, last_avg, local, avg, own;
   std::int64_t t = 0;
   std::uint32_t round = 0;
+  bool net_at_x = false;  // the network holds x (prepare need not convert it again)
   std::unique_ptr<engine::CompressedExchange> exchange;
   // qoda: the rate schedule, this rank's last quantised gradient and the sum of the evaluation
   // points X_{t+1/2} over the t iterations so far (their mean is the ergodic average).
@@ -105,10 +110,10 @@ struct Player {
 
   int evaluations() const { return method == "extragradient" ? 2 : 1; }
 
+  // x holds the initial parameters.
   void init(const std::string& meth, double rate) {
     method = meth;
     lr = rate;
-    x = net.params();
     const std::size_t n = x.size();
     m.assign(n, 0.0);
     v.assign(n, 0.0);
@@ -122,6 +127,8 @@ struct Player {
     own.assign(n, 0.0);
     last_own.assign(n, 0.0);
     x_sum.assign(n, 0.0);
+    net->load_params(x.data());
+    net_at_x = true;
   }
 
   // The ergodic average of X_{t+1/2} (qoda), or x before the first iteration.
@@ -134,25 +141,32 @@ struct Player {
 
   // Loads the evaluation point of `phase` into the network.
   void prepare(int phase) {
-    auto& p = net.params();
     if (method == "qoda") {
       const double gamma = rates.gamma();
       for (std::size_t i = 0; i < x.size(); ++i) x_half[i] = x[i] - gamma * last_avg[i];
-      p = x_half;
+      net->load_params(x_half.data());
     } else if (method == "extragradient" && phase == 1) {
-      p = x_half;
-    } else {
-      p = x;
+      net->load_params(x_half.data());
+    } else if (!net_at_x) {
+      net->load_params(x.data());
     }
+    net_at_x = method != "qoda" && !(method == "extragradient" && phase == 1);
   }
 
-  // Averages the local gradient (in net.grad()) over ranks; returns the bytes sent this round.
+  // Averages the local gradient (the network's, in float64) over ranks; returns the bytes sent
+  // this round.
   std::uint64_t exchange_grad() {
-    local = net.grad();
+    net->store_grad(local.data());
     exchange->exchange(local.data(), avg.data(), own.data(), round++);
-    double s = 0;
-    for (double g : avg) s += g;
-    if (!std::isfinite(s))
+    // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
+    // which vectorises, unlike a floating-point sum or an isfinite loop.
+    std::uint64_t low = ~std::uint64_t{0};
+    for (double g : avg) {
+      std::uint64_t bits;
+      std::memcpy(&bits, &g, sizeof bits);
+      low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+    }
+    if (low == 0)
       throw engine::CollectiveError("training diverged (non-finite gradients at exchange " + std::to_string(round) + "); lower wgan.lr",
                                     engine::kExitFailure, 0);
     return exchange->stats().round_bytes;
@@ -167,12 +181,24 @@ struct Player {
       ++t;
       const double c1 = 1.0 - std::pow(beta1, static_cast<double>(t)), c2 = 1.0 - std::pow(beta2, static_cast<double>(t));
       const bool opt = method == "optimistic_adam";
-      for (std::size_t i = 0; i < n; ++i) {
-        m[i] = beta1 * m[i] + (1 - beta1) * avg[i];
-        v[i] = beta2 * v[i] + (1 - beta2) * avg[i] * avg[i];
-        const double u = lr * (m[i] / c1) / (std::sqrt(v[i] / c2) + eps);
-        x[i] -= opt ? 2 * u - u_prev[i] : u;
-        u_prev[i] = u;
+      // Constants and arrays as locals with no aliasing, so the loop vectorises (the members
+      // would be reloaded after every store).
+      const double b1 = beta1, b2 = beta2, rate = lr, e = eps;
+      double *__restrict mp = m.data(), *__restrict vp = v.data(), *__restrict xp = x.data(), *__restrict up = u_prev.data();
+      const double* __restrict g = avg.data();
+      const auto step = [&](std::size_t i) {
+        mp[i] = b1 * mp[i] + (1 - b1) * g[i];
+        vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
+        return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
+      };
+      if (opt) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const double u = step(i);
+          xp[i] -= 2 * u - up[i];
+          up[i] = u;
+        }
+      } else {  // plain Adam never reads u_prev: one array less to stream
+        for (std::size_t i = 0; i < n; ++i) xp[i] -= step(i);
       }
     } else if (method == "extragradient") {
       if (phase == 0) {
@@ -194,7 +220,8 @@ struct Player {
       last_avg = avg;
       last_own.swap(own);
     }
-    net.params() = x;
+    net->load_params(x.data());
+    net_at_x = true;
   }
 
   void save(const engine::h5::Group& g) const {
@@ -218,7 +245,8 @@ struct Player {
     last_own = g.read_rows<double>("last_own", comm.rank(), 1);
     if (last_own.size() != x.size()) throw InputError("checkpoint: last_own has another length (another network?)");
     exchange->load(g.open_group("exchange"));
-    net.params() = x;
+    net->load_params(x.data());
+    net_at_x = true;
   }
 
  private:
@@ -227,7 +255,32 @@ struct Player {
   }
 };
 
+// The two networks in the deck's precision (wgan.precision), the seeds of the critic's and the
+// generator's losses, and room to set the generator's parameters aside while sampling.
+template <class T>
+struct Networks {
+  nn::Mlp<T> gen, crit;
+  std::vector<T> critic_seed, generator_seed;
+  nn::Vector<T> saved;
+  Networks(const std::vector<std::int64_t>& gw, const std::vector<nn::ActivationFn>& ga, const std::vector<std::int64_t>& dw,
+           const std::vector<nn::ActivationFn>& da, std::int64_t batch)
+      : gen(gw, ga), crit(dw, da), critic_seed(static_cast<std::size_t>(2 * batch), static_cast<T>(1.0 / static_cast<double>(batch))),
+        generator_seed(static_cast<std::size_t>(batch), static_cast<T>(-1.0 / static_cast<double>(batch))),
+        saved("wgan::saved_generator", static_cast<std::size_t>(gen.size())) {
+    // Fake rows then real rows (+1/B and -1/B); the workspaces are allocated here, once.
+    for (std::size_t r = static_cast<std::size_t>(batch); r < critic_seed.size(); ++r) critic_seed[r] = -critic_seed[r];
+    gen.input(batch);
+    crit.input(3 * batch);
+  }
+};
+
 class Wgan : public engine::Workload {
+  // Calls f with the networks of the deck's precision (defined first: its return type is deduced).
+  template <class F>
+  auto with_nets(F&& f) {
+    return n32_ ? f(*n32_) : f(*n64_);
+  }
+
  public:
   void declare(engine::Schema& s) const override {
     s.find("run.steps")->def(std::int64_t{2000});
@@ -245,6 +298,8 @@ class Wgan : public engine::Workload {
     s.int_list("wgan.critic.widths").def(std::vector<std::int64_t>{64, 64}).range(1, 1 << 20).help("hidden widths of D");
     s.string("wgan.critic.activation").def(std::string("leaky_relu")).one_of(kActivations).help("hidden activation of D (output: identity)");
     s.real("wgan.leaky_slope").def(0.2).range(0, 1).help("LeakyReLU slope for negative inputs");
+    s.string("wgan.precision").def(std::string("float64")).one_of({"float64", "float32"})
+        .help("arithmetic of the networks; iterates, optimiser moments and exchanged gradients stay float64");
     s.string("wgan.init").def(std::string("uniform_fan_in")).one_of({"uniform_fan_in", "he_normal", "xavier_uniform"}).help("weight initialisation");
     s.integer("wgan.batch").def(std::int64_t{64}).range(1, 1 << 20).help("minibatch per rank (global batch = ranks x batch)");
     s.real("wgan.lambda").def(10.0).range(0, 1e6).help("gradient-penalty weight");
@@ -346,10 +401,18 @@ class Wgan : public engine::Workload {
     for (auto w : c.int_list("wgan.critic.widths")) dw.push_back(w);
     dw.push_back(1);
     const auto init = nn::parse_init(c.string("wgan.init"));
-    gen_.net = nn::Mlp(gw, activations(gw.size() - 2, c.string("wgan.generator.activation"), c.string("wgan.generator.output"), slope));
-    crit_.net = nn::Mlp(dw, activations(dw.size() - 2, c.string("wgan.critic.activation"), "identity", slope));
-    gen_.net.initialise(init, seed_, kernels::purpose_id("init_generator"));
-    crit_.net.initialise(init, seed_, kernels::purpose_id("init_critic"));
+    const auto ga = activations(gw.size() - 2, c.string("wgan.generator.activation"), c.string("wgan.generator.output"), slope);
+    const auto da = activations(dw.size() - 2, c.string("wgan.critic.activation"), "identity", slope);
+    if (c.string("wgan.precision") == "float32") n32_ = std::make_unique<Networks<float>>(gw, ga, dw, da, batch_);
+    else n64_ = std::make_unique<Networks<double>>(gw, ga, dw, da, batch_);
+    with_nets([&](auto& n) {
+      gen_.net = &n.gen;
+      crit_.net = &n.crit;
+      gen_.x = n.gen.draw(init, seed_, kernels::purpose_id("init_generator"));
+      crit_.x = n.crit.draw(init, seed_, kernels::purpose_id("init_critic"));
+    });
+    gw_ = gw;
+    dw_ = dw;
     const std::string method = c.string("wgan.optimizer");
     crit_.init(method, c.real("wgan.lr"));
     gen_.init(method, c.has("wgan.lr_generator") ? c.real("wgan.lr_generator") : c.real("wgan.lr"));
@@ -370,15 +433,15 @@ class Wgan : public engine::Workload {
       o.coder = c.string("wgan.quantizer.coder");
       o.adapt_every = static_cast<int>(c.integer("wgan.quantizer.adapt_every"));
       kernels::quant::Layout layout;
-      layout.offsets = p->net.tensor_offsets();
+      layout.offsets = p->net->tensor_offsets();
       for (std::size_t m = 0; m + 1 < layout.offsets.size(); ++m) layout.types.push_back(static_cast<int>(m));
       layout.ntypes = static_cast<int>(layout.types.size());
       p->exchange = std::make_unique<engine::CompressedExchange>(comm_, o, layout, seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
     }
     if (method == "qoda" && c.string("wgan.quantizer.type") == "none")
       ctx.log("wgan: qoda with wgan.quantizer.type = \"none\" is unquantised OptDA (float64 allreduce); the other [wgan.quantizer] keys are not used");
-    ctx.log("wgan: G " + widths_text(gw) + ", D " + widths_text(dw) + ", " + std::to_string(gen_.net.size() + crit_.net.size()) +
-            " parameters, global batch " + std::to_string(batch_ * comm_.size()) + ", " + method);
+    ctx.log("wgan: G " + widths_text(gw) + ", D " + widths_text(dw) + ", " + std::to_string(gen_.net->size() + crit_.net->size()) +
+            " parameters (" + c.string("wgan.precision") + "), global batch " + std::to_string(batch_ * comm_.size()) + ", " + method);
   }
 
   void step(std::int64_t s) override {
@@ -389,8 +452,8 @@ class Wgan : public engine::Workload {
       for (int phase = 0; phase < crit_.evaluations(); ++phase) {
         crit_.prepare(phase);
         gen_.prepare(phase);
-        critic_grad();
-        generator_grad();
+        with_nets([&](auto& n) { critic_grad(n); });
+        with_nets([&](auto& n) { generator_grad(n); });
         exchange(crit_);
         exchange(gen_);
         crit_.absorb(phase);
@@ -398,17 +461,18 @@ class Wgan : public engine::Workload {
         ++eval_;
       }
     } else {
+      fakes_ = 0;
       for (std::int64_t k = 0; k < n_critic_; ++k)
         for (int phase = 0; phase < crit_.evaluations(); ++phase) {
           crit_.prepare(phase);
-          critic_grad();
+          with_nets([&](auto& n) { critic_grad(n); });
           exchange(crit_);
           crit_.absorb(phase);
           ++eval_;
         }
       for (int phase = 0; phase < gen_.evaluations(); ++phase) {
         gen_.prepare(phase);
-        generator_grad();
+        with_nets([&](auto& n) { generator_grad(n); });
         exchange(gen_);
         gen_.absorb(phase);
         ++eval_;
@@ -422,7 +486,7 @@ class Wgan : public engine::Workload {
     double vals[2] = {last_w_, last_gp_};
     comm_.allreduce(vals, 2, engine::Op::Sum);
     const double k = static_cast<double>(comm_.size());
-    const auto gen = generate(n_eval_, "eval_latent");
+    const auto gen = with_nets([&](auto& n) { return generate(n, n_eval_, "eval_latent"); });
     engine::MetricValues m;
     m.push_back({"swd", sliced_wasserstein(gen, data_.heldout, n_eval_, dim_, projections_, seed_)});
     m.push_back({"wasserstein", vals[0] / k});
@@ -434,11 +498,9 @@ class Wgan : public engine::Workload {
     }
     if (gen_.method == "qoda") {
       // The generator's ergodic average of X_{t+1/2} (ALGORITHMS.md section 2), generated from the
-      // same latent rows; generate() reads gen_.x, so the average is swapped in for the call.
-      std::vector<double> avg = gen_.average();
-      std::swap(gen_.x, avg);
-      const auto gen_avg = generate(n_eval_, "eval_latent");
-      std::swap(gen_.x, avg);
+      // same latent rows.
+      const std::vector<double> avg = gen_.average();
+      const auto gen_avg = with_nets([&](auto& n) { return generate(n, n_eval_, "eval_latent", avg.data()); });
       m.push_back({"swd_average", sliced_wasserstein(gen_avg, data_.heldout, n_eval_, dim_, projections_, seed_)});
       m.push_back({"eta_critic", crit_.rates.eta()});
       m.push_back({"gamma_critic", crit_.rates.gamma()});
@@ -485,11 +547,11 @@ class Wgan : public engine::Workload {
   }
 
   void finish(const engine::h5::Group& result) override {
-    result.write("samples", generate(n_samples_, "sample_latent"), {static_cast<hsize_t>(n_samples_), static_cast<hsize_t>(dim_)});
+    result.write("samples", with_nets([&](auto& n) { return generate(n, n_samples_, "sample_latent"); }), {static_cast<hsize_t>(n_samples_), static_cast<hsize_t>(dim_)});
     result.write("generator_params", gen_.x);
     result.write("critic_params", crit_.x);
-    result.write("generator_widths", gen_.net.widths());
-    result.write("critic_widths", crit_.net.widths());
+    result.write("generator_widths", gw_);
+    result.write("critic_widths", dw_);
     result.write_attr("data", type_);
     result.write_attr("optimizer", crit_.method);
     result.write_attr("ranks", static_cast<std::int64_t>(comm_.size()));
@@ -524,91 +586,124 @@ class Wgan : public engine::Workload {
   // batch + row, so ranks draw disjoint counters).
   std::uint64_t row_index(std::int64_t r) const { return static_cast<std::uint64_t>(comm_.rank() * batch_ + r); }
 
-  std::vector<double> real_batch() const {
-    std::vector<double> x(static_cast<std::size_t>(batch_ * dim_));
+  // This rank's rows of the real minibatch of evaluation `eval_` into x (batch x dim).
+  template <class T>
+  void real_batch(T* x) const {
     if (type_ == "ring") {
       const kernels::CounterRng rng(seed_, "ring");
-      for (std::int64_t r = 0; r < batch_; ++r) ring_sample(rng, row_index(r), eval_, &x[static_cast<std::size_t>(r * dim_)]);
+      double p[2];
+      for (std::int64_t r = 0; r < batch_; ++r) {
+        ring_sample(rng, row_index(r), eval_, p);
+        x[2 * r] = static_cast<T>(p[0]);
+        x[2 * r + 1] = static_cast<T>(p[1]);
+      }
     } else {
       const kernels::CounterRng rng(seed_, "batch");
       const std::int64_t n = data_.train_rows();
       for (std::int64_t r = 0; r < batch_; ++r) {
         const auto i = std::min<std::int64_t>(static_cast<std::int64_t>(rng.uniform(row_index(r), eval_) * static_cast<double>(n)), n - 1);
-        std::copy_n(data_.train.begin() + i * dim_, dim_, x.begin() + r * dim_);
+        for (std::int64_t j = 0; j < dim_; ++j) x[r * dim_ + j] = static_cast<T>(data_.train[static_cast<std::size_t>(i * dim_ + j)]);
       }
     }
-    return x;
   }
 
-  // Latent rows: row `index` of the stream (seed, purpose) at counter step `step`.
-  std::vector<double> latent(std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows) const {
+  // Latent rows into z (rows x latent): row `index` of the stream (seed, purpose) at counter
+  // step `step`.
+  template <class T>
+  void latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows) const {
     const kernels::CounterRng rng(seed_, purpose);
-    std::vector<double> z(static_cast<std::size_t>(rows * latent_));
     for (std::int64_t r = 0; r < rows; ++r) {
       const std::uint64_t idx = global_rows ? row_index(r) : static_cast<std::uint64_t>(r);
       for (std::int64_t j = 0; j < latent_; j += 2) {
         double z0, z1;
         rng.normal2(idx, step, static_cast<std::uint32_t>(j / 2), z0, z1);
-        z[static_cast<std::size_t>(r * latent_ + j)] = z0;
-        if (j + 1 < latent_) z[static_cast<std::size_t>(r * latent_ + j + 1)] = z1;
+        z[r * latent_ + j] = static_cast<T>(z0);
+        if (j + 1 < latent_) z[r * latent_ + j + 1] = static_cast<T>(z1);
       }
     }
-    return z;
   }
 
-  std::vector<double> generate(std::int64_t rows, const char* purpose) {
-    const auto saved = gen_.net.params();
-    gen_.net.params() = gen_.x;
-    const auto z = latent(rows, purpose, 0, false);
-    auto out = gen_.net.forward(z.data(), rows);
-    gen_.net.params() = saved;
+  // Samples of the generator at `params` (default: its iterate x); the network's point is
+  // restored afterwards.
+  template <class T>
+  std::vector<double> generate(Networks<T>& n, std::int64_t rows, const char* purpose, const double* params = nullptr) {
+    Kokkos::deep_copy(n.saved, n.gen.params());
+    n.gen.load_params(params ? params : gen_.x.data());
+    latent(n.gen.input(rows), rows, purpose, 0, false);
+    const auto y = n.gen.forward(rows);
+    std::vector<double> out(y.begin(), y.end());
+    Kokkos::deep_copy(n.gen.params(), n.saved);
     return out;
   }
 
-  // Local critic gradient of l_D at the networks' current parameters (into crit_.net.grad()).
-  void critic_grad() {
-    const auto real = real_batch();
-    const auto z = latent(batch_, "latent", eval_, true);
-    const auto fake = gen_.net.forward(z.data(), batch_);
-    const kernels::CounterRng rng(seed_, "eps");
-    std::vector<double> xhat(fake.size());
-    for (std::int64_t r = 0; r < batch_; ++r) {
-      const double e = rng.uniform(row_index(r), eval_);
-      for (std::int64_t j = 0; j < dim_; ++j) {
-        const auto i = static_cast<std::size_t>(r * dim_ + j);
-        xhat[i] = e * real[i] + (1 - e) * fake[i];
+  // Local critic gradient of l_D at the networks' current parameters (into the critic's grad):
+  // one forward of the rows [fake; real; xhat] (3B), seeds +1/B and -1/B on the first 2B rows,
+  // the penalty on the last B, one parameter backward over all of them.
+  template <class T>
+  void critic_grad(Networks<T>& n) {
+    const std::int64_t B = batch_, dim = dim_;
+    const T* fake;
+    if (simultaneous_) {
+      latent(n.gen.input(B), B, "latent", eval_, true);
+      fake = n.gen.forward(B).data();
+    } else {
+      // The generator is fixed during the critic updates of an alternating step: the samples of
+      // all its critic evaluations come from one forward (n_critic x evaluations x B rows).
+      if (fakes_ == 0) {
+        fakes_ = n_critic_ * crit_.evaluations();
+        fake_first_ = eval_;
+        T* z = n.gen.input(fakes_ * B);
+        for (std::int64_t k = 0; k < fakes_; ++k) latent(z + k * B * latent_, B, "latent", eval_ + static_cast<std::uint32_t>(k), true);
+        n.gen.forward(fakes_ * B);
+      }
+      fake = n.gen.output().data() + (eval_ - fake_first_) * B * dim;
+    }
+    const bool penalty = lambda_ > 0;
+    T* in = n.crit.input(3 * B);
+    std::copy_n(fake, B * dim, in);
+    T* real = in + B * dim;
+    real_batch(real);
+    if (penalty) {
+      const kernels::CounterRng rng(seed_, "eps");
+      T* xhat = in + 2 * B * dim;
+      for (std::int64_t r = 0; r < B; ++r) {
+        const double e = rng.uniform(row_index(r), eval_);
+        for (std::int64_t j = 0; j < dim; ++j) {
+          const std::int64_t i = r * dim + j;
+          xhat[i] = static_cast<T>(e * static_cast<double>(real[i]) + (1 - e) * static_cast<double>(fake[i]));
+        }
       }
     }
-    auto& d = crit_.net;
-    d.zero_grad();
-    const double inv = 1.0 / static_cast<double>(batch_);
-    // Fake and real rows in one pass of 2B rows (seeds +1/B and -1/B).
-    std::vector<double> both(fake);
-    both.insert(both.end(), real.begin(), real.end());
-    std::vector<double> seed(static_cast<std::size_t>(2 * batch_), inv);
-    for (std::int64_t r = batch_; r < 2 * batch_; ++r) seed[static_cast<std::size_t>(r)] = -inv;
+    auto& d = n.crit;
+    const auto out = d.forward(penalty ? 3 * B : 2 * B);
     double w = 0;
-    const auto& out = d.forward(both.data(), 2 * batch_);
-    for (std::int64_t r = 0; r < 2 * batch_; ++r) w -= out[static_cast<std::size_t>(r)] * seed[static_cast<std::size_t>(r)];
-    d.backward(seed.data());
-    last_gp_ = d.penalty(xhat.data(), batch_, lambda_);
+    for (std::int64_t r = 0; r < 2 * B; ++r) w -= static_cast<double>(out[r]) * static_cast<double>(n.critic_seed[r]);
+    d.zero_grad();
+    if (penalty) {
+      last_gp_ = d.penalty_backward(n.critic_seed.data(), B, lambda_);
+    } else {
+      d.backward(n.critic_seed.data(), true, false);
+      last_gp_ = 0;
+    }
     last_w_ = w;
   }
 
-  // Local generator gradient of l_G (into gen_.net.grad()).
-  void generator_grad() {
-    const auto z = latent(batch_, "latent_g", eval_, true);
-    const auto x = gen_.net.forward(z.data(), batch_);
-    crit_.net.forward(x.data(), batch_);
-    std::vector<double> seed(static_cast<std::size_t>(batch_), -1.0 / static_cast<double>(batch_));
-    const auto gx = crit_.net.backward(seed.data(), false);
-    gen_.net.zero_grad();
-    gen_.net.backward(gx.data());
+  // Local generator gradient of l_G (into the generator's grad): the critic's input gradient
+  // (no parameter products) seeds the generator's parameter backward (no input product).
+  template <class T>
+  void generator_grad(Networks<T>& n) {
+    const std::int64_t B = batch_;
+    latent(n.gen.input(B), B, "latent_g", eval_, true);
+    const auto x = n.gen.forward(B);
+    n.crit.forward(x.data(), B);
+    const auto gx = n.crit.backward(n.generator_seed.data(), false, true);
+    n.gen.zero_grad();
+    n.gen.backward(gx.data(), true, false);
   }
 
   void exchange(Player& p) {
     step_bytes_ += p.exchange_grad();
-    step_coords_ += static_cast<std::uint64_t>(p.net.size() * comm_.size());
+    step_coords_ += static_cast<std::uint64_t>(p.net->size() * comm_.size());
   }
 
   // Modes with at least 20 % of their fair share (n / modes) of high-quality samples (within
@@ -646,8 +741,14 @@ class Wgan : public engine::Workload {
   std::int64_t dim_ = 0, batch_ = 0, n_critic_ = 1, latent_ = 1, modes_ = 8, n_eval_ = 0, projections_ = 1, n_samples_ = 1;
   double lambda_ = 10, radius_ = 2, std_ = 0.02;
   bool simultaneous_ = false;
+  std::vector<std::int64_t> gw_, dw_;
+  // Exactly one of the two is set (wgan.precision); the players point at its networks.
+  std::unique_ptr<Networks<float>> n32_;
+  std::unique_ptr<Networks<double>> n64_;
   Player crit_, gen_;
   std::uint32_t eval_ = 0;
+  std::int64_t fakes_ = 0;  // critic evaluations of this step whose generator samples are drawn
+  std::uint32_t fake_first_ = 0;
   double last_w_ = 0, last_gp_ = 0, compute_ = 0;
   std::int64_t steps_done_ = 0;
   std::uint64_t step_bytes_ = 0, step_coords_ = 0;

@@ -1,8 +1,11 @@
 // kernels/nn: every gradient of the MLP (parameters and input, each activation), the WGAN-GP
-// penalty's exact parameter gradient (the double backward) and the generator's gradient through
-// the critic agree with central finite differences in float64 to a relative error below 1e-6.
+// penalty's exact parameter gradient (the double backward, alone and fused with the seeded rows
+// of the critic loss) and the generator's gradient through the critic agree with central finite
+// differences in float64 to a relative error below 1e-6; the float32 network agrees with the
+// float64 one on the same parameters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -22,6 +25,13 @@ std::vector<double> draw(std::size_t n, std::uint32_t step, double scale = 1.0) 
   return v;
 }
 
+template <class V>
+std::vector<double> to_vec(const V& v) {
+  std::vector<double> out(v.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(v[i]);
+  return out;
+}
+
 double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
   double d = 0, n = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -31,8 +41,9 @@ double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
   return std::sqrt(d / n);
 }
 
-// Central differences of f at x (every coordinate).
-std::vector<double> fd(std::vector<double>& x, const std::function<double()>& f, double h = 1e-5) {
+// Central differences of f at x (every coordinate; x a std::vector or a view).
+template <class V>
+std::vector<double> fd(V& x, const std::function<double()>& f, double h = 1e-5) {
   std::vector<double> g(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double x0 = x[i];
@@ -46,81 +57,115 @@ std::vector<double> fd(std::vector<double>& x, const std::function<double()>& f,
   return g;
 }
 
-Mlp make(std::vector<std::int64_t> w, std::vector<Activation> acts, std::uint32_t purpose) {
+std::vector<double> init_params(const Mlp<double>& m, std::uint32_t purpose, double scale) {
+  auto p = m.draw(Init::uniform_fan_in, 11, purpose);
+  for (double& x : p) x *= scale;
+  return p;
+}
+
+template <class T = double>
+Mlp<T> make(std::vector<std::int64_t> w, std::vector<Activation> acts, std::uint32_t purpose, double scale = 2.0) {
   std::vector<ActivationFn> fns;
   for (auto a : acts) fns.push_back(ActivationFn{a, 0.2});
-  Mlp m(std::move(w), fns);
-  m.initialise(Init::uniform_fan_in, 11, purpose);
+  Mlp<T> m(w, fns);
   // Larger weights than the default so that every activation works in its curved range.
-  for (double& p : m.params()) p *= 2.0;
+  m.load_params(init_params(Mlp<double>(w, fns), purpose, scale).data());
   return m;
 }
 
 void check_layer(Activation act) {
-  Mlp m = make({5, 4, 3}, {act, Activation::identity}, 1);
+  Mlp<double> m = make({5, 4, 3}, {act, Activation::identity}, 1);
   const std::int64_t B = 6;
   auto x = draw(static_cast<std::size_t>(B * 5), 1);
   const auto seed = draw(static_cast<std::size_t>(B * 3), 2);
   auto f = [&] {
-    const auto& y = m.forward(x.data(), B);
+    const auto y = m.forward(x.data(), B);
     double s = 0;
     for (std::size_t i = 0; i < y.size(); ++i) s += seed[i] * y[i];
     return s;
   };
   f();
   m.zero_grad();
-  const auto gx = m.backward(seed.data());
-  const auto gp = m.grad();
+  const auto gx = to_vec(m.backward(seed.data(), true, true));
+  const auto gp = to_vec(m.grad());
   EXPECT_LT(rel_err(gp, fd(m.params(), f)), 1e-6);
   EXPECT_LT(rel_err(gx, fd(x, f)), 1e-6);
+}
+
+// The critic loss mean D(fake) - mean D(real) + (lambda/B) sum (|grad D(xhat)| - 1)^2, evaluated
+// independently of the penalty code: the input gradient from a plain backward of ones.
+double critic_loss(Mlp<double>& d, const std::vector<double>& fake, const std::vector<double>& real, const std::vector<double>& xhat,
+                   std::int64_t B, double lambda) {
+  double s = 0;
+  for (double y : d.forward(fake.data(), B)) s += y / B;
+  for (double y : d.forward(real.data(), B)) s -= y / B;
+  d.forward(xhat.data(), B);
+  const std::vector<double> ones(static_cast<std::size_t>(B), 1.0);
+  const auto u = d.backward(ones.data());
+  const std::int64_t d0 = d.in_dim();
+  for (std::int64_t b = 0; b < B; ++b) {
+    double n2 = 0;
+    for (std::int64_t j = 0; j < d0; ++j) n2 += u[b * d0 + j] * u[b * d0 + j];
+    s += lambda / B * (std::sqrt(n2) - 1) * (std::sqrt(n2) - 1);
+  }
+  return s;
+}
+
+// Rows [fake; real; xhat] in one forward, seeds +-1/B on the first 2B rows, penalty on the last B:
+// the critic's whole gradient in one sweep (what apps/wgan does). Returns the penalty.
+template <class T>
+double fused_critic(Mlp<T>& d, const std::vector<double>& fake, const std::vector<double>& real, const std::vector<double>& xhat,
+                    std::int64_t B, double lambda) {
+  const std::int64_t d0 = d.in_dim();
+  T* in = d.input(3 * B);
+  for (std::int64_t i = 0; i < B * d0; ++i) {
+    in[i] = static_cast<T>(fake[i]);
+    in[B * d0 + i] = static_cast<T>(real[i]);
+    in[2 * B * d0 + i] = static_cast<T>(xhat[i]);
+  }
+  std::vector<T> seed(static_cast<std::size_t>(2 * B), T(1) / static_cast<T>(B));
+  for (std::int64_t r = B; r < 2 * B; ++r) seed[r] = -seed[r];
+  d.forward(3 * B);
+  d.zero_grad();
+  return d.penalty_backward(seed.data(), B, lambda);
+}
+
+// With every hidden activation kind (tanh and sigmoid exercise the s'' terms of the double
+// backward).
+void check_critic(std::vector<Activation> acts) {
+  Mlp<double> d = make({4, 6, 5, 1}, acts, 2);
+  const std::int64_t B = 5;
+  auto real = draw(static_cast<std::size_t>(B * 4), 3), fake = draw(static_cast<std::size_t>(B * 4), 4),
+       xhat = draw(static_cast<std::size_t>(B * 4), 5, 0.7);
+  const double lambda = 10;
+  fused_critic(d, fake, real, xhat, B, lambda);
+  const auto g = to_vec(d.grad());
+  EXPECT_LT(rel_err(g, fd(d.params(), [&] { return critic_loss(d, fake, real, xhat, B, lambda); })), 1e-6);
+  // The penalty alone (its gradient is the delicate part).
+  d.zero_grad();
+  d.penalty(xhat.data(), B, lambda);
+  const auto gpen = to_vec(d.grad());
+  EXPECT_LT(rel_err(gpen, fd(d.params(), [&] { return critic_loss(d, fake, real, xhat, B, lambda) - critic_loss(d, fake, real, xhat, B, 0); })),
+            1e-6);
 }
 
 }  // namespace
 
 TEST(Nn, DenseIdentity) { check_layer(Activation::identity); }
 TEST(Nn, DenseLeakyRelu) { check_layer(Activation::leaky_relu); }
+TEST(Nn, DenseRelu) { check_layer(Activation::relu); }
 TEST(Nn, DenseTanh) { check_layer(Activation::tanh); }
 TEST(Nn, DenseSigmoid) { check_layer(Activation::sigmoid); }
 
-// The whole critic loss mean D(fake) - mean D(real) + lambda E(|grad D(xhat)| - 1)^2, with every
-// hidden activation kind (tanh and sigmoid exercise the s'' terms of the double backward).
-void check_critic(std::vector<Activation> acts) {
-  Mlp d = make({4, 6, 5, 1}, acts, 2);
-  const std::int64_t B = 5;
-  auto real = draw(static_cast<std::size_t>(B * 4), 3), fake = draw(static_cast<std::size_t>(B * 4), 4),
-       xhat = draw(static_cast<std::size_t>(B * 4), 5, 0.7);
-  const double lambda = 10;
-  auto loss = [&] {
-    double s = 0;
-    for (double y : d.forward(fake.data(), B)) s += y / B;
-    for (double y : d.forward(real.data(), B)) s -= y / B;
-    return s + d.penalty(xhat.data(), B, lambda);
-  };
-  d.zero_grad();
-  std::vector<double> seed(static_cast<std::size_t>(B), 1.0 / B);
-  d.forward(fake.data(), B);
-  d.backward(seed.data());
-  for (double& s : seed) s = -s;
-  d.forward(real.data(), B);
-  d.backward(seed.data());
-  d.penalty(xhat.data(), B, lambda);
-  const auto g = d.grad();
-  EXPECT_LT(rel_err(g, fd(d.params(), loss)), 1e-6);
-  // The penalty alone (its gradient is the delicate part).
-  d.zero_grad();
-  d.penalty(xhat.data(), B, lambda);
-  const auto gpen = d.grad();
-  EXPECT_LT(rel_err(gpen, fd(d.params(), [&] { return d.penalty(xhat.data(), B, lambda); })), 1e-6);
-}
-
 TEST(Nn, CriticWithPenaltyLeakyRelu) { check_critic({Activation::leaky_relu, Activation::leaky_relu, Activation::identity}); }
 TEST(Nn, CriticWithPenaltyTanhSigmoid) { check_critic({Activation::tanh, Activation::sigmoid, Activation::identity}); }
+TEST(Nn, CriticWithPenaltyCurvedOutput) { check_critic({Activation::leaky_relu, Activation::tanh, Activation::sigmoid}); }
 
 // Generator loss -mean D(G(z)) w.r.t. the generator's parameters, through the critic's input
 // gradient.
 TEST(Nn, Generator) {
-  Mlp g = make({3, 7, 4}, {Activation::leaky_relu, Activation::tanh}, 3);
-  Mlp d = make({4, 6, 1}, {Activation::leaky_relu, Activation::identity}, 4);
+  Mlp<double> g = make({3, 7, 4}, {Activation::leaky_relu, Activation::tanh}, 3);
+  Mlp<double> d = make({4, 6, 1}, {Activation::leaky_relu, Activation::identity}, 4);
   const std::int64_t B = 5;
   const auto z = draw(static_cast<std::size_t>(B * 3), 6);
   auto loss = [&] {
@@ -132,9 +177,102 @@ TEST(Nn, Generator) {
   const auto x = g.forward(z.data(), B);
   d.forward(x.data(), B);
   std::vector<double> seed(static_cast<std::size_t>(B), -1.0 / B);
-  const auto gx = d.backward(seed.data(), false);
+  const auto gx = d.backward(seed.data(), false, true);
   g.zero_grad();
-  g.backward(gx.data());
-  const auto grad = g.grad();
+  g.backward(gx.data(), true, false);
+  const auto grad = to_vec(g.grad());
   EXPECT_LT(rel_err(grad, fd(g.params(), loss)), 1e-6);
+}
+
+// float32 against float64 on the same parameters and inputs, the digits networks of
+// inputs/wgan_digits.toml at batch 64 (G 32-256-256-64 tanh, D 64-256-256-1). Each output is a
+// sum of at most 256 + 1 products per layer over three layers: float32's unit roundoff 6e-8
+// grows to ~sqrt(256) * 3 * 6e-8 ~ 3e-6 for random-sign sums, and the penalty gradient (four
+// chained passes, the |u| - 1 factor cancelling where |u| ~ 1) loses about one more digit, so
+// 1e-4 relative (norm-wise over each array) leaves an order of magnitude of margin over that
+// estimate (measured: 2e-7 to 4e-7 for every array, 7e-9 for the penalty value) while a wrong
+// derivative or a lost term (1e-3 and above) fails it.
+TEST(Nn, Float32AgreesWithFloat64) {
+  const std::vector<Activation> gacts{Activation::leaky_relu, Activation::leaky_relu, Activation::tanh},
+      dacts{Activation::leaky_relu, Activation::leaky_relu, Activation::identity};
+  const std::vector<std::int64_t> gw{32, 256, 256, 64}, dw{64, 256, 256, 1};
+  auto g64 = make<double>(gw, gacts, 5, 1.0);
+  auto g32 = make<float>(gw, gacts, 5, 1.0);
+  auto d64 = make<double>(dw, dacts, 6, 1.0);
+  auto d32 = make<float>(dw, dacts, 6, 1.0);
+  const std::int64_t B = 64;
+  const auto z = draw(static_cast<std::size_t>(B * 32), 7);
+  std::vector<float> z32(z.begin(), z.end());
+  // Generator forward, critic input gradient, generator backward.
+  const auto x64 = to_vec(g64.forward(z.data(), B));
+  const auto x32 = to_vec(g32.forward(z32.data(), B));
+  EXPECT_LT(rel_err(x32, x64), 1e-4);
+  const auto y64 = to_vec(d64.forward(x64.data(), B));
+  std::vector<float> x32f(x32.begin(), x32.end());
+  const auto y32 = to_vec(d32.forward(x32f.data(), B));
+  EXPECT_LT(rel_err(y32, y64), 1e-4);
+  std::vector<double> seed(static_cast<std::size_t>(B), -1.0 / B);
+  std::vector<float> seed32(seed.begin(), seed.end());
+  const auto u64 = to_vec(d64.backward(seed.data(), false, true));
+  const auto u32 = to_vec(d32.backward(seed32.data(), false, true));
+  EXPECT_LT(rel_err(u32, u64), 1e-4);
+  std::vector<float> u32f(u32.begin(), u32.end());
+  g64.zero_grad();
+  g32.zero_grad();
+  g64.backward(u64.data(), true, false);
+  g32.backward(u32f.data(), true, false);
+  std::vector<double> gg64(static_cast<std::size_t>(g64.size())), gg32(gg64.size());
+  g64.store_grad(gg64.data());
+  g32.store_grad(gg32.data());
+  EXPECT_LT(rel_err(gg32, gg64), 1e-4);
+  // Critic: fused fake/real/penalty sweep.
+  const auto real = draw(static_cast<std::size_t>(B * 64), 8, 0.5);
+  std::vector<double> xhat(real.size());
+  for (std::size_t i = 0; i < xhat.size(); ++i) xhat[i] = 0.5 * (real[i] + x64[i]);
+  const double p64 = fused_critic(d64, x64, real, xhat, B, 10.0);
+  const double p32 = fused_critic(d32, x64, real, xhat, B, 10.0);
+  EXPECT_LT(std::abs(p32 - p64) / std::abs(p64), 1e-4);
+  std::vector<double> dg64(static_cast<std::size_t>(d64.size())), dg32(dg64.size());
+  d64.store_grad(dg64.data());
+  d32.store_grad(dg32.data());
+  EXPECT_LT(rel_err(dg32, dg64), 1e-4);
+  // And the float64 pair is not trivially equal to the float32 one (the comparison can fail).
+  EXPECT_GT(rel_err(dg32, dg64), 0.0);
+}
+
+// The fused critic sweep equals the three separate passes (fake and real backward, then the
+// penalty) to rounding: the shared forward and the merged products change nothing else.
+TEST(Nn, FusedCriticEqualsSeparatePasses) {
+  Mlp<double> d = make({4, 6, 5, 1}, {Activation::tanh, Activation::leaky_relu, Activation::identity}, 9);
+  const std::int64_t B = 7;
+  const auto real = draw(static_cast<std::size_t>(B * 4), 10), fake = draw(static_cast<std::size_t>(B * 4), 11),
+             xhat = draw(static_cast<std::size_t>(B * 4), 12, 0.7);
+  const double p = fused_critic(d, fake, real, xhat, B, 10.0);
+  const auto fused = to_vec(d.grad());
+  d.zero_grad();
+  std::vector<double> seed(static_cast<std::size_t>(B), 1.0 / B);
+  d.forward(fake.data(), B);
+  d.backward(seed.data(), true, false);
+  for (double& s : seed) s = -s;
+  d.forward(real.data(), B);
+  d.backward(seed.data(), true, false);
+  EXPECT_NEAR(d.penalty(xhat.data(), B, 10.0), p, 1e-12 * std::abs(p));
+  EXPECT_LT(rel_err(to_vec(d.grad()), fused), 1e-12);
+}
+
+// The float32 tanh (a rational function, so the loops vectorise) against the exact tanh on a
+// grid over [-20, 20] with step 1e-4: measured 3.95e-7 at most, absolute and relative (libm's
+// tanhf: 1e-7); the bound 5e-7 fails for a wrong coefficient (1e-5 and above).
+TEST(Nn, Float32TanhApproximation) {
+  double worst_abs = 0, worst_rel = 0;
+  for (int i = -200000; i <= 200000; ++i) {
+    const float a = static_cast<float>(i) * 1e-4f;
+    const double exact = std::tanh(static_cast<double>(a)), got = act::fast_tanh(a);
+    worst_abs = std::max(worst_abs, std::abs(got - exact));
+    if (exact != 0) worst_rel = std::max(worst_rel, std::abs(got - exact) / std::abs(exact));
+  }
+  EXPECT_LT(worst_abs, 5e-7);
+  EXPECT_LT(worst_rel, 5e-7);
+  EXPECT_EQ(act::fast_tanh(0.0f), 0.0f);
+  EXPECT_EQ(act::fast_tanh(-3.0f), -act::fast_tanh(3.0f));
 }

@@ -1,0 +1,213 @@
+#pragma once
+// One dense layer h_out = s(h_in W' + b) (W: d_out x d_in row-major, rows are samples) in scalar T,
+// with its share of every pass of the WGAN-GP critic (ALGORITHMS.md section 3), so that a network
+// is a stack of these and a pipeline stage is a contiguous run of them.
+//
+// The layer owns its workspaces (Kokkos views on the host, allocated by reserve() and reused):
+//   out_  (R + P) x d_out  rows [0, R): the outputs h of the forward rows; rows [R, R + P): gbar,
+//                          the penalty's adjoint of the input-gradient g at this layer's output
+//   adj_  (R + P) x d_out  rows [0, R): adjoint of the pre-activation a (the parameter backward);
+//                          rows [R, R + P): delta = g o s'(a) of the input-gradient pass
+//   g_    P x d_out        g, the input gradient of sum_b D(x_b) at this layer's output
+//   s2_   P x d_out        abar = dbar o g o s''(a), the second-order source (curved s only)
+//   db_   P x d_out        dbar = gbar_in W', scratch of the double backward
+// The penalty rows are the last P of the R forward rows. Parameters live in the network's flat
+// vectors (bind()); the products go through a LinalgBackend (cblas on the host), the element-wise
+// work through Kokkos::parallel_for on the host execution space.
+//
+// A stage boundary between layer l and l + 1 exchanges, per pass: forward, h (R x d) downstream;
+// input-gradient pass, g (P x d) upstream; double backward, gbar (P x d) downstream; parameter
+// backward, the adjoint of h (R x d) upstream.
+#include <Kokkos_Core.hpp>
+
+#include <cstdint>
+
+#include "kernels/linalg_backend.hpp"
+#include "kernels/nn/activation.hpp"
+
+namespace saddle::kernels::nn {
+
+using Exec = Kokkos::DefaultHostExecutionSpace;
+template <class T>
+using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace>;
+template <class T>
+using Vector = Kokkos::View<T*, Kokkos::HostSpace>;
+
+inline Kokkos::RangePolicy<Exec> rows_policy(std::int64_t n) { return Kokkos::RangePolicy<Exec>(0, n); }
+
+template <class T>
+class Dense {
+ public:
+  Dense() = default;
+  Dense(std::int64_t din, std::int64_t dout, ActivationFn act) : din_(din), dout_(dout), act_(act) {}
+
+  std::int64_t din() const { return din_; }
+  std::int64_t dout() const { return dout_; }
+  const ActivationFn& activation() const { return act_; }
+
+  // Parameter and gradient storage (W then b) inside the network's flat vectors.
+  void bind(T* w, T* b, T* gw, T* gb) {
+    w_ = w;
+    b_ = b;
+    gw_ = gw;
+    gb_ = gb;
+  }
+
+  // Workspaces for up to `rows` forward rows and as many penalty rows; allocates only to grow.
+  void reserve(std::int64_t rows) {
+    if (rows <= cap_) return;
+    cap_ = rows;
+    const auto c = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(dout_);
+    out_ = Matrix<T>("nn::out", 2 * c, d);
+    adj_ = Matrix<T>("nn::adj", 2 * c, d);
+    g_ = Matrix<T>("nn::g", c, d);
+    db_ = Matrix<T>("nn::dbar", c, d);
+    if (act_.curved()) s2_ = Matrix<T>("nn::abar", c, d);
+  }
+
+  T* out() const { return out_.data(); }
+  T* adj() const { return adj_.data(); }
+  T* g() const { return g_.data(); }
+
+  // out[0, R) = s(in W' + b): one GEMM, then bias and activation in one pass.
+  void forward(const LinalgBackend& la, const T* in, std::int64_t R) const {
+    la.gemm(false, true, R, dout_, din_, T(1), in, din_, w_, din_, T(0), out_.data(), dout_);
+    T* out = out_.data();
+    const T* b = b_;
+    const std::int64_t n = dout_;
+    visit<T>(act_, [&](auto s) {
+      Kokkos::parallel_for("nn::bias_activation", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+        T* row = out + r * n;
+        for (std::int64_t j = 0; j < n; ++j) row[j] = s.f(row[j] + b[j]);
+      });
+    });
+  }
+
+  // Top layer: adj rows [0, S) = seed o s'(a); rows [S, R) (the penalty rows, whose output the
+  // loss does not see) = abar when the penalty ran and s is curved, else 0.
+  void seed_adjoint(const T* seed, std::int64_t S, std::int64_t R, std::int64_t P) const {
+    T *adj = adj_.data(), *s2 = s2_.data();
+    const T* out = out_.data();
+    const std::int64_t n = dout_;
+    const bool second = P > 0 && act_.curved();
+    visit<T>(act_, [&](auto s) {
+      Kokkos::parallel_for("nn::seed_adjoint", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+        T* a = adj + r * n;
+        const T* h = out + r * n;
+        if (r < S) {
+          for (std::int64_t j = 0; j < n; ++j) a[j] = seed[r * n + j] * s.d1(h[j]);
+        } else if (second) {
+          for (std::int64_t j = 0; j < n; ++j) a[j] = s2[(r - S) * n + j];
+        } else {
+          for (std::int64_t j = 0; j < n; ++j) a[j] = T(0);
+        }
+      });
+    });
+  }
+
+  // adj rows [0, R) hold the adjoint of h (written by the layer above): times s'(a), plus abar on
+  // the penalty rows [R - P, R) when s is curved.
+  void adjoint_through_activation(std::int64_t R, std::int64_t P) const {
+    T *adj = adj_.data(), *s2 = s2_.data();
+    const T* out = out_.data();
+    const std::int64_t n = dout_, first = R - P;
+    const bool second = P > 0 && act_.curved();
+    visit<T>(act_, [&](auto s) {
+      Kokkos::parallel_for("nn::activation_adjoint", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+        T* a = adj + r * n;
+        const T* h = out + r * n;
+        if (second && r >= first) {
+          const T* q = s2 + (r - first) * n;
+          for (std::int64_t j = 0; j < n; ++j) a[j] = a[j] * s.d1(h[j]) + q[j];
+        } else {
+          for (std::int64_t j = 0; j < n; ++j) a[j] *= s.d1(h[j]);
+        }
+      });
+    });
+  }
+
+  // grad W += adj[0, R + P)' in[0, R + P) (the parameter backward and, on rows [R, R + P), the
+  // penalty's delta' gbar term in the same product); grad b += column sums of adj[0, R).
+  // A scalar output's weight row is a weighted column sum, done here: BLAS's m = 1 GEMM path
+  // runs at a few GFLOP/s.
+  void accumulate_grad(const LinalgBackend& la, const T* in, std::int64_t R, std::int64_t P) const {
+    if (dout_ == 1) column_sums(R + P, din_, adj_.data(), in, gw_);
+    else la.gemm(true, false, dout_, din_, R + P, T(1), adj_.data(), dout_, in, din_, T(1), gw_, din_);
+    column_sums(R, dout_, nullptr, adj_.data(), gb_);
+  }
+
+  // dst (R x d_in) = adj[0, R) W: the adjoint of this layer's input (an outer product for a
+  // scalar output).
+  void input_adjoint(const LinalgBackend& la, std::int64_t R, T* dst) const {
+    if (dout_ == 1) outer(R, adj_.data(), dst);
+    else la.gemm(false, false, R, din_, dout_, T(1), adj_.data(), dout_, w_, din_, T(0), dst, din_);
+  }
+
+  // Input-gradient pass of the penalty: delta = g o s'(a) on the penalty rows into adj rows
+  // [R, R + P), and g_in (P x d_in) = delta W.
+  void penalty_input_grad(const LinalgBackend& la, std::int64_t R, std::int64_t P, T* g_in) const {
+    T* delta = adj_.data() + R * dout_;
+    const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
+    const std::int64_t n = dout_;
+    visit<T>(act_, [&](auto s) {
+      Kokkos::parallel_for("nn::penalty_delta", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r) {
+        for (std::int64_t j = 0; j < n; ++j) delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]);
+      });
+    });
+    if (dout_ == 1) outer(P, delta, g_in);
+    else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
+  }
+
+  // Double backward through g_in = (g o s'(a)) W, given gbar_in (P x d_in, the adjoint of g_in):
+  // dbar = gbar_in W'; abar = dbar o g o s''(a) (curved s); gbar = dbar o s'(a) into out rows
+  // [R, R + P) when the layer below the output needs it. Nothing to do for the output layer of a
+  // piecewise-linear activation.
+  void penalty_double_backward(const LinalgBackend& la, const T* gbar_in, std::int64_t R, std::int64_t P, bool gbar_out) const {
+    if (!act_.curved() && !gbar_out) return;
+    la.gemm(false, true, P, dout_, din_, T(1), gbar_in, din_, w_, din_, T(0), db_.data(), dout_);
+    const T *db = db_.data(), *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
+    T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
+    const std::int64_t n = dout_;
+    visit<T>(act_, [&](auto s) {
+      Kokkos::parallel_for("nn::penalty_double", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r) {
+        for (std::int64_t j = 0; j < n; ++j) {
+          const std::int64_t i = r * n + j;
+          if constexpr (decltype(s)::curved) s2[i] = db[i] * g[i] * s.d2(hp[i]);
+          if (gbar_out) gbar[i] = db[i] * s.d1(hp[i]);
+        }
+      });
+    });
+  }
+
+ private:
+  // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n), in column blocks so
+  // the inner loop runs along a row and vectorises.
+  static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
+    constexpr std::int64_t kBlock = 16;
+    Kokkos::parallel_for("nn::column_sums", rows_policy((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
+      const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
+      T acc[kBlock] = {};
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T a = weight ? weight[r] : T(1);
+        for (std::int64_t j = 0; j < w; ++j) acc[j] += a * x[r * n + j0 + j];
+      }
+      for (std::int64_t j = 0; j < w; ++j) out[j0 + j] += acc[j];
+    });
+  }
+
+  // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
+  void outer(std::int64_t rows, const T* a, T* dst) const {
+    const T* w = w_;
+    const std::int64_t n = din_;
+    Kokkos::parallel_for("nn::outer", rows_policy(rows), KOKKOS_LAMBDA(const std::int64_t r) {
+      for (std::int64_t j = 0; j < n; ++j) dst[r * n + j] = a[r] * w[j];
+    });
+  }
+
+  std::int64_t din_ = 0, dout_ = 0, cap_ = 0;
+  ActivationFn act_;
+  T *w_ = nullptr, *b_ = nullptr, *gw_ = nullptr, *gb_ = nullptr;
+  Matrix<T> out_, adj_, g_, s2_, db_;
+};
+
+}  // namespace saddle::kernels::nn
