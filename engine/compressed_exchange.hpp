@@ -54,7 +54,8 @@ class CompressedExchange {
   std::int64_t n() const { return n_; }
   // avg = (1/K) sum_k Q(v_k) and own = Q(v_this_rank), identical bits on every rank (avg);
   // `round` numbers the exchange (random rounding draws and refit schedule depend on it).
-  // Collective. A non-finite v on any rank makes every rank throw CollectiveError.
+  // Collective; v, avg and own are distinct arrays of n(). Quantised: a non-finite v on any rank
+  // makes every rank throw CollectiveError (unquantised: the caller checks avg).
   void exchange(const double* v, double* avg, double* own, std::uint32_t round);
 
   const ExchangeStats& stats() const { return stats_; }
@@ -80,7 +81,6 @@ class CompressedExchange {
   std::unique_ptr<kernels::quant::LevelHistogram> hist_;
   kernels::quant::Quantized mine_, theirs_;
   std::vector<std::uint8_t> payload_;
-  std::vector<double> sum_;
   ExchangeStats stats_;
 };
 

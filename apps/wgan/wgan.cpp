@@ -157,7 +157,12 @@ struct Player {
   // this round.
   std::uint64_t exchange_grad() {
     net->store_grad(local.data());
-    exchange->exchange(local.data(), avg.data(), own.data(), round++);
+    try {
+      exchange->exchange(local.data(), avg.data(), own.data(), round++);
+    } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
+      throw engine::CollectiveError("training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)",
+                                    e.exit_code(), e.origin_rank());
+    }
     // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
     // which vectorises, unlike a floating-point sum or an isfinite loop.
     std::uint64_t low = ~std::uint64_t{0};
