@@ -38,6 +38,30 @@ std::vector<double> read(const std::string& file, const std::string& name) {
   return f.root().read<double>(name);
 }
 
+// The ring deck's draws (default ring: 8 modes, radius 2, std 0.02; latent 2) of evaluation 0
+// (the critic's step: real rows, latent rows, interpolation weights) and evaluation 1 (the
+// generator's latent rows), for global rows 0 .. N-1, reproduced from the counter streams.
+struct Draws {
+  std::vector<double> real, z, zg, eps;
+};
+Draws first_draws(std::uint64_t seed, std::int64_t N) {
+  using saddle::kernels::CounterRng;
+  Draws d{std::vector<double>(2 * N), std::vector<double>(2 * N), std::vector<double>(2 * N), std::vector<double>(N)};
+  const CounterRng ring(seed, "ring"), lat(seed, "latent"), latg(seed, "latent_g"), ueps(seed, "eps");
+  for (std::int64_t i = 0; i < N; ++i) {
+    const auto b = ring.bits(i, 0, 0);
+    const double a = 6.283185307179586 * std::floor(CounterRng::to_unit(b.v[0], b.v[1]) * 8) / 8;
+    double n0, n1;
+    ring.normal2(i, 0, 1, n0, n1);
+    d.real[2 * i] = 2 * std::cos(a) + 0.02 * n0;
+    d.real[2 * i + 1] = 2 * std::sin(a) + 0.02 * n1;
+    lat.normal2(i, 0, 0, d.z[2 * i], d.z[2 * i + 1]);
+    latg.normal2(i, 1, 0, d.zg[2 * i], d.zg[2 * i + 1]);
+    d.eps[i] = ueps.uniform(i, 0);
+  }
+  return d;
+}
+
 const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 }  // namespace
@@ -162,19 +186,8 @@ TEST(WganRun, OneGdaStepEqualsAFiniteDifferenceReference) {
   g.initialise(nn::Init::uniform_fan_in, seed, saddle::kernels::purpose_id("init_generator"));
   c.initialise(nn::Init::uniform_fan_in, seed, saddle::kernels::purpose_id("init_critic"));
   // The draws of evaluation 0 (critic) and 1 (generator), global rows 0 .. N-1.
-  std::vector<double> real(2 * N), z(2 * N), zg(2 * N), eps(N);
-  const CounterRng ring(seed, "ring"), lat(seed, "latent"), latg(seed, "latent_g"), ueps(seed, "eps");
-  for (std::int64_t i = 0; i < N; ++i) {
-    const auto b = ring.bits(i, 0, 0);
-    const double a = 6.283185307179586 * std::floor(CounterRng::to_unit(b.v[0], b.v[1]) * 8) / 8;
-    double n0, n1;
-    ring.normal2(i, 0, 1, n0, n1);
-    real[2 * i] = 2 * std::cos(a) + 0.02 * n0;
-    real[2 * i + 1] = 2 * std::sin(a) + 0.02 * n1;
-    lat.normal2(i, 0, 0, z[2 * i], z[2 * i + 1]);
-    latg.normal2(i, 1, 0, zg[2 * i], zg[2 * i + 1]);
-    eps[i] = ueps.uniform(i, 0);
-  }
+  const Draws draws = first_draws(seed, N);
+  const auto &real = draws.real, &z = draws.z, &zg = draws.zg, &eps = draws.eps;
   const auto fd = [](auto& x, const std::function<double()>& f) {
     std::vector<double> grad(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) {
@@ -253,19 +266,8 @@ TEST(WganRun, OneGdaStepEqualsAClosedFormReference) {
   ASSERT_EQ(th.size(), 17u);
   ASSERT_EQ(ph.size(), 6u);
   // The draws of evaluation 0 (critic) and 1 (generator), global rows 0 .. N-1.
-  std::vector<double> real(2 * N), z(2 * N), zg(2 * N), eps(N);
-  const CounterRng ring(seed, "ring"), lat(seed, "latent"), latg(seed, "latent_g"), ueps(seed, "eps");
-  for (std::int64_t i = 0; i < N; ++i) {
-    const auto b = ring.bits(i, 0, 0);
-    const double a = 6.283185307179586 * std::floor(CounterRng::to_unit(b.v[0], b.v[1]) * 8) / 8;
-    double n0, n1;
-    ring.normal2(i, 0, 1, n0, n1);
-    real[2 * i] = 2 * std::cos(a) + 0.02 * n0;
-    real[2 * i + 1] = 2 * std::sin(a) + 0.02 * n1;
-    lat.normal2(i, 0, 0, z[2 * i], z[2 * i + 1]);
-    latg.normal2(i, 1, 0, zg[2 * i], zg[2 * i + 1]);
-    eps[i] = ueps.uniform(i, 0);
-  }
+  const Draws draws = first_draws(seed, N);
+  const auto &real = draws.real, &z = draws.z, &zg = draws.zg, &eps = draws.eps;
   const auto W1 = [](const std::vector<double>& t, int i, int j) { return t[2 * i + j]; };
   // Slopes s'(W1 x + b1) and activations LeakyReLU(W1 x + b1) at x.
   const auto hidden = [&](const std::vector<double>& t, const double* x, double* sp, double* act) {
