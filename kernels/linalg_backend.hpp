@@ -1,8 +1,9 @@
 #pragma once
 // The dense linear algebra a matrix-free solver needs (GEMM in float64 and float32, thin SVD,
 // thin QR, Cholesky-free), behind an interface: the host implementation calls OpenBLAS and
-// LAPACKE; a CUDA one (cuBLAS, cuSOLVER) implements the same calls on device pointers. Arrays are row-major and live in
-// the backend's memory space. LAPACK failures throw std::runtime_error naming the routine.
+// LAPACKE; a CUDA one (cuBLAS, cuSOLVER) implements the same calls on device pointers. Arrays
+// are row-major and live in the backend's memory space. LAPACK failures throw std::runtime_error
+// naming the routine.
 #include <cblas.h>
 #include <lapacke.h>
 

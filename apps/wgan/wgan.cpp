@@ -222,7 +222,7 @@ struct Player {
         x_sum[i] += x_half[i];
       }
       ++t;
-      last_avg = avg;
+      last_avg.swap(avg);  // avg is rewritten by the next exchange
       last_own.swap(own);
     }
     net->load_params(x.data());
