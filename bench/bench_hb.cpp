@@ -14,6 +14,7 @@
 #include "apps/hb/games.hpp"
 #include "apps/hb/matrix_game.hpp"
 #include "engine/runtime.hpp"
+#include "kernels/spaces.hpp"
 
 using namespace saddle::apps::hb;
 
@@ -26,12 +27,13 @@ int main(int argc, char** argv) {
 
   // 2-D: the same grid and start as the numpy peer.
   const long n = grid * grid;
-  Kokkos::View<double*> h("h", n), b("b", n);
-  Kokkos::parallel_for("grid", n, KOKKOS_LAMBDA(const long i) {
+  using saddle::kernels::exec_range;
+  Kokkos::View<double*, saddle::kernels::Mem> h("h", n), b("b", n);
+  Kokkos::parallel_for("grid", exec_range(n), KOKKOS_LAMBDA(const std::int64_t i) {
     h(i) = 0.01 + (1.0 - 0.01) * static_cast<double>(i / grid) / static_cast<double>(grid - 1);
     b(i) = -0.9 + 1.8 * static_cast<double>(i % grid) / static_cast<double>(grid - 1);
   });
-  Kokkos::View<double*> out("out", n);
+  Kokkos::View<double*, saddle::kernels::Mem> out("out", n);
   double best = 1e30;
   long alt_conv = 0, sim_conv = 0;
   for (int rep = 0; rep < 3; ++rep) {
@@ -39,7 +41,7 @@ int main(int argc, char** argv) {
     for (bool alt : {true, false}) {
       const ScalarQuadratic xy{0, 1, 0, 0, 0};
       // As the sweep runs them on a CPU (apps/hb/hb.cpp): blocks of 32 trajectories per thread.
-      Kokkos::parallel_for("hb2d", n / 32, KOKKOS_LAMBDA(const long blk) {
+      Kokkos::parallel_for("hb2d", exec_range(n / 32), KOKKOS_LAMBDA(const std::int64_t blk) {
         double ones[32];
         for (int l = 0; l < 32; ++l) ones[l] = 1.0;
         Outcome o[32];
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
       });
       Kokkos::fence();
       long conv = 0;
-      Kokkos::parallel_reduce("count", n, KOKKOS_LAMBDA(const long i, long& c) { c += out(i) < 1.0; }, conv);
+      Kokkos::parallel_reduce("count", exec_range(n), KOKKOS_LAMBDA(const std::int64_t i, long& c) { c += out(i) < 1.0; }, conv);
       (alt ? alt_conv : sim_conv) = conv;
     }
     best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());

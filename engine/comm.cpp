@@ -65,24 +65,6 @@ std::int64_t Comm::exscan_sum(std::int64_t value) const {
   return rank_ == 0 ? 0 : out;
 }
 
-std::vector<std::byte> Comm::allgatherv(const void* data, std::size_t n, std::vector<std::size_t>& counts) const {
-  const auto mine = static_cast<std::uint64_t>(n);
-  std::vector<std::uint64_t> sizes(static_cast<std::size_t>(size_));
-  MPI_Allgather(&mine, 1, MPI_UINT64_T, sizes.data(), 1, MPI_UINT64_T, raw());
-  std::vector<int> icounts(sizes.size()), displs(sizes.size());
-  std::uint64_t total = 0;
-  counts.assign(sizes.begin(), sizes.end());
-  for (std::size_t r = 0; r < sizes.size(); ++r) {
-    displs[r] = checked_count(total);
-    icounts[r] = checked_count(sizes[r]);
-    total += sizes[r];
-  }
-  checked_count(total);
-  std::vector<std::byte> out(total);
-  MPI_Allgatherv(data, checked_count(n), MPI_BYTE, out.data(), icounts.data(), displs.data(), MPI_BYTE, raw());
-  return out;
-}
-
 Comm Comm::split(int color, int key) const {
   MPI_Comm out;
   MPI_Comm_split(raw(), color, key, &out);

@@ -98,14 +98,39 @@ class Comm {
   // Exclusive prefix sum (rank 0 gets 0): the global offset of this rank's rows.
   std::int64_t exscan_sum(std::int64_t value) const;
 
-  // --- gathers of byte payloads ---
-  // Every rank contributes `n` bytes; every rank receives all payloads concatenated in rank
-  // order, with each rank's size in `counts` (bytes).
-  std::vector<std::byte> allgatherv(const void* data, std::size_t n, std::vector<std::size_t>& counts) const;
+  // --- gathers of uneven contributions ---
+  // Every rank contributes `n` elements; every rank receives all contributions concatenated in
+  // rank order, and each rank's element count in `counts` when given.
+  // Arithmetic T travels as its MPI type, any other trivially copyable T (a small struct) as bytes.
+  template <class T>
+  std::vector<T> allgatherv(const T* data, std::size_t n, std::vector<std::size_t>* counts = nullptr) const {
+    static_assert(std::is_trivially_copyable_v<T>, "allgatherv copies elements bitwise");
+    constexpr bool typed = std::is_arithmetic_v<T> || std::is_same_v<T, std::byte>;
+    constexpr std::uint64_t unit = typed ? 1 : sizeof(T);  // MPI elements per T
+    const std::vector<std::uint64_t> sizes = allgather(static_cast<std::uint64_t>(n));
+    std::vector<int> icounts(sizes.size()), displs(sizes.size());
+    std::uint64_t total = 0;
+    for (std::size_t r = 0; r < sizes.size(); ++r) {
+      displs[r] = checked_count(total * unit);
+      icounts[r] = checked_count(sizes[r] * unit);
+      total += sizes[r];
+    }
+    checked_count(total * unit);
+    if (counts) counts->assign(sizes.begin(), sizes.end());
+    std::vector<T> out(total);
+    MPI_Datatype type = MPI_BYTE;
+    if constexpr (typed) type = mpi_type<T>();
+    MPI_Allgatherv(data, checked_count(n * unit), type, out.data(), icounts.data(), displs.data(), type, raw());
+    return out;
+  }
+  template <class T>
+  std::vector<T> allgatherv(const std::vector<T>& v, std::vector<std::size_t>* counts = nullptr) const {
+    return allgatherv(v.data(), v.size(), counts);
+  }
   template <class DataType, class... Props>
-  std::vector<std::byte> allgatherv(const Kokkos::View<DataType, Props...>& v, std::vector<std::size_t>& counts) const {
+  auto allgatherv(const Kokkos::View<DataType, Props...>& v, std::vector<std::size_t>* counts = nullptr) const {
     check_view(v);
-    return allgatherv(v.data(), v.span() * sizeof(typename Kokkos::View<DataType, Props...>::value_type), counts);
+    return allgatherv(v.data(), v.span(), counts);
   }
   template <class T, class = std::enable_if_t<std::is_arithmetic_v<T>>>
   std::vector<T> allgather(T value) const {

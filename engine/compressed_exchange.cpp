@@ -119,7 +119,7 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
   }
   auto t0 = clock_type::now();
   std::vector<std::size_t> counts;
-  const std::vector<std::byte> all = comm_.allgatherv(payload_.data(), payload_.size(), counts);
+  const std::vector<std::uint8_t> all = comm_.allgatherv(payload_, &counts);
   stats_.exchange += since(t0);
   for (int k = 0; k < K; ++k)
     if (counts[static_cast<std::size_t>(k)] == 0)
@@ -131,7 +131,7 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
   stats_.round_bytes = 0;
   for (int k = 0; k < K; ++k) {
     const std::size_t c = counts[static_cast<std::size_t>(k)];
-    const auto* p = reinterpret_cast<const std::uint8_t*>(all.data()) + offset;
+    const std::uint8_t* p = all.data() + offset;
     try {
       q::decode(p, c, cb_, theirs_);
     } catch (const q::PayloadError& e) {

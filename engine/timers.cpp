@@ -14,12 +14,10 @@ double Timers::seconds(const std::string& name) const {
 std::vector<Timers::Summary> Timers::reduce(const Comm& comm) const {
   std::string names;
   for (const auto& [name, s] : seconds_) names += name + '\n';
-  std::vector<std::size_t> counts;
-  const auto all = comm.allgatherv(names.data(), names.size(), counts);
+  const std::vector<char> all = comm.allgatherv(names.data(), names.size());
   std::set<std::string> union_names;
   std::string cur;
-  for (std::byte b : all) {
-    const char c = static_cast<char>(b);
+  for (const char c : all) {
     if (c == '\n') {
       union_names.insert(cur);
       cur.clear();

@@ -20,6 +20,7 @@
 
 #include "kernels/kokkos_compat.hpp"
 #include "kernels/linalg_backend.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::kernels {
 
@@ -85,8 +86,7 @@ struct KernelSpec {
 // on exit. Host execution space (the tile is the GEMM's output in host memory).
 inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, double* tile, std::int64_t ld,
                            const TileRows& rows, const TileCols& cols) {
-  using Space = Kokkos::DefaultHostExecutionSpace;
-  const auto policy = Kokkos::RangePolicy<Space>(0, nr);
+  const auto policy = host_range(nr);
   switch (k.type) {
     case KernelType::Linear: return;
     case KernelType::Rbf: {
@@ -173,7 +173,7 @@ inline SneRows calibrate_sne(const LinalgBackend& la, std::int64_t nr, std::int6
     double *beta = out.beta.data() + i0, *shift = out.shift.data() + i0, *inv = out.inv_sum.data() + i0,
            *perp = out.perplexity.data() + i0;
     double* D = dist.data();
-    Kokkos::parallel_for("ksvd::sne_bisection", Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, b),
+    Kokkos::parallel_for("ksvd::sne_bisection", host_range(b),
                          [=](const std::int64_t r) {
       double* row = D + r * m;
       const std::int64_t gi = first_global + i0 + r;

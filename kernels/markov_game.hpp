@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/stage_game.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::kernels {
 
@@ -46,11 +47,7 @@ struct MarkovGame {
   }
 };
 
-using HostSpace = Kokkos::DefaultHostExecutionSpace;
-
-inline Kokkos::RangePolicy<HostSpace> held_states(const MarkovGame& g) {
-  return Kokkos::RangePolicy<HostSpace>(0, g.held());
-}
+inline Kokkos::RangePolicy<HostExec> held_states(const MarkovGame& g) { return host_range(g.held()); }
 
 // One Shapley sweep: out(s) = val(Q_V(s)) with the stage game's optimal strategies in mu, nu
 // (held rows). States whose stage game the pivoting solver could not certify are listed in

@@ -15,6 +15,7 @@
 #include "kernels/counter_rng.hpp"
 #include "kernels/host_linalg.hpp"
 #include "kernels/ode.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::apps::hb {
 
@@ -381,7 +382,7 @@ class HeavyBall : public engine::Workload {
 
   template <class Game>
   void run_scalar(const Game& game, bool alt, std::int64_t first, std::int64_t count, Outcome* out) const {
-    Kokkos::View<double*, Kokkos::HostSpace> hv("h", static_cast<std::size_t>(count)), bv("beta", static_cast<std::size_t>(count)),
+    Kokkos::View<double*, kernels::HostMem> hv("h", static_cast<std::size_t>(count)), bv("beta", static_cast<std::size_t>(count)),
         xv("x0", static_cast<std::size_t>(count)), yv("y0", static_cast<std::size_t>(count));
     for (std::int64_t k = 0; k < count; ++k) {
       const double* z0;
@@ -389,17 +390,17 @@ class HeavyBall : public engine::Workload {
       xv(k) = z0[0];
       yv(k) = z0[1];
     }
-    using Space = Kokkos::DefaultExecutionSpace;
-    auto h = Kokkos::create_mirror_view_and_copy(Space(), hv), b = Kokkos::create_mirror_view_and_copy(Space(), bv),
-         x = Kokkos::create_mirror_view_and_copy(Space(), xv), y = Kokkos::create_mirror_view_and_copy(Space(), yv);
+    const kernels::Mem mem;
+    auto h = Kokkos::create_mirror_view_and_copy(mem, hv), b = Kokkos::create_mirror_view_and_copy(mem, bv),
+         x = Kokkos::create_mirror_view_and_copy(mem, xv), y = Kokkos::create_mirror_view_and_copy(mem, yv);
     // Blocks of kLanes trajectories per CPU thread (wide enough for AVX-512 to hide each
     // trajectory's serial latency; measured in bench/bench_hb); one per GPU thread. The tail
     // block repeats the last trajectory.
-    constexpr int kLanes = std::is_same_v<Space, Kokkos::DefaultHostExecutionSpace> ? 32 : 1;
+    constexpr int kLanes = kernels::kExecIsHost ? 32 : 1;
     const std::int64_t blocks = (count + kLanes - 1) / kLanes;
-    Kokkos::View<Outcome*> res("outcomes", static_cast<std::size_t>(blocks * kLanes));
+    Kokkos::View<Outcome*, kernels::Mem> res("outcomes", static_cast<std::size_t>(blocks * kLanes));
     const std::int64_t steps = steps_;
-    Kokkos::parallel_for("hb::trajectories", Kokkos::RangePolicy<Space>(0, blocks), KOKKOS_LAMBDA(const std::int64_t blk) {
+    Kokkos::parallel_for("hb::trajectories", kernels::exec_range(blocks), KOKKOS_LAMBDA(const std::int64_t blk) {
       double hl[kLanes], bl[kLanes], xl[kLanes], yl[kLanes];
       for (int l = 0; l < kLanes; ++l) {
         const std::int64_t k = kernels::kc::min(blk * kLanes + l, count - 1);
@@ -410,7 +411,7 @@ class HeavyBall : public engine::Workload {
       }
       integrate_lanes<kLanes>(game, alt, hl, bl, xl, yl, steps, &res(blk * kLanes));
     });
-    auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), res);
+    auto host = Kokkos::create_mirror_view_and_copy(kernels::HostMem(), res);
     for (std::int64_t k = 0; k < count; ++k) out[k] = host(k);
   }
 

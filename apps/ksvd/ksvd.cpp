@@ -48,15 +48,6 @@ std::vector<std::int64_t> sample_indices(std::uint64_t seed, const char* purpose
   return idx;
 }
 
-template <class T>
-std::vector<T> gather_rows(const engine::Comm& comm, const std::vector<T>& local) {
-  std::vector<std::size_t> counts;
-  const auto bytes = comm.allgatherv(local.data(), local.size() * sizeof(T), counts);
-  std::vector<T> out(bytes.size() / sizeof(T));
-  std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out;
-}
-
 }  // namespace
 
 class KernelSvd : public engine::Workload {
@@ -374,7 +365,7 @@ class KernelSvd : public engine::Workload {
         for (std::int64_t i = 0; i < nl; ++i)
           for (std::int64_t j = 0; j < m; ++j)
             local[i * m + j] += -op_->row_means()[i] - op_->col_means()[j] + op_->grand_mean();
-      auto G = gather_rows(comm_, local);
+      auto G = comm_.allgatherv(local);
       // Rank 0 factors G with every core its ranks hold (the others wait in the broadcast) and
       // sends the s leading triplets.
       std::vector<double> Ua(static_cast<std::size_t>(n * rank_)), Vs(static_cast<std::size_t>(m * rank_)), s(static_cast<std::size_t>(rank_));
@@ -451,7 +442,7 @@ class KernelSvd : public engine::Workload {
       }
       std::vector<double> core_local(static_cast<std::size_t>(nm * nc));
       for (std::int64_t i = 0; i < nm; ++i) std::copy(C.begin() + mine[i] * nc, C.begin() + (mine[i] + 1) * nc, core_local.begin() + i * nc);
-      auto core = gather_rows(comm_, core_local);
+      auto core = comm_.allgatherv(core_local);
       const std::int64_t r = std::min(nr, nc);
       std::vector<double> sc(static_cast<std::size_t>(r)), uc(static_cast<std::size_t>(nr * r)), vtc(static_cast<std::size_t>(r * nc));
       op_->linalg().svd(nr, nc, core.data(), sc.data(), uc.data(), vtc.data());
@@ -503,7 +494,7 @@ class KernelSvd : public engine::Workload {
         const double v = U[i * s + l];
         if (std::fabs(v) > best[l].abs) best[l] = Best{std::fabs(v), v, data_.rows.begin + i};
       }
-    const auto all = gather_rows(comm_, best);
+    const auto all = comm_.allgatherv(best);
     for (std::int64_t l = 0; l < s; ++l) {
       Best b{-1.0, 0.0, -1};
       for (std::size_t p = 0; p < all.size() / static_cast<std::size_t>(s); ++p) {

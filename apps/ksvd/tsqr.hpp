@@ -6,7 +6,6 @@
 // down: a linear kernel of rank d < k sketches such a Y.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "engine/comm.hpp"
@@ -22,12 +21,10 @@ inline void tsqr(const engine::Comm& comm, const kernels::LinalgBackend& la, std
   std::vector<double> r1(static_cast<std::size_t>(r_loc * k));
   if (r_loc > 0) la.qr(local_rows, k, Y, r1.data());
   std::vector<std::size_t> counts;
-  const auto stacked_bytes = comm.allgatherv(r1.data(), r1.size() * sizeof(double), counts);
-  std::vector<double> stacked(stacked_bytes.size() / sizeof(double));
-  std::memcpy(stacked.data(), stacked_bytes.data(), stacked_bytes.size());
+  std::vector<double> stacked = comm.allgatherv(r1, &counts);
   const auto total = static_cast<std::int64_t>(stacked.size()) / k;
   std::int64_t offset = 0;
-  for (int p = 0; p < comm.rank(); ++p) offset += static_cast<std::int64_t>(counts[static_cast<std::size_t>(p)] / sizeof(double)) / k;
+  for (int p = 0; p < comm.rank(); ++p) offset += static_cast<std::int64_t>(counts[static_cast<std::size_t>(p)]) / k;
   R.assign(static_cast<std::size_t>(std::min(total, k) * k), 0.0);
   la.qr(total, k, stacked.data(), R.data());
   const std::int64_t q_cols = std::min(total, k);

@@ -27,10 +27,8 @@ namespace {
 Exchange exchange_over(const engine::Comm& comm, std::int64_t S) {
   Exchange ex;
   ex.gather = [comm, S](const std::vector<double>& held, std::vector<double>& full) {
-    std::vector<std::size_t> counts;
-    const auto bytes = comm.allgatherv(held.data(), held.size() * sizeof(double), counts);
-    full.resize(static_cast<std::size_t>(S));
-    std::memcpy(full.data(), bytes.data(), bytes.size());
+    full = comm.allgatherv(held);
+    if (full.size() != static_cast<std::size_t>(S)) throw std::logic_error("mail: the held rows do not cover the states");
   };
   ex.max = [comm](double v) { return comm.allreduce(v, engine::Op::Max); };
   ex.sum = [comm](std::vector<double>& v) { comm.allreduce(v, engine::Op::Sum); };

@@ -12,6 +12,7 @@
 
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::apps::selftest {
 
@@ -46,7 +47,7 @@ class SelfTest : public engine::Workload {
     rows_ = engine::block_rows(n_, comm_.rank(), comm_.size());
     problem_ = CounterRng(ctx.seed, "problem");
     noise_ = CounterRng(ctx.seed, "noise");
-    x_ = Kokkos::View<double*>("x", static_cast<std::size_t>(rows_.count()));
+    x_ = Kokkos::View<double*, kernels::Mem>("x", static_cast<std::size_t>(rows_.count()));
   }
 
   void step(std::int64_t step) override {
@@ -56,10 +57,10 @@ class SelfTest : public engine::Workload {
     const double lr = lr_, sigma = sigma_;
     const auto offset = static_cast<std::uint64_t>(rows_.begin);
     const auto s = static_cast<std::uint32_t>(step);
-    Kokkos::parallel_for("selftest::step", x.extent(0), KOKKOS_LAMBDA(const std::size_t k) {
+    Kokkos::parallel_for("selftest::step", kernels::exec_range(rows_.count()), KOKKOS_LAMBDA(const std::int64_t k) {
       double a, b;
-      coefficients(problem, offset + k, a, b);
-      const double g = a * (x(k) - b) + sigma * noise.normal(offset + k, s);
+      coefficients(problem, offset + static_cast<std::uint64_t>(k), a, b);
+      const double g = a * (x(k) - b) + sigma * noise.normal(offset + static_cast<std::uint64_t>(k), s);
       x(k) -= lr * g;
     });
     Kokkos::fence();
@@ -70,19 +71,20 @@ class SelfTest : public engine::Workload {
     const auto problem = problem_;
     const auto offset = static_cast<std::uint64_t>(rows_.begin);
     double sums[2] = {0, 0};
-    Kokkos::parallel_reduce("selftest::distance", x.extent(0), KOKKOS_LAMBDA(const std::size_t k, double& d2) {
+    Kokkos::parallel_reduce("selftest::distance", kernels::exec_range(rows_.count()), KOKKOS_LAMBDA(const std::int64_t k, double& d2) {
       double a, b;
-      coefficients(problem, offset + k, a, b);
+      coefficients(problem, offset + static_cast<std::uint64_t>(k), a, b);
       d2 += (x(k) - b) * (x(k) - b);
     }, sums[0]);
-    Kokkos::parallel_reduce("selftest::sum", x.extent(0), KOKKOS_LAMBDA(const std::size_t k, double& s) { s += x(k); },
+    Kokkos::parallel_reduce("selftest::sum", kernels::exec_range(rows_.count()), KOKKOS_LAMBDA(const std::int64_t k, double& s) { s += x(k); },
                             sums[1]);
     comm_.allreduce(sums, 2, engine::Op::Sum);
     return {{"distance", std::sqrt(sums[0])}, {"mean_x", sums[1] / static_cast<double>(n_)}};
   }
 
   void save(const engine::h5::Group& g) const override {
-    g.write_distributed("x", x_.data(), rows_.count());
+    const auto h = Kokkos::create_mirror_view_and_copy(kernels::HostMem(), x_);
+    g.write_distributed("x", h.data(), rows_.count());
     g.write_attr("n", n_);
   }
 
@@ -95,8 +97,7 @@ class SelfTest : public engine::Workload {
   }
 
   void finish(const engine::h5::Group& result) override {
-    auto h = Kokkos::create_mirror_view(x_);
-    Kokkos::deep_copy(h, x_);
+    const auto h = Kokkos::create_mirror_view_and_copy(kernels::HostMem(), x_);
     result.write_distributed("x", h.data(), rows_.count());
     const auto m = metrics(0);
     result.write_scalar("distance", m[0].second);
@@ -108,7 +109,7 @@ class SelfTest : public engine::Workload {
   double lr_ = 0, sigma_ = 0, delay_ = 0;
   engine::RowRange rows_;
   CounterRng problem_, noise_;
-  Kokkos::View<double*> x_;
+  Kokkos::View<double*, kernels::Mem> x_;
 };
 
 }  // namespace saddle::apps::selftest

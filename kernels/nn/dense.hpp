@@ -24,16 +24,16 @@
 
 #include "kernels/linalg_backend.hpp"
 #include "kernels/nn/activation.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::kernels::nn {
 
-using Exec = Kokkos::DefaultHostExecutionSpace;
+// Host memory and the host execution space (kernels/spaces.hpp) until the device issue moves
+// the networks to Exec/Mem.
 template <class T>
-using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, Kokkos::HostSpace>;
+using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, HostMem>;
 template <class T>
-using Vector = Kokkos::View<T*, Kokkos::HostSpace>;
-
-inline Kokkos::RangePolicy<Exec> rows_policy(std::int64_t n) { return Kokkos::RangePolicy<Exec>(0, n); }
+using Vector = Kokkos::View<T*, HostMem>;
 
 template <class T>
 class Dense {
@@ -76,7 +76,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::bias_activation", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+      Kokkos::parallel_for("nn::bias_activation", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
         T* row = out + r * n;
         for (std::int64_t j = 0; j < n; ++j) row[j] = s.f(row[j] + b[j]);
       });
@@ -91,7 +91,7 @@ class Dense {
     const std::int64_t n = dout_;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::seed_adjoint", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+      Kokkos::parallel_for("nn::seed_adjoint", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
         T* a = adj + r * n;
         const T* h = out + r * n;
         if (r < S) {
@@ -113,7 +113,7 @@ class Dense {
     const std::int64_t n = dout_, first = R - P;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::activation_adjoint", rows_policy(R), KOKKOS_LAMBDA(const std::int64_t r) {
+      Kokkos::parallel_for("nn::activation_adjoint", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
         T* a = adj + r * n;
         const T* h = out + r * n;
         if (second && r >= first) {
@@ -150,7 +150,7 @@ class Dense {
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_delta", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r) {
+      Kokkos::parallel_for("nn::penalty_delta", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) {
         for (std::int64_t j = 0; j < n; ++j) delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]);
       });
     });
@@ -169,7 +169,7 @@ class Dense {
     T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_double", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r) {
+      Kokkos::parallel_for("nn::penalty_double", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) {
         for (std::int64_t j = 0; j < n; ++j) {
           const std::int64_t i = r * n + j;
           if constexpr (decltype(s)::curved) s2[i] = db[i] * g[i] * s.d2(hp[i]);
@@ -184,7 +184,7 @@ class Dense {
   // the inner loop runs along a row and vectorises.
   static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
     constexpr std::int64_t kBlock = 16;
-    Kokkos::parallel_for("nn::column_sums", rows_policy((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
+    Kokkos::parallel_for("nn::column_sums", host_range((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
       const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
       T acc[kBlock] = {};
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -199,7 +199,7 @@ class Dense {
   void outer(std::int64_t rows, const T* a, T* dst) const {
     const T* w = w_;
     const std::int64_t n = din_;
-    Kokkos::parallel_for("nn::outer", rows_policy(rows), KOKKOS_LAMBDA(const std::int64_t r) {
+    Kokkos::parallel_for("nn::outer", host_range(rows), KOKKOS_LAMBDA(const std::int64_t r) {
       for (std::int64_t j = 0; j < n; ++j) dst[r * n + j] = a[r] * w[j];
     });
   }

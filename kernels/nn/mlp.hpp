@@ -113,11 +113,11 @@ class Mlp final : public ParameterAccess {
 
   void load_params(const double* p) override {
     const Vector<T> dst = params_;
-    Kokkos::parallel_for("nn::load_params", rows_policy(size()), KOKKOS_LAMBDA(const std::int64_t i) { dst(i) = static_cast<T>(p[i]); });
+    Kokkos::parallel_for("nn::load_params", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { dst(i) = static_cast<T>(p[i]); });
   }
   void store_grad(double* g) const override {
     const Vector<T> src = grad_;
-    Kokkos::parallel_for("nn::store_grad", rows_policy(size()), KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
+    Kokkos::parallel_for("nn::store_grad", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
   }
 
   // Initial parameters in float64 drawn from the stream (seed, purpose) by parameter index:
@@ -168,7 +168,7 @@ class Mlp final : public ParameterAccess {
   Rows<const T> forward(const T* x, std::int64_t rows) {
     T* dst = input(rows);
     const std::int64_t n = rows * in_dim();
-    Kokkos::parallel_for("nn::copy_input", rows_policy(n), KOKKOS_LAMBDA(const std::int64_t i) { dst[i] = x[i]; });
+    Kokkos::parallel_for("nn::copy_input", host_range(n), KOKKOS_LAMBDA(const std::int64_t i) { dst[i] = x[i]; });
     return forward(rows);
   }
   Rows<const T> output() const { return {layers_.back().out(), static_cast<std::size_t>(rows_ * out_dim())}; }
@@ -193,7 +193,7 @@ class Mlp final : public ParameterAccess {
     const std::size_t L = layers_.size();
     // Input-gradient pass over the penalty rows: g_L = 1, then g_{l-1} = (g_l o s'_l) W_l.
     T* top = layers_.back().g();
-    Kokkos::parallel_for("nn::penalty_seed", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
+    Kokkos::parallel_for("nn::penalty_seed", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
     for (std::size_t l = L; l-- > 0;) layers_[l].penalty_input_grad(*la_, R, P, l > 0 ? layers_[l - 1].g() : gx_.data());
     // The penalty and its adjoint on u = g_0: gbar_0 = (2 lambda / P) (|u| - 1) / |u| u, stored
     // below the forward rows of the input so the first layer's weight product picks it up.
@@ -202,7 +202,7 @@ class Mlp final : public ParameterAccess {
     T* gbar = x_.data() + R * d0;
     const T scale = static_cast<T>(2.0 * lambda / static_cast<double>(P));
     double sum = 0;
-    Kokkos::parallel_reduce("nn::penalty_norms", rows_policy(P), KOKKOS_LAMBDA(const std::int64_t r, double& acc) {
+    Kokkos::parallel_reduce("nn::penalty_norms", host_range(P), KOKKOS_LAMBDA(const std::int64_t r, double& acc) {
       T n2 = 0;
       for (std::int64_t j = 0; j < d0; ++j) n2 += u[r * d0 + j] * u[r * d0 + j];
       const T n = kc::sqrt(n2);

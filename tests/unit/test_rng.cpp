@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/counter_rng.hpp"
+#include "kernels/spaces.hpp"
 
 using saddle::kernels::CounterRng;
 using saddle::kernels::Philox4x32;
@@ -60,11 +61,19 @@ TEST(CounterRng, StreamsDifferBySeedPurposeIndexStepAndBlock) {
   EXPECT_EQ(base, CounterRng(1, "noise").uniform(5, 3, 0));  // a pure function: no state
 }
 
+// Draws in a kernel on the default execution space, copied to the host (a free function: nvcc
+// rejects KOKKOS_LAMBDA inside a gtest body).
+Kokkos::View<double*, saddle::kernels::HostMem> kernel_draws(const CounterRng& rng, int n) {
+  Kokkos::View<double*, saddle::kernels::Mem> d("d", n);
+  Kokkos::parallel_for("draw", saddle::kernels::exec_range(n), KOKKOS_LAMBDA(const std::int64_t i) {
+    d(i) = rng.normal(static_cast<std::uint64_t>(i), 11, 2);
+  });
+  return Kokkos::create_mirror_view_and_copy(saddle::kernels::HostMem(), d);
+}
+
 TEST(CounterRng, KokkosKernelDrawsEqualHostDraws) {
   const CounterRng rng(9, "kernel");
   const int n = 1000;
-  Kokkos::View<double*> d("d", n);
-  Kokkos::parallel_for("draw", n, KOKKOS_LAMBDA(const int i) { d(i) = rng.normal(static_cast<std::uint64_t>(i), 11, 2); });
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+  const auto h = kernel_draws(rng, n);
   for (int i = 0; i < n; ++i) EXPECT_EQ(h(i), rng.normal(static_cast<std::uint64_t>(i), 11, 2));
 }
