@@ -1,7 +1,7 @@
 // Heavy-ball sweep throughput (trajectory steps per second on one core), the figure the hb issue
 // compares with numpy (bench/hb_vs_numpy.sh runs both side by side):
 //   2-D:   Sim-HB and Alt-HB on f = x y over an nh x nb grid of (h, beta), as
-//          ../shared/peers/hb_numpy.py does;
+//          bench/peers/hb_numpy.py does;
 //   d-dim: a quadratic game with dim_x = dim_y = d/2, T trajectories advanced together (GEMM).
 //   bench_hb [grid=256] [steps=2000] [d=1000] [T=256] [dsteps=100]
 #include <chrono>

@@ -1,5 +1,5 @@
 // Quantise + encode and decode throughput of kernels/quant on one core, in MB/s of float32 input
-// (the figure of ALGORITHMS.md / issue 4: goal >= 500 MB/s for quantise + encode), for each
+// (the figure of issue 4, docs/benchmarks.md: goal >= 500 MB/s for quantise + encode), for each
 // scheme and coder, with the bits per coordinate they produce. The numpy peer
 // (bench/qoda_numpy_quant.py, same vector shape) runs beside it in bench/qoda_bench.sh.
 //   build/bench/bench_qoda [coordinates] [repeats]

@@ -4,13 +4,13 @@
 #   bash bench/hb_vs_numpy.sh [build dir]
 set -euo pipefail
 build=${1:-build}
-shared=$(cd "$(dirname "$0")/../.." && pwd)/shared
+peers=$(cd "$(dirname "$0")" && pwd)/peers
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 
 ours=$("$build/bench/bench_hb" 256 2000 1000 256 100)
 echo "$ours"
-peer2d=$(/usr/bin/python3 "$shared/peers/hb_numpy.py" 256 2000)
+peer2d=$(/usr/bin/python3 "$peers/hb_numpy.py" 256 2000)
 echo "numpy: $peer2d"
 peerq=$(/usr/bin/python3 "$(dirname "$0")/hb_numpy_quadratic.py" 1000 256 100)
 echo "$peerq"

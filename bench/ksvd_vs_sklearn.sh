@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ksvd side by side with scikit-learn and scipy (../shared/peers/ksvd_sklearn.py) on the same
+# ksvd side by side with scikit-learn and scipy (bench/peers/ksvd_sklearn.py) on the same
 # data: X, Z ~ N(0, I_16) (Z shifted by 0.5), drawn by numpy's default_rng(1) exactly as the peer
 # draws them, RBF kernel sigma = 2, 10 triplets. Both sides use the 2 cores (the peer through
 # OpenBLAS threads, Saddle through 2 ranks). Then the tile + GEMM loop against dgemm
@@ -10,7 +10,7 @@ set -euo pipefail
 build=${1:-build}
 n=${2:-20000}
 root=$(pwd)
-shared=$(cd "$(dirname "$0")/../.." && pwd)/shared
+peers=$(cd "$(dirname "$0")" && pwd)/peers
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -40,7 +40,7 @@ type = "rbf"
 sigma = 2.0
 EOF
 
-peer=$(/usr/bin/python3 "$shared/peers/ksvd_sklearn.py" "$n")
+peer=$(/usr/bin/python3 "$peers/ksvd_sklearn.py" "$n")
 echo "peer: $peer"
 for q in 1 2 3 4; do
   /usr/bin/time -f "%e" -o "$out/wall_$q" mpirun --oversubscribe -n 2 "$build/saddle" run "$out/deck.toml" \
@@ -73,7 +73,7 @@ if best:
 PY
 # n = 4000: the peer's scipy full SVD beside Saddle's exact method (LAPACK gesdd on the formed G,
 # 2 ranks) and randomized q = 4.
-echo "peer (n = 4000): $(/usr/bin/python3 "$shared/peers/ksvd_sklearn.py" 4000 | tr '\n' ' ')"
+echo "peer (n = 4000): $(/usr/bin/python3 "$peers/ksvd_sklearn.py" 4000 | tr '\n' ' ')"
 /usr/bin/python3 - "$out" 4000 <<'PY'
 import sys, h5py, numpy as np
 out, n = sys.argv[1], int(sys.argv[2])

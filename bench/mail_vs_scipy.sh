@@ -2,12 +2,12 @@
 # mail: exact solve (Shapley iteration at the default mail.expert_tol = 1e-12, so the expert's
 # Nash gap is below 1e-8) and Nash gap of a random game with S = 1e4,
 # A = B = 5, 4 successors per (s, a, b), side by side with the scipy/HiGHS peer
-# (shared/peers/mail_scipy.py: one sweep, each 5 x 5 stage game by linprog), on one core each;
+# (bench/peers/mail_scipy.py: one sweep, each 5 x 5 stage game by linprog), on one core each;
 # then seeds per second of the 1000-seed concentrability deck on 1 and 2 ranks.
 # Run from the repository root after a build:  bash bench/mail_vs_scipy.sh [build dir]
 set -euo pipefail
 build=${1:-build}
-shared=$(cd "$(dirname "$0")/../.." && pwd)/shared
+peers=$(cd "$(dirname "$0")" && pwd)/peers
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 out=$(mktemp -d)
@@ -16,7 +16,7 @@ trap 'rm -rf "$out"' EXIT
 "$build/saddle" run inputs/mail_random.toml run.output="$out" run.name=large run.restart=no run.checkpoint_every=0 \
   mail.seeds=0 'mail.algorithms=[]' mail.concentrability_max_states=0 \
   mail.game.states=10000 mail.game.max_actions=5 mail.game.min_actions=5 mail.game.successors=4 > "$out/large.log"
-peer=$(/usr/bin/python3 "$shared/peers/mail_scipy.py" 10000 5)
+peer=$(/usr/bin/python3 "$peers/mail_scipy.py" 10000 5)
 echo "scipy: $peer"
 /usr/bin/python3 - "$out" "$peer" <<'PY'
 import re, sys, h5py

@@ -9,8 +9,10 @@ OptDA (float64 allreduce) on the same deck, run side by side.
 
   /usr/bin/python3 bench/qoda_table.py [--build build] [--ranks 2] [--tol 1e-3] [--deck inputs/qoda_layers.toml]
 """
-import argparse, os, subprocess, sys, tempfile
+import subprocess, sys, tempfile
 import h5py, numpy as np
+
+import study_runs
 
 METHODS = [
     ("optda (float64 allreduce, peer)", ["qoda.algorithm=optda"]),
@@ -28,22 +30,15 @@ METHODS = [
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--build", default="build")
-    p.add_argument("--ranks", type=int, default=2)
+    p = study_runs.parser("inputs/qoda_layers.toml")
     p.add_argument("--tol", type=float, default=1e-3)
-    p.add_argument("--deck", default="inputs/qoda_layers.toml")
-    p.add_argument("--only", default="", help="comma-separated indices of METHODS to run (default all)")
-    p.add_argument("extra", nargs="*", help="overrides for every method")
     a = p.parse_args()
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    if os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env = study_runs.mpi_env()
     out = tempfile.mkdtemp()
     print(f"{'method':40s} {'bits/coord':>10s} {'rel.var':>8s} {'worst layer':>11s} {'iters':>6s} {'x optda':>7s} {'MB sent':>8s} {'steps s':>8s}")
     base = None
     for k, (name, over) in enumerate(METHODS):
-        if a.only and str(k) not in a.only.split(","):
+        if not study_runs.selected(a, k):
             continue
         cmd = ["mpirun", "--oversubscribe", "-n", str(a.ranks), f"{a.build}/saddle", "run", a.deck, f"run.output={out}",
                f"run.name=m{k}", "run.restart=no", "run.log_every=5", "-q"] + over + a.extra

@@ -16,10 +16,12 @@ allreduce), and Adam with the ring deck's own steps (inputs/wgan_ring.toml) at e
   /usr/bin/python3 bench/wgan_qoda_table.py [--build build] [--ranks 2] [--steps 4000] [--target 0.3]
                                             [--deck inputs/wgan_ring_qoda.toml] [--only 0,2] [overrides...]
 """
-import argparse, os, subprocess, sys, tempfile
+import os, subprocess, sys, tempfile
 
 import h5py
 import numpy as np
+
+import study_runs
 
 QODA_DECK = "inputs/wgan_ring_qoda.toml"
 ADAM_DECK = "inputs/wgan_ring.toml"
@@ -41,21 +43,14 @@ METHODS = [
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--build", default="build")
-    p.add_argument("--ranks", type=int, default=2)
+    p = study_runs.parser(QODA_DECK, "the qoda deck (baseline and quantised runs)")
     p.add_argument("--steps", type=int, default=4000, help="generator iterations of every run")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--eval-samples", type=int, default=2000)
     p.add_argument("--target", type=float, default=0.3, help="swd target")
-    p.add_argument("--deck", default=QODA_DECK, help="the qoda deck (baseline and quantised runs)")
-    p.add_argument("--only", default="", help="comma-separated indices of METHODS to run (default all)")
     p.add_argument("--out", default="", help="directory for the run files (default a fresh temporary one)")
-    p.add_argument("extra", nargs="*", help="overrides for every method")
     a = p.parse_args()
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    if os.geteuid() == 0:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env = study_runs.mpi_env()
     out = a.out or tempfile.mkdtemp(prefix="wgan_qoda_")
     os.makedirs(out, exist_ok=True)
     print(f"# {a.ranks} ranks, {a.steps} generator iterations, swd target {a.target}, logged every {a.log_every}, "
@@ -64,7 +59,7 @@ def main():
           f"{'x bytes':>7s} {'final swd':>9s} {'swd_avg':>7s} {'modes':>5s} {'wall s':>6s}")
     base = None
     for k, (name, deck, over) in enumerate(METHODS):
-        if a.only and str(k) not in a.only.split(","):
+        if not study_runs.selected(a, k):
             continue
         if deck == QODA_DECK:
             deck = a.deck

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# wgan throughput side by side with the PyTorch peer (../shared/peers/wgan_torch.py, Debian's
+# wgan throughput side by side with the PyTorch peer (bench/peers/wgan_torch.py, Debian's
 # python3-torch on the CPU; `jobs/local/install-deps.sh --bench`): generator iterations (5 critic
 # steps + 1 generator step) per second on one core, the digits deck's networks (G 32-256-256-64,
 # D 64-256-256-1), batch 64, Adam, lambda 10, at float32 (wgan.precision = "float32") against
@@ -12,7 +12,7 @@
 set -euo pipefail
 build=${1:-build}
 iters=${2:-200}
-shared=$(cd "$(dirname "$0")/../.." && pwd)/shared
+peers=$(cd "$(dirname "$0")" && pwd)/peers
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 out=$(mktemp -d)
@@ -31,10 +31,10 @@ keep() { best[$1]=$(awk -v a="${best[$1]:-0}" -v b="$2" 'BEGIN { print (b > a ? 
 for round in 1 2 3; do
   saddle 1 float32 "f32_$round"
   keep saddle_f32 "$(awk -v t="$(seconds "f32_$round")" -v n="$iters" 'BEGIN { print n / t }')"
-  keep torch_f32 "$(rate "$(/usr/bin/python3 "$shared/peers/wgan_torch.py" 1 "$iters")")"
+  keep torch_f32 "$(rate "$(/usr/bin/python3 "$peers/wgan_torch.py" 1 "$iters")")"
   saddle 1 float64 "f64_$round"
   keep saddle_f64 "$(awk -v t="$(seconds "f64_$round")" -v n="$iters" 'BEGIN { print n / t }')"
-  keep torch_f64 "$(rate "$(/usr/bin/python3 "$shared/peers/wgan_torch.py" 1 "$iters" f64)")"
+  keep torch_f64 "$(rate "$(/usr/bin/python3 "$peers/wgan_torch.py" 1 "$iters" f64)")"
 done
 for p in f32 f64; do
   awk -v s="${best[saddle_$p]}" -v t="${best[torch_$p]}" -v p="$p" \

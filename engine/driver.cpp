@@ -16,6 +16,7 @@
 #include "engine/build_info.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
+#include "engine/key_table.hpp"
 #include "engine/metric_history.hpp"
 #include "engine/progress.hpp"
 #include "engine/run_file.hpp"
@@ -281,11 +282,35 @@ int Session::run() {
   return kExitDone;
 }
 
+// `saddle check --keys [WORKLOAD]`: the deck keys as a Markdown table, no deck needed
+// (docs/usage.md). run.name's default, the deck file's stem, shows as "<deck stem>".
+int print_key_table(const Comm& world, const std::vector<std::string>& args) {
+  std::string text;
+  world.agree([&] {
+    if (args.size() > 3) throw InputError("'saddle check --keys' takes at most one workload name\n" + usage());
+    const std::string deck = "<deck stem>.toml";
+    const Schema engine = engine_schema(deck);
+    if (args.size() == 2) {
+      text = key_table(engine);
+      return;
+    }
+    Schema declared = engine_schema(deck);
+    Registry::instance().create(args[2])->declare(declared);
+    text = workload_key_table(declared, engine);
+  });
+  if (world.is_root()) {
+    std::printf("%s", text.c_str());
+    std::fflush(stdout);
+  }
+  return kExitDone;
+}
+
 }  // namespace
 
 std::string usage() {
   return "usage: saddle run DECK.toml [key.path=value ...] [--quiet]\n"
          "       saddle check DECK.toml [key.path=value ...]\n"
+         "       saddle check --keys [WORKLOAD]\n"
          "       saddle info\n"
          "Kokkos options such as --kokkos-threads=N are accepted by every command.";
 }
@@ -315,6 +340,7 @@ int execute(const Comm& world, const std::vector<std::string>& args) {
       if (world.is_root()) std::printf("saddle %s (git %s)\n", build::version, build::git_revision);
       return kExitDone;
     }
+    if (args.size() >= 2 && args[0] == "check" && args[1] == "--keys") return print_key_table(world, args);
     Cli cli;
     world.agree([&] { cli = parse_cli(args); });
     if (cli.command == "info") {

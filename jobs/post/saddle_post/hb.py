@@ -1,5 +1,5 @@
 """`saddle-post hb RUN.h5 [--out DIR]`: plots of an hb run file (`saddle run inputs/hb_*.toml`,
-ALGORITHMS.md section 4). jobs/post/hb_plots.py is the same command under its old name.
+docs/algorithms.md section 4). jobs/post/hb_plots.py is the same command under its old name.
 
 Writes into DIR (default: <name>_plots/ beside RUN.h5), printing the path of each file:
   stability_<scheme>.png  fraction of the starts that converged over (beta, h), with the exact

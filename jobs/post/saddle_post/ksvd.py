@@ -1,5 +1,5 @@
 """`saddle-post ksvd RUN.h5 [--out DIR]`: figures of a ksvd run file (`saddle run
-inputs/ksvd_*.toml`, ALGORITHMS.md section 1).
+inputs/ksvd_*.toml`, docs/algorithms.md section 1).
 
 Writes into DIR (default: <name>_plots/ beside RUN.h5), printing the path of each file:
   singular_values.png  the s singular values (log scale when they span decades) and the

@@ -1,5 +1,5 @@
 """`saddle-post mail RUN.h5 [--out DIR]`: the Nash-gap curves of a mail run file
-(`saddle run inputs/mail_*.toml`, ALGORITHMS.md section 5).
+(`saddle run inputs/mail_*.toml`, docs/algorithms.md section 5).
 
 Writes into DIR (default: <name>_plots/ beside RUN.h5), printing the path of each file:
   nash_gap.png   Nash gap against expert queries (log-log), mean and a band of one standard

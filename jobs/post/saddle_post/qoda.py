@@ -1,5 +1,5 @@
 """`saddle-post qoda RUN.h5 [RUN.h5 ...] [--out DIR]`: figures of qoda run files (`saddle run
-inputs/qoda_*.toml`, ALGORITHMS.md section 2); several runs of one problem (a method and its
+inputs/qoda_*.toml`, docs/algorithms.md section 2); several runs of one problem (a method and its
 baselines) are drawn together.
 
 Writes into DIR (default: <name of the first run>_plots/ beside it), printing each path:

@@ -1,4 +1,4 @@
-"""Opening and reading Saddle run files (README, "Output: the run file").
+"""Opening and reading Saddle run files (docs/usage.md, "The run file"; docs/design.md).
 
 open_run(path) validates that a path is a run file and returns the open h5py.File; reading(path)
 does the same as a context manager that also turns a read failure inside it into a RunFileError;

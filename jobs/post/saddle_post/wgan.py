@@ -1,5 +1,5 @@
 """`saddle-post wgan RUN.h5 [--out DIR]`: figures of a wgan run file (`saddle run
-inputs/wgan_*.toml`, ALGORITHMS.md section 3).
+inputs/wgan_*.toml`, docs/algorithms.md section 3).
 
 Writes into DIR (default: <name of the run>_plots/ beside it), printing each path:
   samples.png  the fixed-seed generated samples (/result/samples): a grid of 8 x 8 images for
