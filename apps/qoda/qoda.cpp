@@ -138,22 +138,10 @@ class Qoda : public engine::Workload {
                                  c.real("qoda.rates.q"));
     noise_rng_ = kernels::CounterRng(ctx.seed, "noise");
 
-    engine::QuantizerOptions o;
-    o.type = quantised_algorithm(algorithm_) ? c.string("qoda.quantizer.type") : "none";
-    o.levels = c.string("qoda.quantizer.levels");
-    o.num_levels = static_cast<int>(c.integer("qoda.quantizer.num_levels"));
-    o.norm = c.string("qoda.quantizer.norm");
-    o.coder = c.string("qoda.quantizer.coder");
-    o.adapt_every = static_cast<int>(c.integer("qoda.quantizer.adapt_every"));
-    o.exp_base = c.real("qoda.quantizer.exp_base");
-    o.bucket = c.integer("qoda.quantizer.bucket_size");
-    kernels::quant::Layout layout;
-    for (std::size_t m = 0; m < problem_.blocks.size(); ++m) {
-      layout.offsets.push_back(layout.offsets.back() + problem_.blocks[m]);
-      layout.types.push_back(static_cast<int>(m));
-    }
-    layout.ntypes = static_cast<int>(problem_.blocks.size());
-    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, o, layout, ctx.seed);
+    std::vector<std::int64_t> offsets{0};
+    for (auto b : problem_.blocks) offsets.push_back(offsets.back() + b);
+    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "qoda.quantizer", quantised_algorithm(algorithm_)),
+                                                             kernels::quant::block_layout(offsets), ctx.seed);
     if (!quantised_algorithm(algorithm_)) ctx.log(algorithm_ + " exchanges float64 vectors; [qoda.quantizer] is not used");
 
     x1_.assign(un, 0.0);

@@ -430,18 +430,8 @@ class Wgan : public engine::Workload {
       p->beta1 = c.real("wgan.beta1");
       p->beta2 = c.real("wgan.beta2");
       p->eps = c.real("wgan.eps");
-      engine::QuantizerOptions o;
-      o.type = method == "qoda" ? c.string("wgan.quantizer.type") : "none";
-      o.levels = c.string("wgan.quantizer.levels");
-      o.num_levels = static_cast<int>(c.integer("wgan.quantizer.num_levels"));
-      o.norm = c.string("wgan.quantizer.norm");
-      o.coder = c.string("wgan.quantizer.coder");
-      o.adapt_every = static_cast<int>(c.integer("wgan.quantizer.adapt_every"));
-      kernels::quant::Layout layout;
-      layout.offsets = p->net->tensor_offsets();
-      for (std::size_t m = 0; m + 1 < layout.offsets.size(); ++m) layout.types.push_back(static_cast<int>(m));
-      layout.ntypes = static_cast<int>(layout.types.size());
-      p->exchange = std::make_unique<engine::CompressedExchange>(comm_, o, layout, seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
+      p->exchange = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "wgan.quantizer", method == "qoda"),
+                                                                 kernels::quant::block_layout(p->net->tensor_offsets()), seed_ ^ (p == &crit_ ? 0x1234u : 0x5678u));
     }
     if (method == "qoda" && c.string("wgan.quantizer.type") == "none")
       ctx.log("wgan: qoda with wgan.quantizer.type = \"none\" is unquantised OptDA (float64 allreduce); the other [wgan.quantizer] keys are not used");
