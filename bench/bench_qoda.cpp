@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/counter_rng.hpp"
+#include "kernels/quant/codebook.hpp"
 #include "kernels/quant/levels.hpp"
 #include "kernels/quant/payload.hpp"
 #include "kernels/quant/quantizer.hpp"
@@ -28,38 +29,20 @@ double now() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-Codebook codebook(Scheme scheme, Coder coder, const std::string& family, std::int64_t n, std::int64_t block, const std::vector<float>& v) {
-  Codebook cb;
-  cb.scheme = scheme;
-  cb.coder = coder;
-  cb.s = scheme == Scheme::Bucket ? 15 : 7;
-  cb.bucket = 1024;
-  if (scheme == Scheme::Layerwise) {
-    for (std::int64_t o = block; o < n + block; o += block) {
-      cb.layout.offsets.push_back(std::min(o, n));
-      cb.layout.types.push_back(static_cast<int>(cb.layout.types.size()));
-    }
-  } else {
-    cb.layout.offsets = {0, n};
-    cb.layout.types = {0};
-  }
-  cb.layout.ntypes = static_cast<int>(cb.layout.types.size());
-  const auto types = static_cast<std::size_t>(cb.layout.ntypes);
-  cb.levels.resize(types);
-  cb.uniform.resize(types);
-  cb.huffman.resize(types);
-  const LevelHistogram h(cb.s, 0.5);
-  std::vector<std::vector<double>> stats(types, h.empty_stats());
-  if (scheme != Scheme::Bucket) add_statistics(v.data(), cb, h, stats);
-  for (std::size_t t = 0; t < types; ++t) {
-    cb.set_levels(static_cast<int>(t), uniform_levels(cb.s));
-    if (scheme == Scheme::Bucket) continue;
-    if (family == "adaptive") cb.set_levels(static_cast<int>(t), fit_levels(h, stats[t], uniform_levels(cb.s)));
-    const EdgeVariance ev(h, stats[t]);
-    std::vector<std::size_t> idx;
-    for (double l : cb.levels[t]) idx.push_back(ev.edge_of(l));
-    cb.huffman[t] = HuffmanCode(huffman_lengths(ev.expected_indices(idx)));
-  }
+// The codebook of the one factory, refitted once to v (the Huffman tables of its expected index
+// histogram; adaptive: its levels too).
+Codebook codebook(Scheme scheme, Coder coder, LevelFamily family, std::int64_t n, std::int64_t block, const std::vector<float>& v) {
+  CodebookOptions o;
+  o.scheme = scheme;
+  o.levels = family;
+  o.coder = coder;
+  o.num_levels = scheme == Scheme::Bucket ? 16 : 8;
+  std::vector<std::int64_t> offsets{0};
+  for (std::int64_t end = block; end < n + block; end += block) offsets.push_back(std::min(end, n));
+  Codebook cb = make_codebook(o, block_layout(offsets));
+  if (scheme == Scheme::Bucket) return cb;
+  const LevelHistogram h(cb.s, o.exp_base);
+  refit_codebook(cb, h, type_statistics(v.data(), cb, h), o.adaptive(), o.huffman());
   return cb;
 }
 }  // namespace
@@ -78,12 +61,12 @@ int main(int argc, char** argv) {
     const char* name;
     Scheme scheme;
     Coder coder;
-    const char* family;
+    LevelFamily family;
   };
-  const Case cases[] = {{"layerwise_uniform_elias", Scheme::Layerwise, Coder::Elias, "uniform"},
-                        {"layerwise_adaptive_huffman", Scheme::Layerwise, Coder::Huffman, "adaptive"},
-                        {"global_adaptive_huffman", Scheme::Global, Coder::Huffman, "adaptive"},
-                        {"bucket_4bit", Scheme::Bucket, Coder::Elias, "uniform"}};
+  const Case cases[] = {{"layerwise_uniform_elias", Scheme::Layerwise, Coder::Elias, LevelFamily::Uniform},
+                        {"layerwise_adaptive_huffman", Scheme::Layerwise, Coder::Huffman, LevelFamily::Adaptive},
+                        {"global_adaptive_huffman", Scheme::Global, Coder::Huffman, LevelFamily::Adaptive},
+                        {"bucket_4bit", Scheme::Bucket, Coder::Elias, LevelFamily::Uniform}};
   const CounterRng rng(2, "quantize");
   std::printf("coordinates %lld (float32, %.1f MB), best of %d, CPU time of one core\n", static_cast<long long>(n), mb, reps);
   for (const Case& c : cases) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "engine/error.hpp"
 
@@ -17,66 +18,28 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 
 CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
                                        std::uint64_t seed)
-    : comm_(comm), opt_(o), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
-  compressed_ = o.type != "none";
+    : comm_(comm), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
   stats_.layer_error_sq.assign(layout.blocks(), 0.0);
   stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
   if (!compressed_) return;
-  if (o.num_levels < 2 || o.num_levels > 256) throw std::invalid_argument("num_levels must be in [2, 256]");
-  cb_.s = o.num_levels - 1;
-  cb_.norm = o.norm == "linf" ? q::Norm::Linf : q::Norm::L2;
-  cb_.coder = o.coder == "huffman" ? q::Coder::Huffman : q::Coder::Elias;
-  cb_.bucket = o.bucket;
-  if (o.type == "global" || o.type == "bucket") {
-    cb_.layout.offsets = {0, n_};
-    cb_.layout.types = {0};
-    cb_.layout.ntypes = 1;
-  } else {
-    cb_.layout = layout;
-  }
-  cb_.scheme = o.type == "bucket" ? q::Scheme::Bucket : o.type == "global" ? q::Scheme::Global : q::Scheme::Layerwise;
-  const bool bucket = cb_.scheme == q::Scheme::Bucket;
-  adaptive_ = !bucket && o.levels == "adaptive";
-  huffman_ = !bucket && cb_.coder == q::Coder::Huffman;
-  const auto types = static_cast<std::size_t>(cb_.layout.ntypes);
-  cb_.levels.resize(types);
-  cb_.uniform.resize(types);
-  cb_.huffman.resize(types);
-  for (std::size_t t = 0; t < types; ++t) {
-    cb_.set_levels(static_cast<int>(t), o.levels == "exponential" ? q::exponential_levels(cb_.s, o.exp_base) : q::uniform_levels(cb_.s));
-    // Until the first refit: the code of a flat histogram.
-    if (huffman_) set_huffman(static_cast<int>(t), q::huffman_lengths(std::vector<double>(static_cast<std::size_t>(cb_.s) + 1, 1.0)));
-  }
-  if (adaptive_ || huffman_) hist_ = std::make_unique<q::LevelHistogram>(cb_.s, o.exp_base);
+  cb_ = q::make_codebook(o.codebook, layout);
+  adaptive_ = o.codebook.adaptive();
+  huffman_ = o.codebook.huffman();
+  if (adaptive_ || huffman_) hist_ = std::make_unique<q::LevelHistogram>(cb_.s, o.codebook.exp_base);
 }
 
-void CompressedExchange::set_huffman(int type, std::vector<std::uint8_t> lengths) {
-  cb_.huffman[static_cast<std::size_t>(type)] = q::HuffmanCode(std::move(lengths));
-}
-
-// Per-type statistics of this rank's normalised coordinates, summed over ranks; then the levels
-// (adaptive) and the Huffman code of the expected index histogram under them.
+// Per-type statistics of this rank's normalised coordinates, summed over ranks, refit the levels
+// (adaptive) and the Huffman tables.
 void CompressedExchange::refit(const double* v) {
-  const auto types = static_cast<std::size_t>(cb_.layout.ntypes);
-  std::vector<std::vector<double>> stats(types, hist_->empty_stats());
-  q::add_statistics(v, cb_, *hist_, stats);
+  auto stats = q::type_statistics(v, cb_, *hist_);
   std::vector<double> flat;
   for (const auto& s : stats) flat.insert(flat.end(), s.begin(), s.end());
   comm_.allreduce(flat, Op::Sum);
   stats_.bytes_total += static_cast<std::uint64_t>(comm_.size()) * flat.size() * sizeof(double);
   const std::size_t per = hist_->empty_stats().size();
-  for (std::size_t t = 0; t < types; ++t) {
-    const std::vector<double> st(flat.begin() + static_cast<std::ptrdiff_t>(t * per),
-                                 flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * per));
-    if (adaptive_) cb_.set_levels(static_cast<int>(t), q::fit_levels(*hist_, st, q::uniform_levels(cb_.s)));
-    if (huffman_) {
-      const q::EdgeVariance ev(*hist_, st);
-      std::vector<std::size_t> idx;
-      for (double l : cb_.levels[t]) idx.push_back(ev.edge_of(l));
-      set_huffman(static_cast<int>(t), q::huffman_lengths(ev.expected_indices(idx)));
-    }
-  }
-  ++cb_.epoch;
+  for (std::size_t t = 0; t < stats.size(); ++t)
+    stats[t].assign(flat.begin() + static_cast<std::ptrdiff_t>(t * per), flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * per));
+  q::refit_codebook(cb_, *hist_, stats, adaptive_, huffman_);
 }
 
 void CompressedExchange::exchange(const double* v, double* avg, double* own, std::uint32_t round) {
@@ -199,8 +162,8 @@ void CompressedExchange::load(const h5::Group& g) {
     const auto lengths = g.read<std::uint8_t>("huffman_lengths");
     if (lengths.size() != cb_.levels.size() * cols) throw InputError("checkpoint: Huffman tables have another shape");
     for (std::size_t t = 0; t < cb_.levels.size(); ++t)
-      set_huffman(static_cast<int>(t), std::vector<std::uint8_t>(lengths.begin() + static_cast<std::ptrdiff_t>(t * cols),
-                                                                 lengths.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
+      cb_.huffman[t] = q::HuffmanCode(std::vector<std::uint8_t>(lengths.begin() + static_cast<std::ptrdiff_t>(t * cols),
+                                                                lengths.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
   }
 }
 

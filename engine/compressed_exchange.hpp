@@ -1,6 +1,6 @@
 #pragma once
-// The data-parallel exchange of ALGORITHMS.md section 2: every worker (rank) holds a vector v_k
-// and every worker needs (1/K) sum_k Q(v_k).
+// The data-parallel exchange of docs/algorithms.md section 2: every worker (rank) holds a vector
+// v_k and every worker needs (1/K) sum_k Q(v_k).
 // - compressed: each rank quantises and encodes its vector (kernels/quant), one allgatherv of the
 //   payloads, and every rank decodes all payloads and averages them in rank order, so all ranks
 //   hold the same bits. Adaptive levels and Huffman tables are refitted every `adapt_every`
@@ -10,28 +10,17 @@
 // quantise, encode, exchange and decode.
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "engine/comm.hpp"
 #include "engine/h5.hpp"
+#include "engine/quantizer_options.hpp"
 #include "kernels/counter_rng.hpp"
+#include "kernels/quant/codebook.hpp"
 #include "kernels/quant/levels.hpp"
 #include "kernels/quant/payload.hpp"
-#include "kernels/quant/quantizer.hpp"
 
 namespace saddle::engine {
-
-struct QuantizerOptions {
-  std::string type = "layerwise";  // none | layerwise | global | bucket
-  std::string levels = "uniform";  // uniform | exponential | adaptive
-  int num_levels = 8;              // levels 0 = l_0 < ... < l_s = 1, s = num_levels - 1 (bucket: steps + 1)
-  std::string norm = "l2";         // l2 | linf
-  std::string coder = "elias";     // elias | huffman (bucket: fixed width)
-  int adapt_every = 0;             // rounds between refits of adaptive levels / Huffman tables; 0 = never
-  double exp_base = 0.5;           // p of the exponential family l_j = p^(s - j)
-  std::int64_t bucket = 1024;      // coordinates per bucket (bucket scheme)
-};
 
 struct ExchangeStats {
   std::uint64_t bytes_total = 0;       // every worker's payloads and statistics, all rounds so far
@@ -45,8 +34,9 @@ struct ExchangeStats {
 
 class CompressedExchange {
  public:
-  // `blocks`: the layers of the vector (offsets 0 = o_0 < ... < o_B = n) with one level-set type
-  // per block (layout.types). The global scheme uses one block and one type whatever `layout` is.
+  // `layout`: the layers of the vector (offsets 0 = o_0 < ... < o_B = n) with one level-set type
+  // per block (layout.types). The global and bucket schemes use one block and one type whatever
+  // `layout` is (kernels::quant::make_codebook).
   CompressedExchange(const Comm& comm, const QuantizerOptions& options, const kernels::quant::Layout& layout,
                      std::uint64_t seed);
 
@@ -69,7 +59,6 @@ class CompressedExchange {
 
  private:
   void refit(const double* v);
-  void set_huffman(int type, std::vector<std::uint8_t> lengths);
 
   Comm comm_;
   QuantizerOptions opt_;

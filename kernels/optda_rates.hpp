@@ -1,6 +1,6 @@
 #pragma once
-// The step sizes of optimistic dual averaging (QODA and its unquantised OptDA, ALGORITHMS.md
-// section 2), shared by apps/qoda and apps/wgan. Constant: gamma_t = gamma, eta_t = eta.
+// The step sizes of optimistic dual averaging (QODA and its unquantised OptDA, docs/algorithms.md
+// section 2), those of engine::OptimisticDualAveraging. Constant: gamma_t = gamma, eta_t = eta.
 // Adaptive (the OptDA+ family; exponents reconstructed, so q and the constants are configurable):
 //   eta_t   = eta (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2} - Vhat_{k,s-1/2}|^2)^(-1/2)
 //   gamma_t = max(eta_t, gamma (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2}|^2)^(q - 1/2)),  q in (0, 1/4]

@@ -1,4 +1,4 @@
-// qoda: Quantized Optimistic Dual Averaging on monotone VIs (ALGORITHMS.md section 2) and its
+// qoda: Quantized Optimistic Dual Averaging on monotone VIs (docs/algorithms.md section 2) and its
 // baselines, data-parallel: each rank is one worker that draws its own noisy operator estimate
 // V_k(x) = F(x) + U_k, and the workers' vectors are averaged through engine::CompressedExchange
 // (quantised and entropy coded, or plain float64 allreduce). Every rank holds the whole iterate.
@@ -10,8 +10,8 @@
 //                Vhat_{k,t+1/2} = Q(V_k(X_{t+1/2}))                        (second exchange)
 //   gda:         X_{t+1/2} = X_t,  Vhat_{k,t+1/2} = V_k(X_t)
 //   all:         Y_{t+1} = Y_t - avg_k Vhat_{k,t+1/2};  X_{t+1} = X_1 + eta_{t+1} Y_{t+1}
-// optda, eg and gda exchange unquantised vectors. Rates are constant or adaptive
-// (kernels/optda_rates.hpp, shared with apps/wgan):
+// optda, eg and gda exchange unquantised vectors. The iteration is engine::OptimisticDualAveraging
+// (shared with apps/wgan); its rates are constant or adaptive (kernels/optda_rates.hpp):
 //   eta_t = eta (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2} - Vhat_{k,s-1/2}|^2)^(-1/2),
 //   gamma_t = max(eta_t, gamma (1 + sum_{s<t} sum_k |Vhat_{k,s+1/2}|^2)^(q - 1/2)).
 #include <chrono>
@@ -23,7 +23,9 @@
 #include "apps/qoda/problem.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/compressed_exchange.hpp"
+#include "engine/deck_choice.hpp"
 #include "engine/error.hpp"
+#include "engine/optimistic_dual_averaging.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/optda_rates.hpp"
@@ -42,6 +44,9 @@ double norm2(const std::vector<double>& v) {
 }
 
 bool quantised_algorithm(const std::string& a) { return a == "qoda" || a == "qgenx"; }
+
+enum class Algorithm { Qoda, Optda, Qgenx, Eg, Gda };
+enum class Noise { None, Absolute, Relative };
 
 }  // namespace
 
@@ -128,92 +133,61 @@ class Qoda : public engine::Workload {
   void setup(const engine::RunContext& ctx) override {
     const Config& c = ctx.config;
     comm_ = ctx.grid.world;
-    algorithm_ = c.string("qoda.algorithm");
+    algorithm_name_ = c.string("qoda.algorithm");
+    algorithm_ = engine::choice<Algorithm>(c, "qoda.algorithm", {{"qoda", Algorithm::Qoda}, {"optda", Algorithm::Optda},
+                                                                 {"qgenx", Algorithm::Qgenx}, {"eg", Algorithm::Eg}, {"gda", Algorithm::Gda}});
     comm_.agree([&] { problem_ = make_problem(c, ctx.seed); });
     n_ = problem_.n;
     const auto un = static_cast<std::size_t>(n_);
-    noise_ = c.string("qoda.problem.noise");
+    noise_ = engine::choice<Noise>(c, "qoda.problem.noise", {{"none", Noise::None}, {"absolute", Noise::Absolute}, {"relative", Noise::Relative}});
     sigma_ = c.real("qoda.problem.sigma");
-    rates_ = kernels::OptdaRates(c.string("qoda.rates.schedule") == "adaptive", c.real("qoda.rates.gamma"), c.real("qoda.rates.eta"),
-                                 c.real("qoda.rates.q"));
     noise_rng_ = kernels::CounterRng(ctx.seed, "noise");
 
-    engine::QuantizerOptions o;
-    o.type = quantised_algorithm(algorithm_) ? c.string("qoda.quantizer.type") : "none";
-    o.levels = c.string("qoda.quantizer.levels");
-    o.num_levels = static_cast<int>(c.integer("qoda.quantizer.num_levels"));
-    o.norm = c.string("qoda.quantizer.norm");
-    o.coder = c.string("qoda.quantizer.coder");
-    o.adapt_every = static_cast<int>(c.integer("qoda.quantizer.adapt_every"));
-    o.exp_base = c.real("qoda.quantizer.exp_base");
-    o.bucket = c.integer("qoda.quantizer.bucket_size");
-    kernels::quant::Layout layout;
-    for (std::size_t m = 0; m < problem_.blocks.size(); ++m) {
-      layout.offsets.push_back(layout.offsets.back() + problem_.blocks[m]);
-      layout.types.push_back(static_cast<int>(m));
-    }
-    layout.ntypes = static_cast<int>(problem_.blocks.size());
-    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, o, layout, ctx.seed);
-    if (!quantised_algorithm(algorithm_)) ctx.log(algorithm_ + " exchanges float64 vectors; [qoda.quantizer] is not used");
+    const bool quantised = quantised_algorithm(algorithm_name_);
+    std::vector<std::int64_t> offsets{0};
+    for (auto b : problem_.blocks) offsets.push_back(offsets.back() + b);
+    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "qoda.quantizer", quantised),
+                                                             kernels::quant::block_layout(offsets), ctx.seed);
+    if (!quantised) ctx.log(algorithm_name_ + " exchanges float64 vectors; [qoda.quantizer] is not used");
 
-    x1_.assign(un, 0.0);
+    std::vector<double> x1(un, 0.0);
     const double start = c.real("qoda.problem.start_scale");
     if (start > 0) {
       const kernels::CounterRng rng(ctx.seed, "start");
-      for (std::size_t i = 0; i < un; ++i) x1_[i] = start * rng.normal(i, 0);
+      for (std::size_t i = 0; i < un; ++i) x1[i] = start * rng.normal(i, 0);
     }
-    x_ = x1_;
-    y_.assign(un, 0.0);
-    last_avg_.assign(un, 0.0);
-    last_own_.assign(un, 0.0);
-    x_sum_.assign(un, 0.0);
-    half_.assign(un, 0.0);
+    oda_ = engine::OptimisticDualAveraging(comm_, std::move(x1),
+                                           kernels::OptdaRates(c.string("qoda.rates.schedule") == "adaptive", c.real("qoda.rates.gamma"),
+                                                               c.real("qoda.rates.eta"), c.real("qoda.rates.q")));
     v_.assign(un, 0.0);
-    avg_.assign(un, 0.0);
-    own_.assign(un, 0.0);
     lead_.assign(un, 0.0);
   }
 
-  void step(std::int64_t t) override {
-    const auto un = static_cast<std::size_t>(n_);
-    const double gamma = rates_.gamma();
+  void step(std::int64_t) override {
     step_bytes_ = 0;
     // X_{t+1/2}
-    if (algorithm_ == "qoda" || algorithm_ == "optda") {
-      for (std::size_t i = 0; i < un; ++i) half_[i] = x_[i] - gamma * last_avg_[i];
-    } else if (algorithm_ == "gda") {
-      half_ = x_;
+    if (algorithm_ == Algorithm::Qoda || algorithm_ == Algorithm::Optda) {
+      oda_.extrapolate();
+    } else if (algorithm_ == Algorithm::Gda) {
+      oda_.stay();
     } else {
-      estimate(x_);
-      exchange(lead_);
-      for (std::size_t i = 0; i < un; ++i) half_[i] = x_[i] - gamma * lead_[i];
+      estimate(oda_.x());
+      exchange(lead_.data());
+      oda_.extrapolate(lead_.data());
     }
-    estimate(half_);
-    exchange(avg_);
+    estimate(oda_.half());
+    exchange(oda_.average_out());
     const auto t0 = clock::now();
-    // Rate accumulators: this worker's terms, summed over workers.
-    auto terms = rates_.terms(own_.data(), last_own_.data(), un);
-    if (rates_.adaptive) comm_.allreduce(terms.data(), 2, engine::Op::Sum);
-    rates_.absorb(terms);
-    const double eta = rates_.eta();
-    for (std::size_t i = 0; i < un; ++i) {
-      y_[i] -= avg_[i];
-      x_[i] = x1_[i] + eta * y_[i];
-      x_sum_[i] += half_[i];
-    }
-    last_avg_.swap(avg_);
-    last_own_.swap(own_);
-    steps_done_ = t;
+    oda_.update();
     compute_ += seconds(t0);
   }
 
   engine::MetricValues metrics(std::int64_t) override {
     const auto un = static_cast<std::size_t>(n_);
-    std::vector<double> f(un), avg(un);
-    problem_.apply(x_.data(), f.data());
+    std::vector<double> f(un);
+    problem_.apply(oda_.x().data(), f.data());
     const double res_last = std::sqrt(norm2(f));
-    for (std::size_t i = 0; i < un; ++i) avg[i] = steps_done_ > 0 ? x_sum_[i] / static_cast<double>(steps_done_) : x_[i];
-    problem_.apply(avg.data(), f.data());
+    problem_.apply(oda_.average().data(), f.data());
     const double res_avg = std::sqrt(norm2(f));
     const auto& st = exchange_->stats();
     double times[5] = {compute_, st.quantize, st.encode, st.exchange, st.decode};
@@ -230,7 +204,8 @@ class Qoda : public engine::Workload {
     engine::MetricValues m;
     if (!problem_.x_star.empty()) {
       double d = 0;
-      for (std::size_t i = 0; i < un; ++i) d += (x_[i] - problem_.x_star[i]) * (x_[i] - problem_.x_star[i]);
+      const auto& x = oda_.x();
+      for (std::size_t i = 0; i < un; ++i) d += (x[i] - problem_.x_star[i]) * (x[i] - problem_.x_star[i]);
       m.push_back({"distance", std::sqrt(d)});
     }
     m.push_back({"residual_last", res_last});
@@ -251,52 +226,29 @@ class Qoda : public engine::Workload {
   void save(const engine::h5::Group& g) const override {
     g.write_attr("n", n_);
     engine::write_rank_count(g, comm_);
-    g.write_attr("steps_done", steps_done_);
     g.write_attr("round", static_cast<std::int64_t>(round_));
     g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
-    rates_.save(g);
     g.write("time_compute", std::vector<double>{compute_});
-    g.write("x", x_);
-    g.write("x1", x1_);
-    g.write("y", y_);
-    g.write("x_sum", x_sum_);
-    g.write("last_avg", last_avg_);
-    // This worker's last quantised vector: one row per rank.
-    g.write_rows("last_own", last_own_.data(), 1, n_);
+    oda_.save(g.create_group("oda"));
     exchange_->save(g.create_group("exchange"));
   }
 
   void load(const engine::h5::Group& g) override {
     if (g.read_attr<std::int64_t>("n") != n_) throw InputError("checkpoint holds a qoda problem of another dimension");
     engine::require_rank_count(g, comm_, "qoda's workers are its ranks");
-    steps_done_ = g.read_attr<std::int64_t>("steps_done");
     round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
-    if (!rates_.load(g)) throw InputError("checkpoint: /optda_rates must hold 2 finite non-negative sums");
     compute_ = g.read<double>("time_compute").at(0);
-    auto vec = [&](const std::string& name, std::vector<double>& v) {
-      auto r = g.read<double>(name);
-      if (r.size() != v.size()) throw InputError("checkpoint: /" + name + " has another length");
-      v = std::move(r);
-    };
-    vec("x", x_);
-    vec("x1", x1_);
-    vec("y", y_);
-    vec("x_sum", x_sum_);
-    vec("last_avg", last_avg_);
-    last_own_ = g.read_rows<double>("last_own", comm_.rank(), 1);
+    oda_.load(g.open_group("oda"));
     exchange_->load(g.open_group("exchange"));
   }
 
   void finish(const engine::h5::Group& result) override {
-    const auto un = static_cast<std::size_t>(n_);
-    std::vector<double> avg(un);
-    for (std::size_t i = 0; i < un; ++i) avg[i] = steps_done_ > 0 ? x_sum_[i] / static_cast<double>(steps_done_) : x_[i];
-    result.write("x_last", x_);
-    result.write("x_avg", avg);
+    result.write("x_last", oda_.x());
+    result.write("x_avg", oda_.average());
     if (!problem_.x_star.empty()) result.write("x_star", problem_.x_star);
     result.write("blocks", problem_.blocks);
-    result.write_attr("algorithm", algorithm_);
+    result.write_attr("algorithm", algorithm_name_);
     result.write_attr("workers", static_cast<std::int64_t>(comm_.size()));
     if (exchange_->compressed()) {
       const engine::h5::Group lv = result.create_group("levels");
@@ -314,24 +266,24 @@ class Qoda : public engine::Workload {
   void estimate(const std::vector<double>& z) {
     const auto t0 = clock::now();
     problem_.apply(z.data(), v_.data());
-    if (noise_ != "none") {
+    if (noise_ != Noise::None) {
       const auto rank = static_cast<std::uint32_t>(comm_.rank());
       const double abs_scale = sigma_ / std::sqrt(static_cast<double>(n_));
       for (std::size_t i = 0; i < v_.size(); ++i) {
         const double xi = noise_rng_.normal(i, round_, rank);
-        v_[i] += noise_ == "absolute" ? abs_scale * xi : sigma_ * std::fabs(v_[i]) * xi;
+        v_[i] += noise_ == Noise::Absolute ? abs_scale * xi : sigma_ * std::fabs(v_[i]) * xi;
       }
     }
     compute_ += seconds(t0);
   }
 
-  // out = avg_k Q(v_k); own_ = this worker's Q(v); one exchange round.
-  void exchange(std::vector<double>& out) {
-    exchange_->exchange(v_.data(), out.data(), own_.data(), round_++);
+  // out = avg_k Q(v_k), and this worker's Q(v) into the iteration's own vector; one exchange round.
+  void exchange(double* out) {
+    exchange_->exchange(v_.data(), out, oda_.own_out(), round_++);
     step_bytes_ += exchange_->stats().round_bytes;
     if (!exchange_->compressed()) {
       double s = 0;
-      for (double x : out) s += x;
+      for (std::int64_t i = 0; i < n_; ++i) s += out[i];
       if (!std::isfinite(s))
         throw engine::CollectiveError("the iteration diverged (non-finite operator values at exchange " + std::to_string(round_) +
                                           "); lower qoda.rates.gamma / eta",
@@ -340,16 +292,17 @@ class Qoda : public engine::Workload {
   }
 
   engine::Comm comm_;
-  std::string algorithm_, noise_;
+  std::string algorithm_name_;
+  Algorithm algorithm_ = Algorithm::Qoda;
+  Noise noise_ = Noise::None;
   Problem problem_;
   std::int64_t n_ = 0;
   double sigma_ = 0;
-  kernels::OptdaRates rates_;
   kernels::CounterRng noise_rng_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
-  std::vector<double> x1_, x_, y_, last_avg_, last_own_, x_sum_, half_, v_, avg_, own_, lead_;
+  engine::OptimisticDualAveraging oda_;
+  std::vector<double> v_, lead_;  // this worker's estimate V_k; the first average of qgenx and eg
   double compute_ = 0;
-  std::int64_t steps_done_ = 0;
   std::uint32_t round_ = 0;
   std::uint64_t step_bytes_ = 0;
 };

@@ -3,6 +3,7 @@
 // canonical Huffman code fitted to an index histogram (length-limited to kMaxHuffmanBits so one
 // table lookup decodes a symbol). Codes are written LSB-first (bitstream.hpp).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <queue>

@@ -1,8 +1,9 @@
 #pragma once
-// Level sets of the stochastic quantiser (ALGORITHMS.md section 2): 0 = l_0 < l_1 < ... < l_s = 1,
-// the uniform and exponential families, the exact variance of stochastic rounding onto them, and
-// the adaptive family: levels that minimise that variance on a histogram of normalised
-// coordinates, by coordinate descent (each l_j optimal given its neighbours).
+// Level sets of the stochastic quantiser (docs/algorithms.md section 2):
+// 0 = l_0 < l_1 < ... < l_s = 1, the uniform and exponential families, the exact variance of
+// stochastic rounding onto them, and the adaptive family: levels that minimise that variance on
+// a histogram of normalised coordinates, by coordinate descent (each l_j optimal given its
+// neighbours).
 //
 // The histogram's bin edges are the union of a fine quadratic grid ((k/H)^2, fine near 0 where
 // normalised coordinates of large blocks live) and the uniform and exponential levels. Bins hold

@@ -1,5 +1,5 @@
 #pragma once
-// Unbiased stochastic quantisers of ALGORITHMS.md section 2 (no MPI):
+// Unbiased stochastic quantisers of docs/algorithms.md section 2 (no MPI):
 // - layer-wise: the vector is split into blocks; block m is sent as its norm N = |v_m|_q
 //   (q = 2 or infinity), and per coordinate a sign and the index of a level of its type's level
 //   set, rounded up or down at random so that E[Q(v)] = v; exact variance
@@ -254,8 +254,8 @@ inline void dequantize(const Quantized& in, const Codebook& cb, double* out, boo
   }
 }
 
-// E|Q(v) - v|^2, exactly (ALGORITHMS.md: N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) per block; for
-// buckets unit^2 sum_i p_i (1 - p_i)).
+// E|Q(v) - v|^2, exactly (docs/algorithms.md section 2: N^2 sum_i (l_{j+1} - u_i)(u_i - l_j) per
+// block; for buckets unit^2 sum_i p_i (1 - p_i)).
 template <class T>
 double exact_variance(const T* v, const Codebook& cb) {
   double var = 0;

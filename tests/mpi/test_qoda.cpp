@@ -64,11 +64,11 @@ TEST(CompressedExchange, AverageIsTheRankOrderedMeanOfEveryWorkersQuantisedVecto
     for (const std::string coder : {"elias", "huffman"}) {
       if (type == "bucket" && coder == "huffman") continue;
       QuantizerOptions o;
-      o.type = type;
-      o.coder = coder;
-      o.levels = type == "bucket" ? "uniform" : "adaptive";
+      o.codebook.scheme = type == "bucket" ? q::Scheme::Bucket : type == "global" ? q::Scheme::Global : q::Scheme::Layerwise;
+      o.codebook.coder = coder == "huffman" ? q::Coder::Huffman : q::Coder::Elias;
+      o.codebook.levels = type == "bucket" ? q::LevelFamily::Uniform : q::LevelFamily::Adaptive;
       o.adapt_every = 3;
-      o.bucket = 64;
+      o.codebook.bucket = 64;
       CompressedExchange ex(world(), o, three_blocks(n), 5);
       std::vector<double> avg(n), own(n);
       for (std::uint32_t round = 0; round < 5; ++round) {
@@ -108,7 +108,7 @@ TEST(CompressedExchange, AverageIsTheRankOrderedMeanOfEveryWorkersQuantisedVecto
 TEST(CompressedExchange, UncompressedPathAveragesAndCountsFloat64Bytes) {
   const std::int64_t n = 50;
   QuantizerOptions o;
-  o.type = "none";
+  o.compressed = false;
   CompressedExchange ex(world(), o, three_blocks(n), 1);
   auto v = worker_vector(world().rank(), n);
   std::vector<double> avg(n), own(n);

@@ -168,8 +168,8 @@ TEST(WganRun, BadDataFilesExitTwo) {
 }
 
 // One gda step (one critic update, then one generator update) on tiny networks equals the update
-// computed here from the losses of ALGORITHMS.md section 3 over the global batch (every rank's
-// rows), with parameter gradients by central finite differences of the losses.
+// computed here from the losses of docs/algorithms.md section 3 over the global batch (every
+// rank's rows), with parameter gradients by central finite differences of the losses.
 TEST(WganRun, OneGdaStepEqualsAFiniteDifferenceReference) {
   namespace nn = saddle::kernels::nn;
   using saddle::kernels::CounterRng;

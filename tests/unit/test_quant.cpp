@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/counter_rng.hpp"
+#include "kernels/quant/codebook.hpp"
 #include "kernels/quant/coder.hpp"
 #include "kernels/quant/levels.hpp"
 #include "kernels/quant/payload.hpp"
@@ -34,44 +35,25 @@ std::vector<double> layered(std::int64_t n_per, int blocks, std::uint64_t seed) 
   return v;
 }
 
-Codebook make_codebook(Scheme scheme, int num_levels, std::int64_t n, int blocks, Coder coder = Coder::Elias,
-                       Norm norm = Norm::L2, const std::string& family = "uniform") {
-  Codebook cb;
-  cb.scheme = scheme;
-  cb.s = num_levels - 1;
-  cb.coder = coder;
-  cb.norm = norm;
-  cb.bucket = 16;
-  if (scheme == Scheme::Layerwise) {
-    for (int m = 0; m < blocks; ++m) {
-      cb.layout.offsets.push_back(n * (m + 1) / blocks);
-      cb.layout.types.push_back(m);
-    }
-    cb.layout.ntypes = blocks;
-  } else {
-    cb.layout.offsets = {0, n};
-    cb.layout.types = {0};
-    cb.layout.ntypes = 1;
-  }
-  const auto types = static_cast<std::size_t>(cb.layout.ntypes);
-  cb.levels.resize(types);
-  cb.uniform.resize(types);
-  cb.huffman.resize(types);
-  for (std::size_t t = 0; t < types; ++t) {
-    cb.set_levels(static_cast<int>(t), family == "exponential" ? exponential_levels(cb.s, 0.5) : uniform_levels(cb.s));
-    std::vector<double> counts(static_cast<std::size_t>(cb.s) + 1);
-    for (std::size_t k = 0; k < counts.size(); ++k) counts[k] = std::pow(0.5, static_cast<double>(k)) * 1000;
-    cb.huffman[t] = HuffmanCode(huffman_lengths(counts));
-  }
+// A codebook of `blocks` equal blocks (bucket: 16 coordinates per bucket) from the one factory,
+// with Huffman tables of a geometric index histogram (the factory's flat-histogram code gives
+// every index nearly the same length; this one gives them lengths from 1 to s).
+Codebook make_codebook(Scheme scheme, int num_levels, std::int64_t n, int blocks, Coder coder = Coder::Elias, Norm norm = Norm::L2,
+                       LevelFamily family = LevelFamily::Uniform) {
+  const CodebookOptions o{scheme, family, num_levels, norm, coder, /*exp_base=*/0.5, /*bucket=*/16};
+  std::vector<std::int64_t> offsets{0};
+  for (int m = 0; m < blocks; ++m) offsets.push_back(n * (m + 1) / blocks);
+  Codebook cb = quant::make_codebook(o, block_layout(offsets));
+  std::vector<double> counts(static_cast<std::size_t>(cb.s) + 1);
+  for (std::size_t k = 0; k < counts.size(); ++k) counts[k] = std::pow(0.5, static_cast<double>(k)) * 1000;
+  for (auto& h : cb.huffman) h = HuffmanCode(huffman_lengths(counts));
   return cb;
 }
 
 // Fits adaptive levels to v for every type of the codebook.
 void adapt(Codebook& cb, const std::vector<double>& v) {
   const LevelHistogram h(cb.s, 0.5);
-  std::vector<std::vector<double>> stats(static_cast<std::size_t>(cb.layout.ntypes), h.empty_stats());
-  add_statistics(v.data(), cb, h, stats);
-  for (int t = 0; t < cb.layout.ntypes; ++t) cb.set_levels(t, fit_levels(h, stats[static_cast<std::size_t>(t)], uniform_levels(cb.s)));
+  refit_codebook(cb, h, type_statistics(v.data(), cb, h), true, false);
 }
 
 // Per-coordinate exact variance from the rounding interval, and in `scale` the magnitude that
@@ -111,17 +93,17 @@ std::vector<double> coordinate_variance(const std::vector<double>& v, const Code
 struct Case {
   const char* name;
   Scheme scheme;
-  const char* family;
+  LevelFamily family;
   int num_levels;
   Norm norm;
 };
 
 const Case kCases[] = {
-    {"layerwise uniform l2", Scheme::Layerwise, "uniform", 4, Norm::L2},
-    {"layerwise exponential linf", Scheme::Layerwise, "exponential", 6, Norm::Linf},
-    {"layerwise adaptive l2", Scheme::Layerwise, "adaptive", 4, Norm::L2},
-    {"global uniform l2", Scheme::Global, "uniform", 8, Norm::L2},
-    {"bucket 3 bits", Scheme::Bucket, "uniform", 8, Norm::L2},
+    {"layerwise uniform l2", Scheme::Layerwise, LevelFamily::Uniform, 4, Norm::L2},
+    {"layerwise exponential linf", Scheme::Layerwise, LevelFamily::Exponential, 6, Norm::Linf},
+    {"layerwise adaptive l2", Scheme::Layerwise, LevelFamily::Adaptive, 4, Norm::L2},
+    {"global uniform l2", Scheme::Global, LevelFamily::Uniform, 8, Norm::L2},
+    {"bucket 3 bits", Scheme::Bucket, LevelFamily::Uniform, 8, Norm::L2},
 };
 
 }  // namespace
@@ -133,7 +115,7 @@ TEST(Quantizer, UnbiasedWithinFourStandardErrorsAndVarianceIsExact) {
   for (const Case& c : kCases) {
     Codebook cb = make_codebook(c.scheme, c.num_levels, static_cast<std::int64_t>(v.size()), 3, Coder::Elias, c.norm,
                                 c.family);
-    if (std::string(c.family) == "adaptive") adapt(cb, v);
+    if (c.family == LevelFamily::Adaptive) adapt(cb, v);
     std::vector<double> scale;
     const auto var = coordinate_variance(v, cb, scale);
     std::vector<double> sum(v.size(), 0.0), out(v.size());

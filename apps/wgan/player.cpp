@@ -1,0 +1,158 @@
+#include "apps/wgan/player.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "engine/error.hpp"
+
+namespace saddle::apps::wgan {
+
+const std::pair<const char*, std::vector<double> Player::*> Player::kState[4] = {
+    {"x", &Player::x_}, {"m", &Player::m_}, {"v", &Player::v_}, {"u_prev", &Player::u_prev_}};
+
+void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, const PlayerOptions& o,
+                  std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm) {
+  net_ = &net;
+  method_ = o.method;
+  lr_ = o.lr;
+  beta1_ = o.beta1;
+  beta2_ = o.beta2;
+  eps_ = o.eps;
+  exchange_ = std::move(exchange);
+  const std::size_t n = x0.size();
+  for (auto* v : {&local_, &avg_, &own_}) v->assign(n, 0.0);
+  if (method_ == Method::Qoda) {
+    oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates);
+  } else {
+    x_ = std::move(x0);
+    if (method_ == Method::Adam || method_ == Method::OptimisticAdam) {
+      m_.assign(n, 0.0);
+      v_.assign(n, 0.0);
+    }
+    if (method_ == Method::OptimisticAdam) u_prev_.assign(n, 0.0);
+    if (method_ == Method::Extragradient) x_half_.assign(n, 0.0);
+  }
+  net_->load_params(x().data());
+  net_at_x_ = true;
+}
+
+void Player::prepare(int phase) {
+  const bool at_half = method_ == Method::Qoda || (method_ == Method::Extragradient && phase == 1);
+  if (method_ == Method::Qoda) {
+    net_->load_params(oda_.extrapolate().data());
+  } else if (at_half) {
+    net_->load_params(x_half_.data());
+  } else if (!net_at_x_) {
+    net_->load_params(x_.data());
+  }
+  net_at_x_ = !at_half;
+}
+
+std::uint64_t Player::exchange_grad() {
+  net_->store_grad(local_.data());
+  const bool qoda = method_ == Method::Qoda;
+  double* avg = qoda ? oda_.average_out() : avg_.data();
+  try {
+    exchange_->exchange(local_.data(), avg, qoda ? oda_.own_out() : own_.data(), round_++);
+  } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
+    throw engine::CollectiveError("training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)",
+                                  e.exit_code(), e.origin_rank());
+  }
+  // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
+  // which vectorises, unlike a floating-point sum or an isfinite loop.
+  std::uint64_t low = ~std::uint64_t{0};
+  for (std::size_t i = 0; i < local_.size(); ++i) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &avg[i], sizeof bits);
+    low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+  }
+  if (low == 0)
+    throw engine::CollectiveError("training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr",
+                                  engine::kExitFailure, 0);
+  return exchange_->stats().round_bytes;
+}
+
+void Player::absorb(int phase) {
+  const std::size_t n = x_.size();
+  switch (method_) {
+    case Method::Gda:
+      for (std::size_t i = 0; i < n; ++i) x_[i] -= lr_ * avg_[i];
+      break;
+    case Method::Adam:
+    case Method::OptimisticAdam:
+      adam_step();
+      break;
+    case Method::Extragradient:
+      if (phase == 0) {
+        for (std::size_t i = 0; i < n; ++i) x_half_[i] = x_[i] - lr_ * avg_[i];
+      } else {
+        for (std::size_t i = 0; i < n; ++i) x_[i] -= lr_ * avg_[i];
+      }
+      break;
+    case Method::Qoda:
+      oda_.update();
+      break;
+  }
+  net_->load_params(x().data());
+  net_at_x_ = true;
+}
+
+void Player::adam_step() {
+  const std::size_t n = x_.size();
+  ++t_;
+  const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(t_)), c2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
+  // Constants and arrays as locals with no aliasing, so the loop vectorises (the members would be
+  // reloaded after every store).
+  const double b1 = beta1_, b2 = beta2_, rate = lr_, e = eps_;
+  double *__restrict mp = m_.data(), *__restrict vp = v_.data(), *__restrict xp = x_.data(), *__restrict up = u_prev_.data();
+  const double* __restrict g = avg_.data();
+  const auto step = [&](std::size_t i) {
+    mp[i] = b1 * mp[i] + (1 - b1) * g[i];
+    vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
+    return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
+  };
+  if (method_ == Method::OptimisticAdam) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const double u = step(i);
+      xp[i] -= 2 * u - up[i];
+      up[i] = u;
+    }
+  } else {  // plain Adam has no u_prev: one array less to stream
+    for (std::size_t i = 0; i < n; ++i) xp[i] -= step(i);
+  }
+}
+
+void Player::save(const engine::h5::Group& g) const {
+  g.write_attr("round", static_cast<std::int64_t>(round_));
+  exchange_->save(g.create_group("exchange"));
+  if (method_ == Method::Qoda) {
+    oda_.save(g.create_group("oda"));
+    return;
+  }
+  g.write_attr("t", t_);
+  for (const auto& [name, member] : kState)
+    if (!(this->*member).empty()) g.write(name, this->*member);
+}
+
+void Player::load(const engine::h5::Group& g) {
+  round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
+  exchange_->load(g.open_group("exchange"));
+  if (method_ == Method::Qoda) {
+    oda_.load(g.open_group("oda"));
+  } else {
+    t_ = g.read_attr<std::int64_t>("t");
+    for (const auto& [name, member] : kState) {
+      std::vector<double>& v = this->*member;
+      if (v.empty()) continue;
+      auto r = g.read<double>(name);
+      if (r.size() != v.size()) throw engine::InputError("checkpoint: " + g.path() + "/" + name + " has another length (another network?)");
+      v = std::move(r);
+    }
+  }
+  net_->load_params(x().data());
+  net_at_x_ = true;
+}
+
+}  // namespace saddle::apps::wgan

@@ -1,0 +1,78 @@
+#pragma once
+// One player of the WGAN game (critic or generator): its optimiser over its flat parameter vector
+// in float64, the exchange that averages its gradients over the ranks, and the network (in the
+// deck's precision) that holds the point where the gradient is evaluated; load_params and
+// store_grad convert at the boundary, an O(parameters) copy. The optimisers (lr the step):
+//   gda             x -= lr g(x)
+//   adam            Adam(lr, beta1, beta2, eps)
+//   optimistic_adam x -= 2 u_t - u_{t-1}, u_t the Adam step (Daskalakis et al. 2018)
+//   extragradient   xh = x - lr g(x); x -= lr g(xh)               (two evaluations)
+//   qoda            engine::OptimisticDualAveraging: X_{t+1/2} = X_t - gamma_t avgQ_{t-1/2};
+//                   Y -= avgQ(V(X_{t+1/2})); X = X_1 + eta_{t+1} Y (one quantised exchange per
+//                   evaluation; the player's own rates, adaptive ones summed over the workers)
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "engine/comm.hpp"
+#include "engine/compressed_exchange.hpp"
+#include "engine/h5.hpp"
+#include "engine/optimistic_dual_averaging.hpp"
+#include "kernels/nn/mlp.hpp"
+#include "kernels/optda_rates.hpp"
+
+namespace saddle::apps::wgan {
+
+enum class Method { Gda, Adam, OptimisticAdam, Extragradient, Qoda };
+
+struct PlayerOptions {
+  Method method = Method::Adam;
+  double lr = 1e-4, beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
+  kernels::OptdaRates rates;  // qoda
+};
+
+class Player {
+ public:
+  // Starts at x0 and loads it into `net`; net and the exchange's layout have x0.size() parameters.
+  void init(kernels::nn::ParameterAccess& net, std::vector<double> x0, const PlayerOptions& o,
+            std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm);
+
+  int evaluations() const { return method_ == Method::Extragradient ? 2 : 1; }
+  std::int64_t size() const { return net_->size(); }
+  // The iterate x (qoda: X_t).
+  const std::vector<double>& x() const { return method_ == Method::Qoda ? oda_.x() : x_; }
+  // qoda: the ergodic average of X_{t+1/2}, and the rates.
+  std::vector<double> average() const { return oda_.average(); }
+  const kernels::OptdaRates& rates() const { return oda_.rates(); }
+  const engine::CompressedExchange& exchange() const { return *exchange_; }
+
+  // One evaluation `phase` (< evaluations()) of a step: prepare loads its point into the
+  // network, exchange_grad averages the network's gradient over the ranks (collective; returns
+  // the round's bytes), absorb applies it and loads x.
+  void prepare(int phase);
+  std::uint64_t exchange_grad();
+  void absorb(int phase);
+
+  void save(const engine::h5::Group& g) const;
+  void load(const engine::h5::Group& g);
+
+ private:
+  void adam_step();
+  // The optimiser's vectors in the checkpoint: those of them its method uses (not empty).
+  static const std::pair<const char*, std::vector<double> Player::*> kState[4];
+
+  kernels::nn::ParameterAccess* net_ = nullptr;
+  Method method_ = Method::Adam;
+  double lr_ = 0, beta1_ = 0.5, beta2_ = 0.9, eps_ = 1e-8;
+  // gda, adam, optimistic adam, extragradient: the iterate and the moments each one needs.
+  std::vector<double> x_, m_, v_, u_prev_, x_half_;
+  std::int64_t t_ = 0;  // Adam steps
+  engine::OptimisticDualAveraging oda_;
+  std::unique_ptr<engine::CompressedExchange> exchange_;
+  std::vector<double> local_, avg_, own_;  // this rank's gradient; the exchange's outputs (not qoda)
+  std::uint32_t round_ = 0;
+  bool net_at_x_ = false;  // the network holds x (prepare need not convert it again)
+};
+
+}  // namespace saddle::apps::wgan
