@@ -13,7 +13,7 @@
 #include "apps/hb/matrix_game.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 #include "kernels/ode.hpp"
 #include "kernels/spaces.hpp"
 
@@ -521,7 +521,7 @@ class HeavyBall : public engine::Workload {
     auto rhs = [&](const std::vector<double>& s, std::vector<double>& ds) {
       std::vector<double> d(s.size());
       for (std::size_t i = 0; i < s.size(); ++i) d[i] = s[i] - zs[i];
-      kernels::linalg::gemm(false, false, n, 1, n, 1.0, K.data(), n, d.data(), 1, 0.0, ds.data(), 1);
+      kernels::linalg::host_backend().gemm(false, false, n, 1, n, 1.0, K.data(), n, d.data(), 1, 0.0, ds.data(), 1);
     };
     kernels::rk4(rhs, z, t, substeps);
   }

@@ -23,7 +23,7 @@
 #include "apps/ksvd/tsqr.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/host_backend.hpp"
 
 namespace saddle::apps::ksvd {
 
@@ -121,7 +121,7 @@ class KernelSvd : public engine::Workload {
     method_ = c.string("ksvd.method");
     rank_ = c.integer("ksvd.rank");
     power_ = c.integer("ksvd.power_iters");
-    if (comm_.size() > 1) kernels::set_blas_threads(1);  // ranks fill the cores
+    if (comm_.size() > 1) kernels::linalg::set_blas_threads(1);  // ranks fill the cores
     KernelConfig kc;
     kc.type = c.string("ksvd.kernel.type");
     kc.sigma = c.real("ksvd.kernel.sigma");
@@ -146,7 +146,7 @@ class KernelSvd : public engine::Workload {
       auto t = phase("kernel_setup");
       comm_.agree([&] {
         try {
-          op_ = std::make_unique<KernelOperator>(data_, kc, kernels::host_backend(), comm_);
+          op_ = std::make_unique<KernelOperator>(data_, kc, kernels::linalg::host_backend(), comm_);
           if (data_.n_test > 0) test_rows_ = op_->make_test_rows(data_.Xtest, data_.test_rows.begin);
         } catch (const InputError& e) {
           throw InputError(std::string(e.what()) + " (data: " + data_.describe + ")");
@@ -371,11 +371,11 @@ class KernelSvd : public engine::Workload {
       std::vector<double> Ua(static_cast<std::size_t>(n * rank_)), Vs(static_cast<std::size_t>(m * rank_)), s(static_cast<std::size_t>(rank_));
       if (comm_.is_root()) {
         const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-        const int before = comm_.size() > 1 ? kernels::set_blas_threads(std::min(comm_.size(), cores)) : 0;
+        const int before = comm_.size() > 1 ? kernels::linalg::set_blas_threads(std::min(comm_.size(), cores)) : 0;
         const std::int64_t r = std::min(n, m);
         std::vector<double> sv(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
         op_->linalg().svd(n, m, G.data(), sv.data(), u.data(), vt.data());
-        if (comm_.size() > 1) kernels::set_blas_threads(before);
+        if (comm_.size() > 1) kernels::linalg::set_blas_threads(before);
         for (std::int64_t i = 0; i < n; ++i)
           for (std::int64_t l = 0; l < rank_; ++l) Ua[i * rank_ + l] = u[i * r + l];
         for (std::int64_t j = 0; j < m; ++j)

@@ -6,7 +6,7 @@
 #include "engine/error.hpp"
 #include "engine/h5.hpp"
 #include "kernels/counter_rng.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 
 namespace saddle::apps::qoda {
 
@@ -15,8 +15,7 @@ namespace linalg = kernels::linalg;
 
 void Problem::apply(const double* z, double* out) const {
   for (std::int64_t i = 0; i < n; ++i) out[i] = q[static_cast<std::size_t>(i)];
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(n), 1.0, M.data(),
-              static_cast<blasint>(n), z, 1, 1.0, out, 1);
+  linalg::host_backend().gemv(n, n, 1.0, M.data(), n, z, 1.0, out);
 }
 
 namespace {
@@ -168,7 +167,7 @@ Problem make_problem(const Config& c, std::uint64_t seed) {
           QJ[static_cast<std::size_t>(i * n + k)] = -skew * Q[static_cast<std::size_t>(i * n + k + 1)];
           QJ[static_cast<std::size_t>(i * n + k + 1)] = skew * Q[static_cast<std::size_t>(i * n + k)];
         }
-      linalg::gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
+      linalg::host_backend().gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
     }
     p.M.resize(M0.size());
     for (std::int64_t i = 0; i < p.n; ++i)

@@ -10,7 +10,7 @@
 #include "apps/hb/dynamics.hpp"
 #include "apps/hb/games.hpp"
 #include "apps/hb/matrix_game.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 #include "kernels/ode.hpp"
 
 using namespace saddle::apps::hb;
@@ -43,7 +43,7 @@ MatrixGame random_game(std::int64_t dx, std::int64_t dy, double shift_p, double 
   auto sym = [&](std::int64_t d, double shift) {
     std::vector<double> B(static_cast<std::size_t>(d * d)), S(B.size());
     for (auto& b : B) b = 0.5 * n01(gen);
-    linalg::gemm(false, true, d, d, d, 1.0, B.data(), d, B.data(), d, 0.0, S.data(), d);
+    linalg::host_backend().gemm(false, true, d, d, d, 1.0, B.data(), d, B.data(), d, 0.0, S.data(), d);
     for (std::int64_t i = 0; i < d; ++i) S[i * d + i] += shift;
     return S;
   };
