@@ -1,5 +1,5 @@
 #pragma once
-// Kernel functions of the asymmetric kernel SVD (ALGORITHMS.md section 1), evaluated as tiles:
+// Kernel functions of the asymmetric kernel SVD (docs/algorithms.md section 1), evaluated as tiles:
 // a tile of inner products T = X_b Z_bᵀ comes from one GEMM, and a Kokkos kernel turns it in
 // place into kernel values κ(x_i, z_j):
 //   linear  x·z
