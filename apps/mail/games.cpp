@@ -14,16 +14,8 @@ using kernels::MarkovGame;
 namespace {
 
 MarkovGame empty_game(std::int64_t S, std::int64_t A, std::int64_t B, double gamma, std::int64_t s_begin, std::int64_t s_end) {
-  MarkovGame g;
-  g.S = S;
-  g.A = A;
-  g.B = B;
-  g.gamma = gamma;
-  g.s_begin = s_begin;
-  g.s_end = s_end;
-  g.R.assign(static_cast<std::size_t>(g.rows()), 0.0);
-  g.ptr.assign(1, 0);
-  return g;
+  const auto rows = static_cast<std::size_t>((s_end - s_begin) * A * B);
+  return MarkovGame{S, A, B, gamma, s_begin, s_end, std::vector<double>(rows, 0.0), {0}, {}, {}, {}};
 }
 
 }  // namespace
