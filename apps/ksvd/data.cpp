@@ -50,25 +50,32 @@ void load_csr(const engine::InputFile& f, const engine::Comm& comm, Data& data) 
   data.describe = "CSR matrix " + std::to_string(data.n) + " x " + std::to_string(data.m) + ", " + std::to_string(nnz) + " entries, from " + f.path();
 }
 
+// The non-empty 2-D dataset `name` with rows distributed over ranks: sets data.n and data.rows,
+// reads this rank's rows into `out` and returns the column count.
+std::int64_t read_row_block(const engine::InputFile& f, const std::string& name, const std::string& what,
+                            const engine::Comm& comm, Data& data, std::vector<double>& out) {
+  const auto dims = f.shape(name);
+  f.expect_matrix(name, dims, what);
+  data.n = dims[0];
+  data.rows = engine::block_rows(data.n, comm.rank(), comm.size());
+  out = f.read_rows<double>(name, data.rows.begin, data.rows.count(), Values::Finite);
+  return dims[1];
+}
+
 // Points /X (n x d, this rank's rows), /Z (m x d, all; absent: Z = X) and the optional /Xtest.
 void load_points(const engine::InputFile& f, const engine::Comm& comm, Data& data) {
-  const auto xd = f.shape("X");
-  f.expect_matrix("X", xd, "array (n x d)");
   data.kind = Data::Kind::Points;
-  data.n = xd[0];
-  data.d = xd[1];
-  data.rows = engine::block_rows(data.n, comm.rank(), comm.size());
-  data.X = f.read_rows<double>("X", data.rows.begin, data.rows.count(), Values::Finite);
+  data.d = read_row_block(f, "X", "array (n x d)", comm, data, data.X);
   data.same_set = !f.has_dataset("Z");
   const std::string cols = data.same_set ? "X" : "Z";
   const auto zd = f.shape(cols);
-  if (zd.size() != 2 || zd[0] == 0 || zd[1] != xd[1])
+  if (zd.size() != 2 || zd[0] == 0 || zd[1] != data.d)
     throw f.error(cols, "must be m x " + std::to_string(data.d) + " (the columns of /X), found " + engine::shape_text(zd));
   data.m = zd[0];
   data.Z = f.read<double>(cols, Values::Finite).values;
   if (f.has_dataset("Xtest")) {
     const auto td = f.shape("Xtest");
-    if (td.size() != 2 || td[1] != xd[1])
+    if (td.size() != 2 || td[1] != data.d)
       throw f.error("Xtest", "must be n_test x " + std::to_string(data.d) + " (the columns of /X), found " + engine::shape_text(td));
     data.n_test = td[0];
     data.test_rows = engine::block_rows(data.n_test, comm.rank(), comm.size());
@@ -89,13 +96,8 @@ void load_hdf5(const Config& c, const engine::Comm& comm, Data& data) {
   if (has_x) return load_points(f, comm, data);
   if (f.has_dataset("Xtest")) throw f.error("Xtest", "needs points (/X): a given matrix /G has no kernel for new points");
   if (g == Object::Group) return load_csr(f, comm, data);
-  const auto dims = f.shape("G");
-  f.expect_matrix("G", dims, "matrix (n x m)");
   data.kind = Data::Kind::Dense;
-  data.n = dims[0];
-  data.m = dims[1];
-  data.rows = engine::block_rows(data.n, comm.rank(), comm.size());
-  data.G = f.read_rows<double>("G", data.rows.begin, data.rows.count(), Values::Finite);
+  data.m = read_row_block(f, "G", "matrix (n x m)", comm, data, data.G);
   data.describe = "dense matrix " + std::to_string(data.n) + " x " + std::to_string(data.m) + " from " + f.path();
 }
 
