@@ -66,9 +66,10 @@ void InputFile::open() {
   if (fs::file_size(path_, ec) == 0) throw error("is empty, not an HDF5 file");
   try {
     file_ = h5::File::open(path_, h5::File::Mode::ReadOnly);
-  } catch (const h5::Error& e) {
+  } catch (const h5::Error&) {
+    // HDF5 says only "unable to open file" for either case.
     if (H5Fis_hdf5(path_.c_str()) <= 0) throw error("is not an HDF5 file");
-    throw error("cannot be opened as HDF5 (truncated or damaged?): " + h5::last_error_message());
+    throw error("cannot be opened as HDF5 (truncated or damaged?)");
   }
 }
 
