@@ -56,6 +56,11 @@ inline Sweep make_sweep(const engine::Config& c, std::uint64_t seed, std::int64_
   for (const auto& name : c.string_list("hb.schemes")) s.schemes.push_back(name == "alt" ? Scheme::Alt : Scheme::Sim);
   s.n = n;
   if (c.has("hb.start_points")) {
+    // The driver plans the run's steps from dim_x + dim_y before a game file is read.
+    const auto declared = c.integer("hb.dim_x") + c.integer("hb.dim_y");
+    if (declared != n)
+      throw c.error("hb.start_points", "the game has dimension " + std::to_string(n) + ": with explicit start points, set hb.dim_x and hb.dim_y to " +
+                                           "its x and y dimensions (their sum is " + std::to_string(declared) + ")");
     s.starts = c.real_list("hb.start_points");
     if (s.starts.size() % static_cast<std::size_t>(n) != 0)
       throw c.error("hb.start_points", "needs a multiple of dim_x + dim_y = " + std::to_string(n) + " values");

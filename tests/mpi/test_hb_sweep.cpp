@@ -127,4 +127,11 @@ TEST(HbSweep, BadGameFilesExitTwo) {
   EXPECT_EQ(run({"run", deck("file_asym", "game = \"quadratic\"\npath = \"" + asym + "\"\n" + base), "--quiet"}), kExitBadInput);
   EXPECT_EQ(run({"run", deck("file_dims", "game = \"quadratic\"\npath = \"" + good + "\"\n" + base +
                                               "start_points = [1.0, 2.0, 3.0, 4.0]\n"), "--quiet"}), kExitBadInput);
+  // Two starts of the 5-dimensional game: the steps are planned from dim_x + dim_y, which must
+  // then be the file's (once a crash: 5 starts planned, 2 found).
+  const std::string starts = "chunk = 1\nstart_points = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]\n";
+  EXPECT_EQ(run({"run", deck("file_starts", "game = \"quadratic\"\npath = \"" + good + "\"\n" + base + starts), "--quiet"}), kExitBadInput);
+  EXPECT_EQ(run({"run", deck("file_starts_dims", "game = \"quadratic\"\npath = \"" + good + "\"\ndim_x = 2\ndim_y = 3\n" + base + starts),
+                 "--quiet"}),
+            kExitDone);
 }
