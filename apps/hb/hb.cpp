@@ -44,8 +44,8 @@ class HeavyBall : public engine::Workload {
   void declare(engine::Schema& s) const override {
     s.string("hb.game").one_of({"bilinear", "quadratic", "cubic", "limit_cycle"}).help("the game f(x, y)");
     s.string("hb.path").optional().help("HDF5 file with /A (and /P, /Q, /bx, /by) for bilinear and quadratic games");
-    s.integer("hb.dim_x").def(std::int64_t{1}).range(1, 100000).help("dimension of x (generated matrix games)");
-    s.integer("hb.dim_y").def(std::int64_t{1}).range(1, 100000).help("dimension of y (generated matrix games)");
+    s.integer("hb.dim_x").def(std::int64_t{1}).range(1, 100000).help("dimension of x (generated matrix games; with hb.path and hb.start_points, the file's)");
+    s.integer("hb.dim_y").def(std::int64_t{1}).range(1, 100000).help("dimension of y (generated matrix games; with hb.path and hb.start_points, the file's)");
     s.real_list("hb.a_singular").def(std::vector<double>{1.0}).range(0).help("singular values of A: one per pair, or [min, max]");
     s.real_list("hb.p_eigenvalues").def(std::vector<double>{0.0}).help("eigenvalues of P (quadratic): dim_x values or [min, max]");
     s.real_list("hb.q_eigenvalues").def(std::vector<double>{0.0}).help("eigenvalues of Q (quadratic): dim_y values or [min, max]");
