@@ -13,7 +13,7 @@
 #include "apps/ksvd/data.hpp"
 #include "apps/ksvd/kernel_operator.hpp"
 #include "engine/runtime.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/host_backend.hpp"
 
 using namespace saddle;
 using clock_type = std::chrono::steady_clock;
@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
   engine::Runtime runtime(argc, argv);
   const long n = argc > 1 ? std::atol(argv[1]) : 8000, d = argc > 2 ? std::atol(argv[2]) : 16;
   const long k = argc > 3 ? std::atol(argv[3]) : 20;
-  kernels::set_blas_threads(1);
-  const auto& la = kernels::host_backend();
+  kernels::linalg::set_blas_threads(1);
+  const auto& la = kernels::linalg::host_backend();
 
   apps::ksvd::Data data;
   data.kind = apps::ksvd::Data::Kind::Points;

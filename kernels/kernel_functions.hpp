@@ -1,5 +1,5 @@
 #pragma once
-// Kernel functions of the asymmetric kernel SVD (ALGORITHMS.md section 1), evaluated as tiles:
+// Kernel functions of the asymmetric kernel SVD (docs/algorithms.md section 1), evaluated as tiles:
 // a tile of inner products T = X_b Z_bᵀ comes from one GEMM, and a Kokkos kernel turns it in
 // place into kernel values κ(x_i, z_j):
 //   linear  x·z
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "kernels/kokkos_compat.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/backend.hpp"
 #include "kernels/spaces.hpp"
 
 namespace saddle::kernels {
@@ -156,7 +156,7 @@ inline std::vector<double> row_norms(std::int64_t n, std::int64_t d, const doubl
 struct SneRows {
   std::vector<double> beta, shift, inv_sum, perplexity;
 };
-inline SneRows calibrate_sne(const LinalgBackend& la, std::int64_t nr, std::int64_t m, std::int64_t d, const double* x,
+inline SneRows calibrate_sne(const linalg::Backend& la, std::int64_t nr, std::int64_t m, std::int64_t d, const double* x,
                              const double* z, const double* xn, const double* zn, std::int64_t first_global,
                              bool exclude_self, double perplexity) {
   SneRows out;

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 
 namespace saddle::apps::hb {
 
@@ -114,7 +114,7 @@ std::vector<double> modified_matrix(const MatrixGame& g, bool alternating, doubl
       G[(dx + i) * n + dx + j] = -g.Q[i * dy + j];
     }
   std::vector<double> K(static_cast<std::size_t>(n * n));
-  kernels::linalg::gemm(false, false, n, n, n, 1.0, L.data(), n, G.data(), n, 0.0, K.data(), n);
+  kernels::linalg::host_backend().gemm(false, false, n, n, n, 1.0, L.data(), n, G.data(), n, 0.0, K.data(), n);
   return K;
 }
 

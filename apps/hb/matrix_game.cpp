@@ -3,7 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 #include "kernels/spaces.hpp"
 
 namespace saddle::apps::hb {
@@ -54,14 +54,14 @@ std::vector<double> MatrixGame::equilibrium() const {
 
 void MatrixGame::grad_x(std::int64_t T, const double* X, const double* Y, double* Gx) const {
   // Gx = Y A' (T x dy times dy x dx), then + X P.
-  kernels::linalg::gemm(false, true, T, dx, dy, 1.0, Y, dy, A.data(), dy, 0.0, Gx, dx);
-  if (has_p()) kernels::linalg::gemm(false, false, T, dx, dx, 1.0, X, dx, P.data(), dx, 1.0, Gx, dx);
+  kernels::linalg::host_backend().gemm(false, true, T, dx, dy, 1.0, Y, dy, A.data(), dy, 0.0, Gx, dx);
+  if (has_p()) kernels::linalg::host_backend().gemm(false, false, T, dx, dx, 1.0, X, dx, P.data(), dx, 1.0, Gx, dx);
   add_bias(T, dx, bx, Gx);
 }
 
 void MatrixGame::grad_y(std::int64_t T, const double* X, const double* Y, double* Gy) const {
-  kernels::linalg::gemm(false, false, T, dy, dx, 1.0, X, dx, A.data(), dy, 0.0, Gy, dy);
-  if (has_q()) kernels::linalg::gemm(false, false, T, dy, dy, -1.0, Y, dy, Q.data(), dy, 1.0, Gy, dy);
+  kernels::linalg::host_backend().gemm(false, false, T, dy, dx, 1.0, X, dx, A.data(), dy, 0.0, Gy, dy);
+  if (has_q()) kernels::linalg::host_backend().gemm(false, false, T, dy, dy, -1.0, Y, dy, Q.data(), dy, 1.0, Gy, dy);
   add_bias(T, dy, by, Gy);
 }
 

@@ -38,7 +38,7 @@ std::vector<double> histograms(const std::vector<double>& v, std::int64_t d, con
 
 }  // namespace
 
-KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, const kernels::LinalgBackend& la,
+KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, const kernels::linalg::Backend& la,
                                const engine::Comm& comm)
     : data_(data), config_(config), la_(la), comm_(comm) {
   rows_.count = data.rows.count();

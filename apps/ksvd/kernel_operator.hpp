@@ -14,7 +14,7 @@
 #include "apps/ksvd/data.hpp"
 #include "engine/comm.hpp"
 #include "kernels/kernel_functions.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/backend.hpp"
 
 namespace saddle::apps::ksvd {
 
@@ -35,7 +35,7 @@ class KernelOperator {
  public:
   // Prepares the kernel (column constants, SNE bisection of this rank's rows, kl checks).
   // Throws InputError for data the kernel cannot take; no collective inside (use Comm::agree).
-  KernelOperator(const Data& data, const KernelConfig& config, const kernels::LinalgBackend& la, const engine::Comm& comm);
+  KernelOperator(const Data& data, const KernelConfig& config, const kernels::linalg::Backend& la, const engine::Comm& comm);
 
   std::int64_t n() const { return data_.n; }
   std::int64_t m() const { return data_.m; }
@@ -65,7 +65,7 @@ class KernelOperator {
   // Work done so far: kernel evaluations and floating-point operations (GEMMs and element-wise).
   double evaluations() const { return evaluations_; }
   double flops() const { return flops_; }
-  const kernels::LinalgBackend& linalg() const { return la_; }
+  const kernels::linalg::Backend& linalg() const { return la_; }
 
  private:
   void pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
@@ -78,7 +78,7 @@ class KernelOperator {
 
   const Data& data_;
   KernelConfig config_;
-  const kernels::LinalgBackend& la_;
+  const kernels::linalg::Backend& la_;
   engine::Comm comm_;
   kernels::KernelSpec spec_;
   std::vector<double> cols_;      // m x dim(): Z, log q for kl, (2γz, −γ, −γ‖z‖²) for rbf

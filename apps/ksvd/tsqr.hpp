@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "engine/comm.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/backend.hpp"
 
 namespace saddle::apps::ksvd {
 
 // Y (local_rows x k) is overwritten by this rank's rows of Q; R (k x k) is the same on every rank.
 // Needs the global row count >= k.
-inline void tsqr(const engine::Comm& comm, const kernels::LinalgBackend& la, std::int64_t local_rows, std::int64_t k,
+inline void tsqr(const engine::Comm& comm, const kernels::linalg::Backend& la, std::int64_t local_rows, std::int64_t k,
                  double* Y, std::vector<double>& R) {
   const std::int64_t r_loc = std::min(local_rows, k);
   std::vector<double> r1(static_cast<std::size_t>(r_loc * k));

@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "engine/comm.hpp"
-#include "engine/h5.hpp"
 #include "kernels/counter_rng.hpp"
 
 namespace saddle::apps::mail {
@@ -15,16 +14,8 @@ using kernels::MarkovGame;
 namespace {
 
 MarkovGame empty_game(std::int64_t S, std::int64_t A, std::int64_t B, double gamma, std::int64_t s_begin, std::int64_t s_end) {
-  MarkovGame g;
-  g.S = S;
-  g.A = A;
-  g.B = B;
-  g.gamma = gamma;
-  g.s_begin = s_begin;
-  g.s_end = s_end;
-  g.R.assign(static_cast<std::size_t>(g.rows()), 0.0);
-  g.ptr.assign(1, 0);
-  return g;
+  const auto rows = static_cast<std::size_t>((s_end - s_begin) * A * B);
+  return MarkovGame{S, A, B, gamma, s_begin, s_end, std::vector<double>(rows, 0.0), {0}, {}, {}, {}};
 }
 
 }  // namespace
@@ -109,44 +100,35 @@ double concentrability_closed_form(double p) {
   return std::max(1.0 / p, 1.0 / (1.0 - p));
 }
 
-MarkovGame read_game(const std::string& path, int part, int parts,
-                     const std::function<engine::InputError(const std::string&)>& fail) {
-  namespace h5 = engine::h5;
-  h5::File f = [&] {
-    try {
-      return h5::File::open(path, h5::File::Mode::ReadOnly);
-    } catch (const h5::Error& e) {
-      throw fail(e.what());
-    }
-  }();
-  const h5::Group& root = f.root();
-  for (const char* name : {"P", "R", "rho"})
-    if (!root.exists(name)) throw fail("'" + path + "' has no dataset /" + name);
+MarkovGame read_game(const engine::InputFile& f, int part, int parts) {
+  using Values = engine::InputFile::Values;
+  const engine::Shape dr = f.shape("R"), dp = f.shape("P"), drho = f.shape("rho");
   double gamma = 0;
-  if (root.has_attr("gamma")) gamma = root.read_attr<double>("gamma");
-  else if (root.exists("gamma")) gamma = root.read_scalar<double>("gamma");
-  else throw fail("'" + path + "' has neither a root attribute nor a dataset 'gamma'");
-  if (!(gamma >= 0 && gamma < 1)) throw fail("'" + path + "': gamma = " + std::to_string(gamma) + " must be in [0, 1)");
-  std::vector<hsize_t> dr, dp, drho;
-  const auto R = root.read<double>("R", &dr);
-  if (dr.size() != 3 || dr[0] == 0 || dr[1] == 0 || dr[2] == 0) throw fail("'" + path + "':/R must be a non-empty S x A x B array");
-  const auto S = static_cast<std::int64_t>(dr[0]), A = static_cast<std::int64_t>(dr[1]), B = static_cast<std::int64_t>(dr[2]);
+  if (f.has_attribute("", "gamma")) {
+    gamma = f.read_attribute<double>("", "gamma", 1)[0];
+  } else if (f.has_dataset("gamma")) {
+    const engine::Shape dg = f.shape("gamma");
+    if (!dg.empty() && dg != engine::Shape{1}) throw f.error("gamma", "must hold one value, found " + engine::shape_text(dg));
+    gamma = f.read<double>("gamma").values[0];
+  } else {
+    throw f.error("has neither a root attribute nor a dataset 'gamma'");
+  }
+  if (!(gamma >= 0 && gamma < 1)) throw f.error("gamma = " + std::to_string(gamma) + " must be in [0, 1)");
+  if (dr.size() != 3 || dr[0] == 0 || dr[1] == 0 || dr[2] == 0) throw f.error("R", "must be a non-empty S x A x B array, found " + engine::shape_text(dr));
+  const std::int64_t S = dr[0], A = dr[1], B = dr[2];
   if (A > kernels::kStageMax || B > kernels::kStageMax)
-    throw fail("'" + path + "': at most " + std::to_string(kernels::kStageMax) + " actions per player are supported");
-  const auto P = root.read<double>("P", &dp);
-  if (dp != std::vector<hsize_t>{dr[0], dr[1], dr[2], dr[0]})
-    throw fail("'" + path + "':/P must be S x A x B x S = " + std::to_string(S) + " x " + std::to_string(A) + " x " +
-               std::to_string(B) + " x " + std::to_string(S) + " to match /R");
-  auto rho = root.read<double>("rho", &drho);
-  if (drho != std::vector<hsize_t>{dr[0]}) throw fail("'" + path + "':/rho must hold S = " + std::to_string(S) + " values");
-  for (double r : R)
-    if (!std::isfinite(r)) throw fail("'" + path + "':/R holds a non-finite value");
+    throw f.error("at most " + std::to_string(kernels::kStageMax) + " actions per player are supported");
+  f.expect_shape("P", dp, {S, A, B, S}, " (S x A x B x S, to match /R)");
+  f.expect_shape("rho", drho, {S}, " (S values)");
+  const auto R = f.read<double>("R", Values::Finite).values;
+  const auto P = f.read<double>("P").values;
+  const auto rho = f.read<double>("rho").values;
   double srho = 0;
   for (double r : rho) {
-    if (!(r >= 0) || !std::isfinite(r)) throw fail("'" + path + "':/rho holds a negative or non-finite value");
+    if (!(r >= 0) || !std::isfinite(r)) throw f.error("rho", "holds a negative or non-finite value");
     srho += r;
   }
-  if (std::fabs(srho - 1) > 1e-9) throw fail("'" + path + "':/rho sums to " + std::to_string(srho) + ", not 1");
+  if (std::fabs(srho - 1) > 1e-9) throw f.error("rho", "sums to " + std::to_string(srho) + ", not 1");
   const engine::RowRange mine = engine::block_rows(S, part, parts);
   MarkovGame g = empty_game(S, A, B, gamma, mine.begin, mine.end);
   g.rho = rho;
@@ -154,12 +136,12 @@ MarkovGame read_game(const std::string& path, int part, int parts,
     double tot = 0;
     for (std::int64_t t = 0; t < S; ++t) {
       const double p = P[static_cast<std::size_t>(row * S + t)];
-      if (!(p >= 0) || !std::isfinite(p)) throw fail("'" + path + "':/P holds a negative or non-finite probability (row " + std::to_string(row) + ")");
+      if (!(p >= 0) || !std::isfinite(p)) throw f.error("P", "holds a negative or non-finite probability (row " + std::to_string(row) + ")");
       tot += p;
     }
     if (std::fabs(tot - 1) > 1e-9)
-      throw fail("'" + path + "':/P[s, a, b, :] sums to " + std::to_string(tot) + " for (s, a, b) = (" + std::to_string(row / (A * B)) +
-                 ", " + std::to_string((row / B) % A) + ", " + std::to_string(row % B) + "), not 1");
+      throw f.error("P", "[s, a, b, :] sums to " + std::to_string(tot) + " for (s, a, b) = (" + std::to_string(row / (A * B)) + ", " +
+                             std::to_string((row / B) % A) + ", " + std::to_string(row % B) + "), not 1");
     const std::int64_t s = row / (A * B);
     if (s < mine.begin || s >= mine.end) continue;
     g.R[static_cast<std::size_t>(row - mine.begin * A * B)] = R[static_cast<std::size_t>(row)];

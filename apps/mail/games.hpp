@@ -4,12 +4,11 @@
 // row's contents depend on its global (s, a, b) index alone, so any split over ranks builds the
 // same game.
 #include <cstdint>
-#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "engine/input_file.hpp"
 #include "kernels/markov_game.hpp"
 
 namespace saddle::apps::mail {
@@ -33,9 +32,8 @@ kernels::MarkovGame concentrability_game(double gamma, std::int64_t length);
 void concentrability_expert(const kernels::MarkovGame& g, double p, std::vector<double>& mu, std::vector<double>& nu);
 double concentrability_closed_form(double p);
 
-// /P (S x A x B x S), /R (S x A x B), /rho (S) and gamma (a root attribute or a scalar dataset).
-// Throws InputError (via `fail`) naming the file and what is wrong.
-kernels::MarkovGame read_game(const std::string& path, int part, int parts,
-                              const std::function<engine::InputError(const std::string&)>& fail);
+// /P (S x A x B x S), /R (S x A x B), /rho (S) and gamma (a root attribute or a scalar dataset)
+// of `file`. Throws InputError naming the file and what is wrong.
+kernels::MarkovGame read_game(const engine::InputFile& file, int part, int parts);
 
 }  // namespace saddle::apps::mail

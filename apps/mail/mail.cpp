@@ -1,5 +1,5 @@
 // mail: learning Nash equilibria from expert data in two-player zero-sum Markov games
-// (ALGORITHMS.md section 5). Setup solves each game exactly (Shapley iteration, states split
+// (docs/algorithms.md section 5). Setup solves each game exactly (Shapley iteration, states split
 // over ranks when no learner needs the whole game), measures the expert's Nash gap and the
 // concentrability coefficients; each driver step then runs one chunk of seeds of every learner,
 // seeds split over ranks, and records the exact Nash gap at each expert-query budget.
@@ -151,8 +151,7 @@ class Mail : public engine::Workload {
           const auto rows = engine::block_rows(spec.S, part, parts);
           run.game = random_game(spec, ctx.seed, rows.begin, rows.end);
         } else if (source_ == "hdf5") {
-          run.game = read_game(c.string("mail.game.path"), part, parts,
-                               [&](const std::string& m) { return c.error("mail.game.path", m); });
+          run.game = read_game(engine::InputFile(c, "mail.game.path"), part, parts);
           if (whole && learners(c) && static_cast<double>(run.game.next.size()) > 5e8)
             throw c.error("mail.game.path", "the game is too large for the learners (set mail.seeds = 0)");
         } else {

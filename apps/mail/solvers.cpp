@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/mail/glpk_game.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 
 namespace saddle::apps::mail {
 

@@ -4,9 +4,9 @@
 #include <stdexcept>
 
 #include "engine/error.hpp"
-#include "engine/h5.hpp"
+#include "engine/input_file.hpp"
 #include "kernels/counter_rng.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 
 namespace saddle::apps::qoda {
 
@@ -15,8 +15,7 @@ namespace linalg = kernels::linalg;
 
 void Problem::apply(const double* z, double* out) const {
   for (std::int64_t i = 0; i < n; ++i) out[i] = q[static_cast<std::size_t>(i)];
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, static_cast<blasint>(n), static_cast<blasint>(n), 1.0, M.data(),
-              static_cast<blasint>(n), z, 1, 1.0, out, 1);
+  linalg::host_backend().gemv(n, n, 1.0, M.data(), n, z, 1.0, out);
 }
 
 namespace {
@@ -54,43 +53,26 @@ std::vector<double> block_scales(const Config& c, std::size_t blocks) {
   throw c.error("qoda.problem.block_scales", "expected one value, [min, max] or one value per block (" + std::to_string(blocks) + ")");
 }
 
+// The documented bound on the problem dimension (the solver holds M dense, n x n).
+constexpr std::int64_t kMaxDimension = 20000;
+
 void read_problem(const Config& c, Problem& p) {
-  const std::string path = c.string("qoda.problem.path");
-  const bool bilinear = c.string("qoda.problem.type") == "bilinear";
-  engine::h5::File f = [&] {
-    try {
-      return engine::h5::File::open(path, engine::h5::File::Mode::ReadOnly);
-    } catch (const engine::h5::Error& e) {
-      throw c.error("qoda.problem.path", e.what());
-    }
-  }();
-  auto dataset = [&](const std::string& name, std::vector<hsize_t>& dims) {
-    if (!f.root().exists(name)) throw c.error("qoda.problem.path", "'" + path + "' has no dataset /" + name);
-    std::vector<double> v;
-    try {
-      v = f.root().read<double>(name, &dims);
-    } catch (const engine::h5::Error& e) {
-      throw c.error("qoda.problem.path", "'" + path + "':/" + name + ": " + e.what());
-    }
-    for (double x : v)
-      if (!std::isfinite(x)) throw c.error("qoda.problem.path", "'" + path + "':/" + name + " holds a non-finite value");
-    return v;
+  const engine::InputFile f(c, "qoda.problem.path");
+  using Values = engine::InputFile::Values;
+  // Shapes first: nothing is read for a problem that is refused.
+  auto check_dimension = [&](const std::string& name, std::int64_t n) {
+    if (n > kMaxDimension)
+      throw f.error(name, "gives the problem dimension " + std::to_string(n) + ", outside [1, " + std::to_string(kMaxDimension) + "]");
   };
-  auto want = [&](const std::string& name, const std::vector<hsize_t>& dims, std::vector<hsize_t> expect) {
-    if (dims != expect) {
-      std::string w;
-      for (auto d : expect) w += (w.empty() ? "" : " x ") + std::to_string(d);
-      throw c.error("qoda.problem.path", "'" + path + "':/" + name + " must have shape " + w);
-    }
-  };
-  std::vector<hsize_t> d0, d1, d2;
-  if (bilinear) {
-    const auto A = dataset("A", d0);
-    if (d0.size() != 2) throw c.error("qoda.problem.path", "'" + path + "':/A must be a 2-D matrix");
-    const auto b = dataset("b", d1), cc = dataset("c", d2);
-    want("b", d1, {d0[0]});
-    want("c", d2, {d0[1]});
-    const auto dx = static_cast<std::int64_t>(d0[0]), dy = static_cast<std::int64_t>(d0[1]);
+  if (c.string("qoda.problem.type") == "bilinear") {
+    const engine::Shape da = f.shape("A");
+    f.expect_matrix("A", da);
+    check_dimension("A", da[0] + da[1]);
+    f.expect_shape("b", f.shape("b"), {da[0]}, " (the rows of /A)");
+    f.expect_shape("c", f.shape("c"), {da[1]}, " (the columns of /A)");
+    const auto A = f.read<double>("A", Values::Finite).values;
+    const auto b = f.read<double>("b", Values::Finite).values, cc = f.read<double>("c", Values::Finite).values;
+    const std::int64_t dx = da[0], dy = da[1];
     p.n = dx + dy;
     p.dim_x = dx;
     p.M.assign(static_cast<std::size_t>(p.n * p.n), 0.0);
@@ -102,26 +84,27 @@ void read_problem(const Config& c, Problem& p) {
       }
     p.q = b;
     for (double v : cc) p.q.push_back(-v);
-  } else {
-    p.M = dataset("M", d0);
-    if (d0.size() != 2 || d0[0] != d0[1]) throw c.error("qoda.problem.path", "'" + path + "':/M must be a square matrix");
-    p.n = static_cast<std::int64_t>(d0[0]);
-    p.q = dataset("q", d1);
-    want("q", d1, {d0[0]});
-    // Monotone: the symmetric part must be positive semidefinite.
-    std::vector<double> S(p.M.size());
-    double scale = 0;
-    for (std::int64_t i = 0; i < p.n; ++i)
-      for (std::int64_t j = 0; j < p.n; ++j) {
-        S[static_cast<std::size_t>(i * p.n + j)] = 0.5 * (p.M[static_cast<std::size_t>(i * p.n + j)] + p.M[static_cast<std::size_t>(j * p.n + i)]);
-        scale = std::max(scale, std::fabs(p.M[static_cast<std::size_t>(i * p.n + j)]));
-      }
-    double lowest = INFINITY;
-    for (const auto& e : linalg::eigenvalues(p.n, S)) lowest = std::min(lowest, e.real());
-    if (lowest < -1e-10 * std::max(1.0, scale) * static_cast<double>(p.n))
-      throw c.error("qoda.problem.path", "'" + path + "':/M is not monotone (M + M' has the eigenvalue " + std::to_string(2 * lowest) + ")");
+    return;
   }
-  if (p.n < 1 || p.n > 20000) throw c.error("qoda.problem.path", "'" + path + "': dimension " + std::to_string(p.n) + " outside [1, 20000]");
+  const engine::Shape dm = f.shape("M");
+  if (dm.size() != 2 || dm[0] != dm[1] || dm[0] == 0) throw f.error("M", "must be a non-empty square matrix, found " + engine::shape_text(dm));
+  check_dimension("M", dm[0]);
+  f.expect_shape("q", f.shape("q"), {dm[0]}, " (the rows of /M)");
+  p.M = f.read<double>("M", Values::Finite).values;
+  p.n = dm[0];
+  p.q = f.read<double>("q", Values::Finite).values;
+  // Monotone: the symmetric part must be positive semidefinite.
+  std::vector<double> S(p.M.size());
+  double scale = 0;
+  for (std::int64_t i = 0; i < p.n; ++i)
+    for (std::int64_t j = 0; j < p.n; ++j) {
+      S[static_cast<std::size_t>(i * p.n + j)] = 0.5 * (p.M[static_cast<std::size_t>(i * p.n + j)] + p.M[static_cast<std::size_t>(j * p.n + i)]);
+      scale = std::max(scale, std::fabs(p.M[static_cast<std::size_t>(i * p.n + j)]));
+    }
+  double lowest = INFINITY;
+  for (const auto& e : linalg::eigenvalues(p.n, S)) lowest = std::min(lowest, e.real());
+  if (lowest < -1e-10 * std::max(1.0, scale) * static_cast<double>(p.n))
+    throw f.error("M", "is not monotone (M + M' has the eigenvalue " + std::to_string(2 * lowest) + ")");
 }
 
 }  // namespace
@@ -168,7 +151,7 @@ Problem make_problem(const Config& c, std::uint64_t seed) {
           QJ[static_cast<std::size_t>(i * n + k)] = -skew * Q[static_cast<std::size_t>(i * n + k + 1)];
           QJ[static_cast<std::size_t>(i * n + k + 1)] = skew * Q[static_cast<std::size_t>(i * n + k)];
         }
-      linalg::gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
+      linalg::host_backend().gemm(false, true, n, n, n, 1.0, QJ.data(), n, Q.data(), n, 1.0, M0.data(), n);
     }
     p.M.resize(M0.size());
     for (std::int64_t i = 0; i < p.n; ++i)

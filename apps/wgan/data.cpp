@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "engine/error.hpp"
-#include "engine/h5.hpp"
+#include "engine/input_file.hpp"
 #include "kernels/counter_rng.hpp"
 
 namespace saddle::apps::wgan {
@@ -69,15 +69,12 @@ std::vector<double> read_digits_csv(const std::string& path, std::int64_t& rows)
 }
 
 std::vector<double> read_hdf5_x(const std::string& path, std::int64_t& rows, std::int64_t& cols) {
-  engine::h5::File f = engine::h5::File::open(path, engine::h5::File::Mode::ReadOnly);
-  if (!f.root().exists("X")) throw InputError("'" + path + "' has no dataset /X");
-  std::vector<hsize_t> dims;
-  auto x = f.root().read<double>("X", &dims);
-  if (dims.size() != 2 || dims[0] == 0 || dims[1] == 0) throw InputError("'" + path + "': /X must be a non-empty 2-D array (rows are samples)");
-  for (double v : x)
-    if (!std::isfinite(v)) throw InputError("'" + path + "': /X holds a non-finite value");
-  rows = static_cast<std::int64_t>(dims[0]);
-  cols = static_cast<std::int64_t>(dims[1]);
+  const engine::InputFile f(path, "wgan.data.path");
+  const engine::Shape dims = f.shape("X");
+  f.expect_matrix("X", dims, "array (rows are samples)");
+  auto x = f.read<double>("X", engine::InputFile::Values::Finite).values;
+  rows = dims[0];
+  cols = dims[1];
   return x;
 }
 

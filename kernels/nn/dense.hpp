@@ -12,7 +12,7 @@
 //   s2_   P x d_out        abar = dbar o g o s''(a), the second-order source (curved s only)
 //   db_   P x d_out        dbar = gbar_in W', scratch of the double backward
 // The penalty rows are the last P of the R forward rows. Parameters live in the network's flat
-// vectors (bind()); the products go through a LinalgBackend (cblas on the host), the element-wise
+// vectors (bind()); the products go through a linalg::Backend (cblas on the host), the element-wise
 // work through Kokkos::parallel_for on the host execution space.
 //
 // A stage boundary between layer l and l + 1 exchanges, per pass: forward, h (R x d) downstream;
@@ -22,7 +22,7 @@
 
 #include <cstdint>
 
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/backend.hpp"
 #include "kernels/nn/activation.hpp"
 #include "kernels/spaces.hpp"
 
@@ -70,7 +70,7 @@ class Dense {
   T* g() const { return g_.data(); }
 
   // out[0, R) = s(in W' + b): one GEMM, then bias and activation in one pass.
-  void forward(const LinalgBackend& la, const T* in, std::int64_t R) const {
+  void forward(const linalg::Backend& la, const T* in, std::int64_t R) const {
     la.gemm(false, true, R, dout_, din_, T(1), in, din_, w_, din_, T(0), out_.data(), dout_);
     T* out = out_.data();
     const T* b = b_;
@@ -130,7 +130,7 @@ class Dense {
   // penalty's delta' gbar term in the same product); grad b += column sums of adj[0, R).
   // A scalar output's weight row is a weighted column sum, done here: BLAS's m = 1 GEMM path
   // runs at a few GFLOP/s.
-  void accumulate_grad(const LinalgBackend& la, const T* in, std::int64_t R, std::int64_t P) const {
+  void accumulate_grad(const linalg::Backend& la, const T* in, std::int64_t R, std::int64_t P) const {
     if (dout_ == 1) column_sums(R + P, din_, adj_.data(), in, gw_);
     else la.gemm(true, false, dout_, din_, R + P, T(1), adj_.data(), dout_, in, din_, T(1), gw_, din_);
     column_sums(R, dout_, nullptr, adj_.data(), gb_);
@@ -138,14 +138,14 @@ class Dense {
 
   // dst (R x d_in) = adj[0, R) W: the adjoint of this layer's input (an outer product for a
   // scalar output).
-  void input_adjoint(const LinalgBackend& la, std::int64_t R, T* dst) const {
+  void input_adjoint(const linalg::Backend& la, std::int64_t R, T* dst) const {
     if (dout_ == 1) outer(R, adj_.data(), dst);
     else la.gemm(false, false, R, din_, dout_, T(1), adj_.data(), dout_, w_, din_, T(0), dst, din_);
   }
 
   // Input-gradient pass of the penalty: delta = g o s'(a) on the penalty rows into adj rows
   // [R, R + P), and g_in (P x d_in) = delta W.
-  void penalty_input_grad(const LinalgBackend& la, std::int64_t R, std::int64_t P, T* g_in) const {
+  void penalty_input_grad(const linalg::Backend& la, std::int64_t R, std::int64_t P, T* g_in) const {
     T* delta = adj_.data() + R * dout_;
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
@@ -162,7 +162,7 @@ class Dense {
   // dbar = gbar_in W'; abar = dbar o g o s''(a) (curved s); gbar = dbar o s'(a) into out rows
   // [R, R + P) when the layer below the output needs it. Nothing to do for the output layer of a
   // piecewise-linear activation.
-  void penalty_double_backward(const LinalgBackend& la, const T* gbar_in, std::int64_t R, std::int64_t P, bool gbar_out) const {
+  void penalty_double_backward(const linalg::Backend& la, const T* gbar_in, std::int64_t R, std::int64_t P, bool gbar_out) const {
     if (!act_.curved() && !gbar_out) return;
     la.gemm(false, true, P, dout_, din_, T(1), gbar_in, din_, w_, din_, T(0), db_.data(), dout_);
     const T *db = db_.data(), *g = g_.data(), *hp = out_.data() + (R - P) * dout_;

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "kernels/counter_rng.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/host_backend.hpp"
 #include "kernels/nn/activation.hpp"
 #include "kernels/nn/dense.hpp"
 
@@ -67,7 +67,7 @@ class Mlp final : public ParameterAccess {
   using value_type = T;
   Mlp() = default;
   // widths = {d_0, ..., d_L}; acts has L entries (one per layer, the last is the output's).
-  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const LinalgBackend& la = host_backend())
+  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const linalg::Backend& la = linalg::host_backend())
       : widths_(std::move(widths)), la_(&la) {
     if (widths_.size() < 2 || acts.size() + 1 != widths_.size()) throw std::invalid_argument("Mlp: widths and activations disagree");
     std::int64_t n = 0;
@@ -247,7 +247,7 @@ class Mlp final : public ParameterAccess {
 
   std::vector<std::int64_t> widths_;
   std::vector<Dense<T>> layers_;
-  const LinalgBackend* la_ = &host_backend();
+  const linalg::Backend* la_ = &linalg::host_backend();
   Vector<T> params_, grad_;
   Matrix<T> x_, gx_;
   std::int64_t cap_ = 0, rows_ = 0;

@@ -19,31 +19,22 @@
 #include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
-using saddle::testing::run;
-using saddle::testing::run_interrupted;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "driver_np" + std::to_string(world().size()); }
+const Scratch scratch("driver");
 
-// Writes the deck (rank 0) and returns its path.
+// A selftest deck; `extra` adds [run] keys.
 std::string deck(const std::string& name, const std::string& extra = "") {
-  return saddle::testing::write_deck(dir(), name,
-                                     "[run]\nworkload = \"selftest\"\noutput = \"" + dir() +
-                                         "/out\"\nsteps = 40\nlog_every = 10\nprogress_interval = 0.0\n" + extra +
-                                         "\n[selftest]\nn = 23\nlr = 0.3\nsigma = 0.05\n");
+  return run_deck(name, "selftest", "steps = 40\nlog_every = 10\nprogress_interval = 0.0\n" + extra +
+                                        "\n[selftest]\nn = 23\nlr = 0.3\nsigma = 0.05\n");
 }
-
-std::string out(const std::string& name) { return dir() + "/out/" + name + ".h5"; }
 
 std::vector<double> read_vec(const std::string& path, const std::string& name) {
   h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
   return f.root().read<double>(name);
 }
-
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 }  // namespace
 

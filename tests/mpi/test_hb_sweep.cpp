@@ -20,21 +20,11 @@
 
 using namespace saddle::engine;
 using namespace saddle::apps::hb;
-using saddle::testing::run;
-using saddle::testing::run_interrupted;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "hb_np" + std::to_string(world().size()); }
-
-std::string deck(const std::string& name, const std::string& hb) {
-  return saddle::testing::write_deck(dir(), name,
-                                     "[run]\nworkload = \"hb\"\noutput = \"" + dir() + "/out\"\nlog_every = 1\n[hb]\n" + hb);
-}
-
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
+const Scratch scratch("hb");
 
 const char* kLimitCycle = R"(game = "limit_cycle"
 steps = 400
@@ -47,12 +37,14 @@ trace_beta = [-0.3]
 trace_every = 50
 )";
 
+std::string deck(const std::string& name, const std::string& hb) { return run_deck(name, "hb", "log_every = 1\n[hb]\n" + hb); }
+
 }  // namespace
 
 TEST(HbSweep, EveryTrajectoryEqualsADirectIntegration) {
   ASSERT_EQ(run({"run", deck("lc", kLimitCycle), "--quiet"}), kExitDone);
   if (!world().is_root()) return;
-  h5::File f = h5::File::open(dir() + "/out/lc.h5", h5::File::Mode::ReadOnly);
+  h5::File f = h5::File::open(out("lc"), h5::File::Mode::ReadOnly);
   const h5::Group s = f.root().open_group("result/sweep");
   const auto h = s.read<double>("h"), b = s.read<double>("beta"), starts = s.read<double>("starts");
   ASSERT_EQ(h.size(), 4u);
@@ -135,4 +127,11 @@ TEST(HbSweep, BadGameFilesExitTwo) {
   EXPECT_EQ(run({"run", deck("file_asym", "game = \"quadratic\"\npath = \"" + asym + "\"\n" + base), "--quiet"}), kExitBadInput);
   EXPECT_EQ(run({"run", deck("file_dims", "game = \"quadratic\"\npath = \"" + good + "\"\n" + base +
                                               "start_points = [1.0, 2.0, 3.0, 4.0]\n"), "--quiet"}), kExitBadInput);
+  // Two starts of the 5-dimensional game: the steps are planned from dim_x + dim_y, which must
+  // then be the file's (once a crash: 5 starts planned, 2 found).
+  const std::string starts = "chunk = 1\nstart_points = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]\n";
+  EXPECT_EQ(run({"run", deck("file_starts", "game = \"quadratic\"\npath = \"" + good + "\"\n" + base + starts), "--quiet"}), kExitBadInput);
+  EXPECT_EQ(run({"run", deck("file_starts_dims", "game = \"quadratic\"\npath = \"" + good + "\"\ndim_x = 2\ndim_y = 3\n" + base + starts),
+                 "--quiet"}),
+            kExitDone);
 }

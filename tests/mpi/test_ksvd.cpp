@@ -20,14 +20,11 @@
 #include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
-using saddle::testing::run;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "ksvd_np" + std::to_string(world().size()); }
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
+const Scratch scratch("ksvd");
 
 using Mat = std::vector<double>;  // row-major
 
@@ -39,15 +36,7 @@ Mat gaussian(std::size_t n, unsigned seed, double scale = 1.0, double shift = 0.
   return v;
 }
 
-std::string deck(const std::string& name, const std::string& body) {
-  const std::string path = dir() + "/" + name + ".toml";
-  if (world().is_root()) {
-    fs::create_directories(dir());
-    std::ofstream(path) << "[run]\nworkload = \"ksvd\"\noutput = \"" << dir() << "/out\"\nlog_every = 1\n" << body;
-  }
-  world().barrier();
-  return path;
-}
+std::string deck(const std::string& name, const std::string& body) { return run_deck(name, "ksvd", "log_every = 1\n" + body); }
 
 // Rank 0 writes an HDF5 file of datasets (name, data, dims); every rank waits for it.
 struct Dataset {

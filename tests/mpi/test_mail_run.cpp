@@ -18,20 +18,15 @@
 
 using namespace saddle::engine;
 using namespace saddle::apps::mail;
-using saddle::testing::run;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "mail_np" + std::to_string(world().size()); }
+const Scratch scratch("mail");
 
 std::string deck(const std::string& name, const std::string& body) {
-  return saddle::testing::write_deck(dir(), name, "[run]\nworkload = \"mail\"\nname = \"" + name + "\"\noutput = \"" +
-                                                      dir() + "/out\"\nseed = 5\nlog_every = 1\n" + body);
+  return run_deck(name, "mail", "name = \"" + name + "\"\nseed = 5\nlog_every = 1\n" + body);
 }
-
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 const char* kSmall = R"([mail]
 algorithms = ["bc", "mail_bro", "murmail", "murmail_exact_planning"]
@@ -114,7 +109,7 @@ TEST(MailRun, SplitConcentrabilityEqualsTheSerialOne) {
   const char* body = "[mail]\nalgorithms = []\nseeds = 0\n[mail.game]\nstates = 7\nsuccessors = 2\n";
   ASSERT_EQ(run({"run", deck("split_c", body), "--quiet"}), kExitDone);
   if (!world().is_root()) return;
-  h5::File f = h5::File::open(dir() + "/out/split_c.h5", h5::File::Mode::ReadOnly);
+  h5::File f = h5::File::open(out("split_c"), h5::File::Mode::ReadOnly);
   RandomGameSpec spec;
   spec.S = 7;
   spec.successors = 2;

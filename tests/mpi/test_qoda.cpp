@@ -20,19 +20,13 @@
 using namespace saddle::engine;
 namespace q = saddle::kernels::quant;
 using saddle::kernels::CounterRng;
-using saddle::testing::run;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "qoda_np" + std::to_string(world().size()); }
+const Scratch scratch("qoda");
 
-std::string deck(const std::string& name, const std::string& body) {
-  return saddle::testing::write_deck(dir(), name, "[run]\nworkload = \"qoda\"\noutput = \"" + dir() + "/out\"\n" + body);
-}
-
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
+std::string deck(const std::string& name, const std::string& body) { return run_deck(name, "qoda", body); }
 
 // Worker k's vector: three blocks of very different scales.
 std::vector<double> worker_vector(int k, std::int64_t n) {

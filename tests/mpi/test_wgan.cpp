@@ -17,20 +17,17 @@
 #include "mpi/driver_test_support.hpp"
 
 using namespace saddle::engine;
-using saddle::testing::run;
-using saddle::testing::world;
-namespace fs = std::filesystem;
+using namespace saddle::testing;
 
 namespace {
 
-std::string dir() { return "wgan_np" + std::to_string(world().size()); }
+const Scratch scratch("wgan");
 
 // A small ring problem: nets 2-16-16-2 / 2-16-16-1, batch 16 per rank.
 std::string deck(const std::string& name, const std::string& extra = "") {
-  return saddle::testing::write_deck(dir(), name,
-                                     "[run]\nworkload = \"wgan\"\noutput = \"" + dir() + "/out\"\nsteps = 40\nlog_every = 10\n"
-                                     "[wgan]\nbatch = 16\nlr = 1e-3\nn_critic = 3\neval_samples = 200\nswd_projections = 8\n" + extra +
-                                         "\n[wgan.generator]\nwidths = [16, 16]\n[wgan.critic]\nwidths = [16, 16]\n");
+  return run_deck(name, "wgan",
+                  "steps = 40\nlog_every = 10\n[wgan]\nbatch = 16\nlr = 1e-3\nn_critic = 3\neval_samples = 200\nswd_projections = 8\n" +
+                      extra + "\n[wgan.generator]\nwidths = [16, 16]\n[wgan.critic]\nwidths = [16, 16]\n");
 }
 
 std::vector<double> read(const std::string& file, const std::string& name) {
@@ -61,8 +58,6 @@ Draws first_draws(std::uint64_t seed, std::int64_t N) {
   }
   return d;
 }
-
-const auto* const fresh_directory = ::testing::AddGlobalTestEnvironment(new saddle::testing::FreshDirectory(dir));
 
 }  // namespace
 

@@ -10,7 +10,7 @@
 #include "apps/hb/dynamics.hpp"
 #include "apps/hb/games.hpp"
 #include "apps/hb/matrix_game.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 #include "kernels/ode.hpp"
 
 using namespace saddle::apps::hb;
@@ -43,7 +43,7 @@ MatrixGame random_game(std::int64_t dx, std::int64_t dy, double shift_p, double 
   auto sym = [&](std::int64_t d, double shift) {
     std::vector<double> B(static_cast<std::size_t>(d * d)), S(B.size());
     for (auto& b : B) b = 0.5 * n01(gen);
-    linalg::gemm(false, true, d, d, d, 1.0, B.data(), d, B.data(), d, 0.0, S.data(), d);
+    linalg::host_backend().gemm(false, true, d, d, d, 1.0, B.data(), d, B.data(), d, 0.0, S.data(), d);
     for (std::int64_t i = 0; i < d; ++i) S[i * d + i] += shift;
     return S;
   };
@@ -58,7 +58,7 @@ MatrixGame random_game(std::int64_t dx, std::int64_t dy, double shift_p, double 
 
 }  // namespace
 
-// f = xy, h = 0.1, 5000 steps from (1, 1) (ALGORITHMS.md section 4); the expected values come from
+// f = xy, h = 0.1, 5000 steps from (1, 1) (docs/algorithms.md section 4); the expected values come from
 // an independent numpy loop: Alt-HB(-0.3) 1.4574199103053076e-3, Sim-HB(-0.3) 4155.503845901684,
 // Alt-HB(+0.1) 1271.443343994799. Here |grad f| = |z|.
 TEST(HbDynamics, BilinearReferenceValues) {
@@ -141,7 +141,7 @@ TEST(HbAnalysis, ClosedFormRadiiEqualDenseEigenvalues) {
 }
 
 // Wherever the exact radius is not within 1e-3 of 1, 20000 simulated steps agree with it:
-// convergence iff rho < 1 (ALGORITHMS.md; issue "hb", tests).
+// convergence iff rho < 1 (docs/algorithms.md; issue "hb", tests).
 TEST(HbAnalysis, SpectralRadiusPredictsSimulatedConvergence) {
   int checked = 0, agree = 0;
   for (unsigned seed : {1u, 2u, 3u}) {
@@ -172,7 +172,7 @@ TEST(HbAnalysis, SpectralRadiusPredictsSimulatedConvergence) {
   EXPECT_EQ(agree, checked);
 }
 
-// ALGORITHMS.md calls its step bound sufficient; measured, it is the stability boundary of the
+// docs/algorithms.md calls its step bound sufficient; measured, it is the stability boundary of the
 // modified equation instead: there the ODE rate is exactly 1, while the exact discrete boundary
 // (two-step radius = 1) lies below it and approaches it only as h -> 0.
 TEST(HbAnalysis, StepBoundIsTheModifiedEquationBoundary) {
@@ -244,7 +244,7 @@ double local_error(const Game& game, bool alt, double h, double beta, bool corre
 
 }  // namespace
 
-// ALGORITHMS.md claims an O(h^3) local error for the modified equations. Measured: order 3 for
+// docs/algorithms.md claims an O(h^3) local error for the modified equations. Measured: order 3 for
 // Sim-HB and Alt-HB at every momentum tried, against order 2 for the plain flow f/(1 - beta).
 TEST(HbAnalysis, ModifiedEquationsHaveThirdOrderLocalError) {
   for (bool alt : {false, true})

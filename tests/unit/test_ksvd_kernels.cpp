@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kernels/kernel_functions.hpp"
-#include "kernels/linalg_backend.hpp"
+#include "kernels/linalg/host_backend.hpp"
 
 namespace sk = saddle::kernels;
 
@@ -42,9 +42,9 @@ void check_sne(double perplexity) {
   const int n = 150, d = 4;
   const auto x = gaussian(n * d, 7, 2.0);
   const auto xn = sk::row_norms(n, d, x.data());
-  const auto s = sk::calibrate_sne(sk::host_backend(), n, n, d, x.data(), x.data(), xn.data(), xn.data(), 0, true, perplexity);
+  const auto s = sk::calibrate_sne(sk::linalg::host_backend(), n, n, d, x.data(), x.data(), xn.data(), xn.data(), 0, true, perplexity);
   std::vector<double> tile(n * n);
-  sk::host_backend().gemm(false, true, n, n, d, 1.0, x.data(), d, x.data(), d, 0.0, tile.data(), n);
+  sk::linalg::host_backend().gemm(false, true, n, n, d, 1.0, x.data(), d, x.data(), d, 0.0, tile.data(), n);
   sk::KernelSpec spec;
   spec.type = sk::KernelType::Sne;
   spec.exclude_self = true;
@@ -77,7 +77,7 @@ void check_rbf_kl_tiles() {
   const auto x = gaussian(n * d, 1), z = gaussian(m * d, 2);
   const auto xn = sk::row_norms(n, d, x.data()), zn = sk::row_norms(m, d, z.data());
   std::vector<double> tile(n * m);
-  sk::host_backend().gemm(false, true, n, m, d, 1.0, x.data(), d, z.data(), d, 0.0, tile.data(), m);
+  sk::linalg::host_backend().gemm(false, true, n, m, d, 1.0, x.data(), d, z.data(), d, 0.0, tile.data(), m);
   sk::KernelSpec spec;
   spec.type = sk::KernelType::Rbf;
   spec.gamma = 1.0 / (2.0 * 1.7 * 1.7);
@@ -100,7 +100,7 @@ void check_rbf_kl_tiles() {
   for (int i = 0; i < n; ++i)
     for (int k = 0; k < d; ++k)
       if (p[i * d + k] > 0) negent[i] += p[i * d + k] * std::log(p[i * d + k]);
-  sk::host_backend().gemm(false, true, n, m, d, 1.0, p.data(), d, logq.data(), d, 0.0, tile.data(), m);
+  sk::linalg::host_backend().gemm(false, true, n, m, d, 1.0, p.data(), d, logq.data(), d, 0.0, tile.data(), m);
   spec.type = sk::KernelType::Kl;
   spec.a = 0.8;
   sk::transform_tile(spec, n, m, tile.data(), m, sk::TileRows{negent.data()}, sk::TileCols{});
@@ -114,7 +114,7 @@ void check_rbf_kl_tiles() {
 }
 
 void check_backend() {
-  const auto& la = sk::host_backend();
+  const auto& la = sk::linalg::host_backend();
   const int m = 40, n = 7;
   auto a = gaussian(m * n, 3);
   const auto a0 = a;

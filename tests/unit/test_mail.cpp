@@ -12,7 +12,7 @@
 #include "apps/mail/learners.hpp"
 #include "apps/mail/solvers.hpp"
 #include "kernels/counter_rng.hpp"
-#include "kernels/host_linalg.hpp"
+#include "kernels/linalg/ops.hpp"
 #include "kernels/stage_game.hpp"
 
 using namespace saddle::apps::mail;
