@@ -2,7 +2,25 @@
 # The key tables in docs/ must equal `saddle check --keys [WORKLOAD]`: each sits between
 # `<!-- keys:NAME -->` and `<!-- /keys -->` (NAME = engine for the [run]/[parallel] keys), and
 # every workload of this build must have one. A difference fails with a diff.
+# `SADDLE=build/saddle bash tests/cli/docs_keys.sh --write` rewrites the tables from the command.
 set -u
+if [ "${1:-}" = --write ]; then
+  /usr/bin/python3 - "$SADDLE" "$(dirname "$0")/../../docs" <<'PY' || exit 1
+import pathlib, re, subprocess, sys
+saddle, docs = sys.argv[1], pathlib.Path(sys.argv[2])
+def table(name):
+    return subprocess.run([saddle, "check", "--keys"] + ([] if name == "engine" else [name]),
+                          check=True, capture_output=True, text=True).stdout
+for page in sorted(docs.rglob("*.md")):
+    text = page.read_text()
+    new = re.sub(r"(?m)^(<!-- keys:([a-z_]+) -->\n).*?^(<!-- /keys -->)$",
+                 lambda m: m.group(1) + table(m.group(2)) + m.group(3), text, flags=re.S)
+    if new != text:
+        page.write_text(new)
+        print(f"rewrote the key tables of {page}")
+PY
+  exit 0
+fi
 docs=$(cd "$(dirname "$0")/../../docs" && pwd) || { echo "FAIL: no docs/ beside tests/"; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/saddle_docs_keys.XXXXXX")
 trap 'rm -rf "$work"' EXIT
