@@ -170,7 +170,7 @@ class Comm {
   int rank_ = 0, size_ = 1;
 };
 
-// The 2-D process grid `data x layer` of DESIGN.md: ranks r = d * layer + l. `layer` connects
+// The 2-D process grid `data x layer` of docs/design.md ("Parallel model"): ranks r = d * layer + l. `layer` connects
 // the L pipeline stages of one data replica (consecutive ranks); `data` connects the replicas
 // of one stage.
 struct ProcessGrid {

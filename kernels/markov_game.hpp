@@ -1,5 +1,5 @@
 #pragma once
-// Tabular two-player zero-sum discounted Markov games (ALGORITHMS.md section 5) and their exact
+// Tabular two-player zero-sum discounted Markov games (docs/algorithms.md section 5) and their exact
 // operators. A game object holds the rows of the states [s_begin, s_end) (all states for the
 // learners; a block per rank for large games); value vectors passed in are always full length S,
 // results are for the held states. Transitions are sparse (CSR over the (s, a, b) rows), so a

@@ -1,6 +1,6 @@
 #pragma once
 // Exact and continuous-time predictions for heavy-ball dynamics on linear(ised) games
-// (ALGORITHMS.md section 4): the spectral radius of the two-step iteration matrix, the modified
+// (docs/algorithms.md section 4): the spectral radius of the two-step iteration matrix, the modified
 // equations (their linear form for matrix games, their right-hand side for 2-D games) and the
 // sufficient step bound of Sim-HB.
 #include <complex>
@@ -22,7 +22,7 @@ double sim_radius(const std::vector<std::complex<double>>& field_eigs, double h,
 // `unmatched` adds the modes of a non-square A.
 double alt_bilinear_radius(const std::vector<double>& singular, bool unmatched, double h, double beta);
 
-// The step bound of ALGORITHMS.md for Sim-HB with momentum beta:
+// The step bound of docs/algorithms.md section 4 for Sim-HB with momentum beta:
 //   min over lambda of 2 (1 - beta)^2 / (1 + beta) |Re l| / (Im l^2 - Re l^2),
 // where eigenvalues with Im^2 <= Re^2 (and Re < 0) impose no bound, and Re >= 0 gives 0.
 // It is exactly where the modified equation's eigenvalue l/(1-b) - h (1+b) l^2 / (2 (1-b)^3)

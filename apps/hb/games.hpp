@@ -35,7 +35,7 @@ struct Cubic {
 };
 
 // f = x (y - 0.45) + phi(x) - phi(y), phi(z) = z^2/4 - z^4/2 + z^6/6: a game whose gradient
-// dynamics have a limit cycle (ALGORITHMS.md section 4).
+// dynamics have a limit cycle (docs/algorithms.md section 4).
 struct LimitCycle {
   KOKKOS_INLINE_FUNCTION static double dphi(double z) {
     const double z2 = z * z;

@@ -23,7 +23,7 @@ struct RandomGameSpec {
 // with Dirichlet(1) probabilities; rho uniform.
 kernels::MarkovGame random_game(const RandomGameSpec& spec, std::uint64_t seed, std::int64_t s_begin, std::int64_t s_end);
 
-// The concentrability family (README, "mail"): state 0 where the maximiser picks the left or the
+// The concentrability family (docs/workloads/mail.md): state 0 where the maximiser picks the left or the
 // right path of `length` states (the last absorbing), each state of a path a 2 x 2 game with the
 // pure saddle point (0, 0) (reward [[0, 1], [-1, 0]]), zero reward at state 0, rho = state 0.
 // The expert takes the right path with probability p and plays the saddle point elsewhere;

@@ -1,5 +1,5 @@
 #pragma once
-// The imitation learners of ALGORITHMS.md section 5 on a game held whole by one process: BC,
+// The imitation learners of docs/algorithms.md section 5 on a game held whole by one process: BC,
 // MAIL-BRO, MURMAIL (UCBVI inner loop) and MURMAIL with exact planning on the estimated reward.
 // One call runs one seed and returns the exact Nash gap of the learner's output at each budget
 // of expert queries. All randomness is a counter stream keyed by (run seed, algorithm) and

@@ -1,6 +1,6 @@
 #pragma once
 // One dense layer h_out = s(h_in W' + b) (W: d_out x d_in row-major, rows are samples) in scalar T,
-// with its share of every pass of the WGAN-GP critic (ALGORITHMS.md section 3), so that a network
+// with its share of every pass of the WGAN-GP critic (docs/algorithms.md section 3), so that a network
 // is a stack of these and a pipeline stage is a contiguous run of them.
 //
 // The layer owns its workspaces (Kokkos views on the host, allocated by reserve() and reused):

@@ -1,6 +1,6 @@
 #pragma once
 // A multilayer perceptron: a stack of Dense<T> layers (kernels/nn/dense.hpp) in scalar T (float
-// or double) with the passes WGAN-GP needs (ALGORITHMS.md section 3):
+// or double) with the passes WGAN-GP needs (docs/algorithms.md section 3):
 //   forward:   a_l = h_{l-1} W_l' + b_l, h_l = s_l(a_l)            (h_0 = x, rows are samples)
 //   backward:  the gradient of sum_b <seed_b, h_L,b> w.r.t. the parameters and/or the input
 //   penalty:   P = (lambda/B) sum_b (|u_b| - 1)^2 with u = grad_x sum_b D(x_b) (output width 1),
