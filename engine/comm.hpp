@@ -170,9 +170,9 @@ class Comm {
   int rank_ = 0, size_ = 1;
 };
 
-// The 2-D process grid `data x layer` of docs/design.md ("Parallel model"): ranks r = d * layer + l. `layer` connects
-// the L pipeline stages of one data replica (consecutive ranks); `data` connects the replicas
-// of one stage.
+// The 2-D process grid `data x layer` (docs/design.md, "Parallel model"): ranks r = d * layer + l.
+// `layer` connects the L pipeline stages of one data replica (consecutive ranks); `data` connects
+// the replicas of one stage.
 struct ProcessGrid {
   Comm world;
   Comm data;   // size = world.size() / layers; rank = data index
