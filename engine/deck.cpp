@@ -9,6 +9,8 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "engine/utf8.hpp"
+
 namespace saddle::engine {
 namespace {
 
@@ -193,6 +195,7 @@ Deck Deck::load(const std::string& path, const std::vector<std::string>& overrid
 Deck Deck::parse(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
   auto impl = std::make_unique<Impl>();
   impl->path = name;
+  if (const auto bad = utf8_problem(text); !bad.empty()) throw InputError("deck '" + name + "' is not valid TOML: " + bad);
   try {
     std::istringstream is(text);
     impl->root = toml::parse<toml::discard_comments, std::map, std::vector>(is, name);
@@ -201,6 +204,7 @@ Deck Deck::parse(const std::string& text, const std::string& name, const std::ve
   }
   for (const auto& ov : overrides) {
     const std::string where = "command line override '" + ov + "'";
+    if (const auto bad = utf8_problem(ov); !bad.empty()) throw InputError(where + ": " + bad);
     const auto eq = ov.find('=');
     if (eq == std::string::npos || eq == 0)
       throw InputError(where + ": expected key.path=value (e.g. run.steps=200)");
