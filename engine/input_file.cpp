@@ -30,9 +30,15 @@ std::string class_name(H5T_class_t c) {
 // as integers only: a floating-point index would be truncated silently.
 std::string type_problem(hid_t type, bool integer) {
   const H5T_class_t c = H5Tget_class(type);
-  if (c == H5T_INTEGER) return "";
-  if (c == H5T_FLOAT) return integer ? "holds floating-point values where integers belong" : "";
-  return "holds " + class_name(c) + ", not numbers";
+  if (c != H5T_INTEGER && c != H5T_FLOAT) return "holds " + class_name(c) + ", not numbers";
+  // No number is wider than 16 bytes; HDF5 converts even a crafted 2 GiB-wide one, through a
+  // buffer of that size per value.
+  const std::size_t size = H5Tget_size(type), precision = H5Tget_precision(type);
+  const int offset = H5Tget_offset(type);
+  if (size == 0 || size > 16 || precision == 0 || offset < 0 || static_cast<std::size_t>(offset) + precision > 8 * size)
+    return "holds numbers of an unsupported format (" + std::to_string(precision) + " bits in " + std::to_string(size) + " bytes)";
+  if (c == H5T_FLOAT && integer) return "holds floating-point values where integers belong";
+  return "";
 }
 
 std::string gib(long double bytes) {
