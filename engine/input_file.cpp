@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -47,6 +48,8 @@ std::string gib(long double bytes) {
   return b;
 }
 
+std::atomic<std::int64_t> memory_limit_set{0};  // 0: physical memory
+
 }  // namespace
 
 std::string shape_text(const Shape& shape) {
@@ -90,7 +93,10 @@ InputError InputFile::error(const std::string& name, const std::string& message)
 
 InputError InputFile::error(const std::string& message) const { return fail("'" + path_ + "': " + message); }
 
+void InputFile::set_memory_limit_bytes(std::int64_t bytes) { memory_limit_set = bytes; }
+
 std::int64_t InputFile::memory_limit_bytes() {
+  if (const std::int64_t set = memory_limit_set; set > 0) return set;
   const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || size <= 0) return std::numeric_limits<std::int64_t>::max();
   return static_cast<std::int64_t>(pages) * static_cast<std::int64_t>(size);
