@@ -161,6 +161,15 @@ Shape InputFile::numeric_dataset(const std::string& name, bool integer) const {
     if (v > static_cast<hsize_t>(std::numeric_limits<std::int64_t>::max())) throw error(name, "declares a dimension of " + std::to_string(v));
     shape.push_back(static_cast<std::int64_t>(v));
   }
+  // HDF5 1.10 copies a compact dataset's values without checking that what is stored fills its
+  // shape: on a crafted file it copies from a null pointer.
+  h5::PlistId dcpl(H5Dget_create_plist(d.get()));
+  if (!dcpl.valid()) throw error(name, "has unreadable metadata (" + h5::last_error_message() + ")");
+  if (H5Pget_layout(dcpl.get()) == H5D_COMPACT) {
+    long double bytes = static_cast<long double>(H5Tget_size(type.get()));
+    for (auto v : dims) bytes *= static_cast<long double>(v);
+    if (static_cast<long double>(H5Dget_storage_size(d.get())) != bytes) throw error(name, "is damaged: its stored values do not fill its shape");
+  }
   return shape;
 }
 
