@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "engine/error.hpp"
 
@@ -63,9 +64,12 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   }
   if (spec_.type == KernelType::Sne) {
     const std::int64_t neighbours = m - (data.same_set ? 1 : 0);
-    if (!(config.perplexity < static_cast<double>(neighbours)))
-      throw InputError("key 'ksvd.kernel.perplexity': " + std::to_string(static_cast<long long>(config.perplexity)) +
+    if (!(config.perplexity < static_cast<double>(neighbours))) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.17g", config.perplexity);
+      throw InputError("key 'ksvd.kernel.perplexity': " + std::string(value) +
                        " must be smaller than the number of neighbours of a row (" + std::to_string(neighbours) + ")");
+    }
   }
   rows_.points = spec_.type == KernelType::Kl ? histograms(data.X, d, "/X", data.rows.begin) : data.X;
   prepare_rows(rows_, spec_.exclude_self);
