@@ -210,8 +210,6 @@ void KernelOperator::enable_centering() {
 void KernelOperator::apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
                            double* out_col) {
   const std::int64_t nl = local_rows(), m = data_.m;
-  if (!B) kb = 0;
-  if (!A) ka = 0;
   // Column side: partial sums of this rank, plus (centred) 1ᵀB and aᵀB, reduced in one call.
   std::vector<double> col(kb ? static_cast<std::size_t>((m + 2) * kb) : 0, 0.0);
   pass(rows_, ka ? A : nullptr, ka, out_row, kb ? B : nullptr, kb, kb ? col.data() : nullptr);
