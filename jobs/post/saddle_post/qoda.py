@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import runfile
-from .plot import metrics_figure, save
+from .plot import metrics_figure, positive, save
 
 
 def load(path):
@@ -23,7 +23,9 @@ def load(path):
     with runfile.reading_workload(path, "qoda", "result/x_last") as f:
         step, metrics = runfile.metrics(f)
         deck = runfile.deck(f)
-        levels = {k: f["result/levels"][k][()] for k in f["result/levels"]} if "result/levels" in f else {}
+        levels = {k: runfile.dataset(f, f"result/levels/{k}", (None,)) for k in runfile.members(f, "result/levels", {})}
+    if not metrics.keys() & {"distance", "residual_last"}:
+        raise runfile.RunFileError(path, "qoda run file without /metrics/distance or /metrics/residual_last")
     q = deck.get("qoda", {})
     alg = q.get("algorithm", "qoda")
     label = alg
@@ -41,14 +43,18 @@ def headline(metrics):
 
 def convergence(runs, against_bytes):
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    xs, ys = [], []
     for label, step, metrics, _ in runs:
         key, name = headline(metrics)
         x = metrics["bytes_total"] if against_bytes else step
         keep = x > 0 if against_bytes else np.ones(len(x), bool)
         ax.plot(x[keep], metrics[key][keep], label=label)
         ax.set_ylabel(name)
-    ax.set_yscale("log")
-    if against_bytes:
+        xs.append(x[keep])
+        ys.append(metrics[key][keep])
+    if positive(np.concatenate(ys)):
+        ax.set_yscale("log")
+    if against_bytes and positive(np.concatenate(xs)):
         ax.set_xscale("log")
     ax.set_xlabel("bytes sent by all workers" if against_bytes else "iteration")
     ax.legend(fontsize=8)
