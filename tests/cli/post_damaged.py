@@ -40,6 +40,7 @@ import warnings
 
 import h5py
 import numpy as np
+import tomllib
 
 TIMEOUT = 60  # seconds per command; a hang is killed by SIGALRM
 FIGURES = ("ksvd", "qoda", "wgan", "hb", "mail")
@@ -112,6 +113,9 @@ def attribute_damages(path, key, value):
     yield "array", put(np.array([1.5, 2.5]))
     if not text:
         yield "NaN", put(np.nan)
+    if key == "toml":  # valid TOML whose tables ([run], [<workload>], ...) are numbers
+        deck = tomllib.loads(value.decode() if isinstance(value, bytes) else value)
+        yield "tables as numbers", put("".join(f"{k} = 5\n" for k in deck))
 
 
 def truncations(size):

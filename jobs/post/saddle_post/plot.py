@@ -71,7 +71,7 @@ def add_arguments(p):
 def run(a):
     with runfile.reading(a.run) as f:
         step, series = runfile.metrics(f)
-        workload, name = runfile.text_attr(f, "workload"), runfile.deck(f).get("run", {}).get("name")
+        workload, name = runfile.text_attr(f, "workload"), runfile.table(f, runfile.deck(f), "run").get("name")
     if a.metrics:
         wanted = [m.strip() for m in a.metrics.split(",") if m.strip()]
         unknown = [m for m in wanted if m not in series]

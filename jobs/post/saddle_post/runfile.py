@@ -257,6 +257,16 @@ def deck(f, default=REQUIRED):
         raise RunFileError(f.filename, f"/config is not valid TOML ({e})") from None
 
 
+def table(f, deck, *path):
+    """The deck's table at `path` ("qoda", "quantizer"): {} when absent, a RunFileError when the
+    resolved deck holds something else there (a damaged /config)."""
+    for depth, name in enumerate(path):
+        deck = deck.get(name, {})
+        if not isinstance(deck, dict):
+            raise RunFileError(f.filename, f"/config: [{'.'.join(path[:depth + 1])}] is not a table")
+    return deck
+
+
 def metrics(f):
     """(step, {name: series}): /metrics/step (integers) and every other /metrics series (1-D
     numbers), cut to equal length; no rows when there is no /metrics."""
