@@ -2,7 +2,15 @@
 
 #include <H5FDmpio.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <numeric>
 #include <mutex>
+
+#include "engine/error.hpp"
+#include "engine/io_agreement.hpp"
 
 namespace saddle::engine::h5 {
 namespace {
@@ -13,8 +21,24 @@ void silence_hdf5() {
   std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
 }
 
-herr_t innermost(unsigned n, const H5E_error2_t* err, void* out) {
-  if (n == 0) *static_cast<std::string*>(out) = err->desc ? err->desc : "";
+struct StackText {
+  std::string top;    // the failed API call's description ("can't write data")
+  std::string cause;  // what a deeper entry says went wrong, if it says
+};
+
+herr_t describe(unsigned n, const H5E_error2_t* err, void* out) {
+  auto& text = *static_cast<StackText*>(out);
+  const std::string desc = err->desc ? err->desc : "";
+  if (n == 0) text.top = desc;
+  if (!text.cause.empty()) return 0;
+  // The sec2 driver's "... errno = 28, error message = 'No space left on device', ..."
+  static const std::string errno_text = "error message = '";
+  if (const auto at = desc.find(errno_text); at != std::string::npos) {
+    const auto begin = at + errno_text.size();
+    text.cause = desc.substr(begin, desc.find('\'', begin) - begin);
+  } else if (desc.find("checksum") != std::string::npos) {
+    text.cause = desc;
+  }
   return 0;
 }
 
@@ -28,9 +52,39 @@ TypeId string_type() {
 }  // namespace
 
 std::string last_error_message() {
-  std::string msg;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &msg);
-  return msg.empty() ? "HDF5 call failed" : msg;
+  StackText text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, describe, &text);
+  // A collective MPI-IO failure (agreed on every rank) names its cause best.
+  std::string cause = take_io_failure();
+  if (cause.empty()) cause = text.cause;
+  const std::string top = text.top.empty() ? "HDF5 call failed" : text.top;
+  return cause.empty() ? top : top + " (" + cause + ")";
+}
+
+namespace {
+
+// A collective file's calls are made by every rank. When one fails on some ranks only, the others
+// must not go on into the next collective call: every rank learns the outcome, and all throw the
+// same Error (the lowest failing rank's message). MPI-IO failures inside HDF5 calls are agreed
+// the same way (io_agreement.cpp), so that HDF5 itself fails alike on every rank.
+template <class T>
+T check_agreed(const Comm* comm, T status, const std::string& what) {
+  if (!comm) return check(status, what);
+  try {
+    comm->agree([&] { check(status, what); });
+  } catch (const CollectiveError& e) {
+    throw Error(e.what());
+  }
+  return status;
+}
+
+}  // namespace
+
+herr_t Group::check_all(herr_t status, const std::string& what) const {
+  return check_agreed(comm(), status, what + " in '" + (file_ ? file_->path : std::string()) + "'");
+}
+hid_t Group::check_all(hid_t id, const std::string& what) const {
+  return check_agreed(comm(), id, what + " in '" + (file_ ? file_->path : std::string()) + "'");
 }
 
 std::string Group::where(const std::string& name) const {
@@ -52,14 +106,14 @@ bool Group::exists(const std::string& name) const {
 
 Group Group::open_group(const std::string& name) const {
   GroupId g(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "cannot open group " + where(name)));
-  return Group(std::move(g), where(name), comm_);
+  return Group(std::move(g), where(name), file_);
 }
 
 Group Group::create_group(const std::string& name) const {
   PlistId lcpl(check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
   check(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
   GroupId g(check(H5Gcreate2(id(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), "cannot create group " + where(name)));
-  return Group(std::move(g), where(name), comm_);
+  return Group(std::move(g), where(name), file_);
 }
 
 Group Group::require_group(const std::string& name) const {
@@ -143,17 +197,41 @@ std::vector<hsize_t> Group::shape(const std::string& name) const {
   return dims;
 }
 
-// Parallel HDF5 allocates datasets at creation and would first write fill values over the whole
-// array: twice the I/O for arrays that every rank then overwrites completely.
-PlistId no_fill_plist() {
+// Chunks of at most about 1 MiB, the trailing dimensions whole as far as that allows, and rows
+// shared evenly among the chunks (an edge chunk is stored whole: 1.1 MiB must not take 2 MiB).
+std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& dims, std::size_t element_size) {
+  constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+  std::vector<hsize_t> chunk(dims.size());
+  hsize_t budget = std::max<hsize_t>(1, kChunkBytes / std::max<std::size_t>(1, element_size));
+  for (std::size_t i = dims.size(); i-- > 0;) {
+    chunk[i] = std::max<hsize_t>(1, std::min(dims[i], budget));
+    budget = std::max<hsize_t>(1, budget / chunk[i]);
+  }
+  if (!dims.empty()) {
+    const hsize_t chunks = (dims[0] + chunk[0] - 1) / chunk[0];
+    chunk[0] = (dims[0] + chunks - 1) / chunks;
+  }
+  return chunk;
+}
+
+// `no_fill`: parallel HDF5 allocates datasets at creation and would first write fill values over
+// the whole array: twice the I/O for arrays that every rank then overwrites completely.
+PlistId Group::creation_plist(const std::vector<hsize_t>& dims, hid_t type, bool no_fill) const {
   PlistId dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  if (no_fill) check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (file_ && file_->checksums == Checksums::On && total > 0) {
+    const auto chunk = chunk_dims(dims, H5Tget_size(type));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+    check(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32");
+  }
   return dcpl;
 }
 
 PlistId Group::transfer_plist() const {
   PlistId x(check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  if (comm_) check(H5Pset_dxpl_mpio(x.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  if (comm()) check(H5Pset_dxpl_mpio(x.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
   return x;
 }
 
@@ -164,37 +242,41 @@ void Group::write_raw(const std::string& name, hid_t type, const void* data, std
   if (total != n) throw std::logic_error("h5 write " + where(name) + ": dims do not match the data size");
   if (exists(name)) remove(name);
   SpaceId fs(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
-  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                    "cannot create dataset " + where(name)));
+  DatasetId d(check_all(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, creation_plist(dims, type, false).get(),
+                                   H5P_DEFAULT),
+                        "cannot create dataset " + where(name)));
   // Collective files: every rank takes part, rank 0 alone contributes the data.
-  const bool writer = !comm_ || comm_->rank() == 0;
+  const bool writer = !comm() || comm()->rank() == 0;
   SpaceId ms(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
   if (!writer) {
     check(H5Sselect_none(ms.get()), "H5Sselect_none");
     check(H5Sselect_none(fs.get()), "H5Sselect_none");
   }
   PlistId x = transfer_plist();
-  if (n > 0) check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), data), "cannot write dataset " + where(name));
-  d.close("H5Dclose " + where(name));
+  if (n > 0) check_all(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), data), "cannot write dataset " + where(name));
+  check_all(H5Dclose(d.release()), "cannot close dataset " + where(name));
 }
 
 void Group::read_raw(const std::string& name, hid_t type, void* data, std::size_t) const {
   DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "missing dataset " + where(name)));
-  check(H5Dread(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot read dataset " + where(name));
+  check_all(H5Dread(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot read dataset " + where(name));
 }
 
 void Group::write_rows_raw(const std::string& name, hid_t type, const void* local, std::int64_t local_rows,
                            std::int64_t cols, int rank) const {
-  if (!comm_) throw std::logic_error("h5 write_rows " + where(name) + " needs a collective file");
-  const std::int64_t max_cols = comm_->allreduce(cols, Op::Max), min_cols = comm_->allreduce(cols, Op::Min);
+  const Comm* comm = this->comm();
+  if (!comm) throw std::logic_error("h5 write_rows " + where(name) + " needs a collective file");
+  const std::int64_t max_cols = comm->allreduce(cols, Op::Max), min_cols = comm->allreduce(cols, Op::Min);
   if (max_cols != min_cols) throw std::logic_error("h5 write_rows " + where(name) + ": ranks disagree on the column count");
-  const std::int64_t global_rows = comm_->allreduce(local_rows, Op::Sum);
-  const std::int64_t offset = comm_->exscan_sum(local_rows);
+  const std::int64_t global_rows = comm->allreduce(local_rows, Op::Sum);
+  const std::int64_t offset = comm->exscan_sum(local_rows);
   if (exists(name)) remove(name);
   const hsize_t gdims[2] = {static_cast<hsize_t>(global_rows), static_cast<hsize_t>(cols)};
   SpaceId fs(check(H5Screate_simple(rank, gdims, nullptr), "H5Screate_simple"));
-  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, no_fill_plist().get(), H5P_DEFAULT),
-                    "cannot create dataset " + where(name)));
+  const std::vector<hsize_t> extent(gdims, gdims + rank);
+  DatasetId d(check_all(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, creation_plist(extent, type, true).get(),
+                                   H5P_DEFAULT),
+                        "cannot create dataset " + where(name)));
   const hsize_t start[2] = {static_cast<hsize_t>(offset), 0};
   const hsize_t count[2] = {static_cast<hsize_t>(local_rows), static_cast<hsize_t>(cols)};
   const hsize_t one[2] = {1, std::max<hsize_t>(1, static_cast<hsize_t>(cols))};
@@ -207,8 +289,8 @@ void Group::write_rows_raw(const std::string& name, hid_t type, const void* loca
   }
   PlistId x = transfer_plist();
   if (global_rows > 0 && cols > 0)
-    check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), local), "cannot write dataset " + where(name));
-  d.close("H5Dclose " + where(name));
+    check_all(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), local), "cannot write dataset " + where(name));
+  check_all(H5Dclose(d.release()), "cannot close dataset " + where(name));
 }
 
 void Group::read_rows_raw(const std::string& name, hid_t type, void* out, std::int64_t row_begin,
@@ -233,11 +315,11 @@ void Group::read_rows_raw(const std::string& name, hid_t type, void* out, std::i
     check(H5Sselect_none(ms.get()), "H5Sselect_none");
   }
   PlistId x = transfer_plist();
-  check(H5Dread(d.get(), type, ms.get(), fs.get(), x.get(), out), "cannot read dataset " + where(name));
+  check_all(H5Dread(d.get(), type, ms.get(), fs.get(), x.get(), out), "cannot read dataset " + where(name));
 }
 
 void Group::append_raw(const std::string& name, hid_t type, const void* data, std::size_t n) const {
-  if (comm_) throw std::logic_error("h5 append " + where(name) + " is for serial files");
+  if (comm()) throw std::logic_error("h5 append " + where(name) + " is for serial files");
   if (!exists(name)) {
     const hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED}, chunk[1] = {256};
     SpaceId s(check(H5Screate_simple(1, zero, unlimited), "H5Screate_simple"));
@@ -275,39 +357,107 @@ PlistId access_plist(const Comm* comm) {
 
 }  // namespace
 
-File File::create(const std::string& path, const Comm* comm) {
-  silence_hdf5();
-  PlistId fapl = access_plist(comm);
+File File::make(hid_t fid, const std::string& path, const Comm* comm, Checksums checksums) {
   File f;
   f.path_ = path;
-  f.fid_ = FileId(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create HDF5 file '" + path + "'"));
-  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
-                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
+  f.fid_ = FileId(fid);
+  f.info_ = std::make_shared<const FileInfo>(FileInfo{path, comm ? std::make_shared<const Comm>(*comm) : nullptr, checksums});
+  f.root_ = Group(GroupId(check(H5Gopen2(fid, "/", H5P_DEFAULT), "H5Gopen /")), "/", f.info_);
   return f;
+}
+
+File File::create(const std::string& path, const Comm* comm, Checksums checksums) {
+  silence_hdf5();
+  PlistId fapl = access_plist(comm);
+  const hid_t fid = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
+  return make(check_agreed(comm, fid, "cannot create HDF5 file '" + path + "'"), path, comm, checksums);
 }
 
 File File::open(const std::string& path, Mode mode, const Comm* comm) {
   silence_hdf5();
   PlistId fapl = access_plist(comm);
-  File f;
-  f.path_ = path;
-  f.fid_ = FileId(check(H5Fopen(path.c_str(), mode == Mode::ReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get()),
-                        "cannot open HDF5 file '" + path + "'"));
-  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
-                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
-  return f;
+  const hid_t fid = H5Fopen(path.c_str(), mode == Mode::ReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get());
+  return make(check_agreed(comm, fid, "cannot open HDF5 file '" + path + "'"), path, comm, Checksums::Off);
 }
+
+namespace {
+
+herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* out) {
+  if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
+
+void verify_dataset(const Group& group, const std::string& name) {
+  const std::string where = (group.path() == "/" ? "" : group.path()) + "/" + name;
+  DatasetId d(check(H5Dopen2(group.id(), name.c_str(), H5P_DEFAULT), "cannot open dataset " + where));
+  TypeId file_type(check(H5Dget_type(d.get()), "H5Dget_type " + where));
+  if (H5Tdetect_class(file_type.get(), H5T_VLEN) > 0 || H5Tis_variable_str(file_type.get()) > 0) return;  // none in Saddle files
+  TypeId type(check(H5Tget_native_type(file_type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type " + where));
+  SpaceId fs(check(H5Dget_space(d.get()), "H5Dget_space " + where));
+  const int rank = check(H5Sget_simple_extent_ndims(fs.get()), "H5Sget_simple_extent_ndims " + where);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  check(H5Sget_simple_extent_dims(fs.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims " + where);
+  if (check(H5Sget_simple_extent_npoints(fs.get()), "H5Sget_simple_extent_npoints " + where) == 0) return;
+  if (rank == 0) dims = {1};  // a scalar reads as one row
+  const std::size_t row_bytes = H5Tget_size(type.get()) * static_cast<std::size_t>(
+      std::accumulate(dims.begin() + 1, dims.end(), hsize_t{1}, std::multiplies<hsize_t>()));
+  const hsize_t slab_rows = std::max<hsize_t>(1, (std::size_t{16} << 20) / row_bytes);
+  std::vector<unsigned char> buffer(static_cast<std::size_t>(std::min(slab_rows, dims[0])) * row_bytes);
+  for (hsize_t row = 0; row < dims[0]; row += slab_rows) {
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = row;
+    count[0] = std::min(slab_rows, dims[0] - row);
+    if (rank > 0) check(H5Sselect_hyperslab(fs.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "H5Sselect_hyperslab");
+    SpaceId ms(check(rank > 0 ? H5Screate_simple(rank, count.data(), nullptr) : H5Screate(H5S_SCALAR), "H5Screate"));
+    check(H5Dread(d.get(), type.get(), ms.get(), fs.get(), H5P_DEFAULT, buffer.data()),
+          "cannot read dataset " + where + " (rows " + std::to_string(row) + " to " + std::to_string(row + count[0]) + ")");
+  }
+}
+
+}  // namespace
+
+void verify_datasets(const Group& group) {
+  std::vector<std::string> names;
+  check(H5Ovisit2(group.id(), H5_INDEX_NAME, H5_ITER_NATIVE, collect_dataset, &names, H5O_INFO_BASIC),
+        "cannot list the datasets below " + group.path());
+  for (const auto& name : names) verify_dataset(group, name);
+}
+
+namespace {
+std::atomic<bool> a_close_failed{false};
+
+herr_t close_file(hid_t fid) {
+  const herr_t status = H5Fclose(fid);
+  if (status < 0) a_close_failed = true;
+  return status;
+}
+}  // namespace
+
+bool close_failed() { return a_close_failed; }
 
 File::~File() {
   root_ = Group();
-  fid_.reset();
+  if (!fid_.valid()) return;
+  const hid_t fid = fid_.release();
+  if (!comm() || std::uncaught_exceptions() == 0) close_file(fid);
 }
 
-void File::flush() const { check(H5Fflush(fid_.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + path_ + "'"); }
+void File::flush() const {
+  check_agreed(comm(), H5Fflush(fid_.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + path_ + "'");
+}
 
 void File::close() {
   root_ = Group();
-  fid_.close("cannot close HDF5 file '" + path_ + "'");
+  if (!fid_.valid()) return;
+  check_agreed(comm(), close_file(fid_.release()), "cannot close HDF5 file '" + path_ + "'");
+}
+
+void close_after_failure(File& f) {
+  try {
+    f.close();
+  } catch (const Error&) {
+    // Already failing: the first error is the one reported.
+  }
 }
 
 }  // namespace saddle::engine::h5
