@@ -1,6 +1,7 @@
 // Checking a parsed deck against a schema: unknown keys, types, ranges, choices, required keys.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 
 #include "engine/deck_internal.hpp"
@@ -22,6 +23,11 @@ void collect_leaves(const TomlValue& v, const std::string& prefix, std::vector<s
 }
 
 bool finite_in(double x, const KeySpec& s) { return std::isfinite(x) && x >= s.lo && x <= s.hi; }
+// Integers compared exactly: as doubles, 2^60 + 1 would pass a bound of 2^60.
+bool integer_in(std::int64_t i, const KeySpec& s) {
+  const auto x = static_cast<long double>(i);
+  return x >= static_cast<long double>(s.lo) && x <= static_cast<long double>(s.hi);
+}
 
 std::string beyond_int64(const KeySpec& s, const std::string& literal) {
   return "expected " + s.expected_form() + ", got " + literal + ", which is beyond the 64-bit integer range" +
@@ -52,7 +58,7 @@ std::string convert(const TomlValue& v, const KeySpec& s, Value& out) {
       if (!v.is_integer()) return bad;
       if (const auto literal = deck_detail::overflowing_integer(v)) return beyond_int64(s, *literal);
       const auto i = static_cast<std::int64_t>(v.as_integer());
-      if (!finite_in(static_cast<double>(i), s)) return bad;
+      if (!integer_in(i, s)) return bad;
       out = i;
       return "";
     }
@@ -84,7 +90,7 @@ std::string convert(const TomlValue& v, const KeySpec& s, Value& out) {
         if (x.is_integer() && s.type != KeyType::StringList)
           if (const auto literal = deck_detail::overflowing_integer(x)) return at + beyond_int64(s, *literal);
         if (s.type == KeyType::IntList) {
-          if (!x.is_integer() || !finite_in(static_cast<double>(x.as_integer()), s))
+          if (!x.is_integer() || !integer_in(static_cast<std::int64_t>(x.as_integer()), s))
             return at + "expected " + s.expected_form() + ", got " + describe(x);
           ints.push_back(static_cast<std::int64_t>(x.as_integer()));
         } else if (s.type == KeyType::RealList) {

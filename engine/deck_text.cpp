@@ -62,7 +62,7 @@ std::string format_real(double x) {
 }
 
 std::string format_bound(double x) {
-  if (x == std::floor(x) && std::fabs(x) < 1e15) return std::to_string(static_cast<long long>(x));
+  if (x == std::floor(x) && std::fabs(x) < 0x1p63) return std::to_string(static_cast<long long>(x));
   return format_real(x);
 }
 

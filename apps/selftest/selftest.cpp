@@ -10,6 +10,7 @@
 #include <cmath>
 #include <thread>
 
+#include "engine/memory_check.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/spaces.hpp"
@@ -31,7 +32,9 @@ KOKKOS_INLINE_FUNCTION void coefficients(const CounterRng& rng, std::uint64_t i,
 class SelfTest : public engine::Workload {
  public:
   void declare(engine::Schema& s) const override {
-    s.integer("selftest.n").def(std::int64_t{1000}).range(1).help("global vector length (rows split over ranks)");
+    // 2^60 rows: beyond, the byte count of the state no longer fits 64 bits (require_memory refuses
+    // far smaller sizes on any real machine).
+    s.integer("selftest.n").def(std::int64_t{1000}).range(1, 0x1p60).help("global vector length (rows split over ranks)");
     s.real("selftest.lr").def(0.1).range(0, 1).help("step size (stable for lr < 1)");
     s.real("selftest.sigma").def(0.01).range(0).help("noise standard deviation");
     s.real("selftest.step_delay").def(0.0).range(0, 10).restart_neutral().help("seconds to sleep per step (signal tests)");
@@ -45,6 +48,7 @@ class SelfTest : public engine::Workload {
     sigma_ = c.real("selftest.sigma");
     delay_ = c.real("selftest.step_delay");
     rows_ = engine::block_rows(n_, comm_.rank(), comm_.size());
+    comm_.agree([&] { engine::require_memory(static_cast<double>(rows_.count()) * sizeof(double), "selftest.n", c); });
     problem_ = CounterRng(ctx.seed, "problem");
     noise_ = CounterRng(ctx.seed, "noise");
     x_ = Kokkos::View<double*, kernels::Mem>("x", static_cast<std::size_t>(rows_.count()));
