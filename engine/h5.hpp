@@ -2,7 +2,7 @@
 // A small RAII layer over the HDF5 C API. Every call's return code is checked and turned into an
 // h5::Error naming the file, the object and the HDF5 message. Files are opened either by this
 // process alone (serial) or by every rank of a communicator through MPI-IO (collective); in
-// collective mode every rank must make the same calls in the same order (DESIGN.md: HDF5 layout).
+// collective mode every rank must make the same calls in the same order (docs/design.md: HDF5 layout).
 #include <hdf5.h>
 
 #include <cstdint>
@@ -30,6 +30,14 @@ T check(T status, const std::string& what) {
   if (status < 0) throw Error(what + ": " + last_error_message());
   return status;
 }
+
+// check() for a call that every rank of a collective file makes (`comm`; nullptr: serial). When
+// it fails on some ranks only, the others must not go on into the next collective call: every
+// rank learns the outcome and all throw the same Error (the lowest failing rank's message).
+// MPI-IO failures inside HDF5 calls are agreed the same way (io_agreement.cpp), so that HDF5
+// itself fails alike on every rank.
+herr_t check_agreed(const Comm* comm, herr_t status, const std::string& what);
+hid_t check_agreed(const Comm* comm, hid_t id, const std::string& what);
 
 template <herr_t (*Close)(hid_t)>
 class Handle {
@@ -209,7 +217,7 @@ class Group {
   std::string where(const std::string& name) const;
   PlistId transfer_plist() const;
   PlistId creation_plist(const std::vector<hsize_t>& dims, hid_t type, bool no_fill) const;
-  // check() for calls every rank of a collective file makes: see check_all in h5.cpp.
+  // check_agreed() over this group's file, the file named in the message.
   herr_t check_all(herr_t status, const std::string& what) const;
   hid_t check_all(hid_t id, const std::string& what) const;
 
