@@ -156,7 +156,7 @@ std::string CheckpointStore::inspect(const std::string& path, std::int64_t expec
     // Reads all the data once, so that a checksum mismatch (silent corruption) refuses the file
     // here, serially, and not in the middle of the collective read.
     try {
-      h5::verify_datasets(root);
+      h5::verify_checksums(root);
     } catch (const h5::Error& e) {
       return std::string("corrupt (") + e.what() + ")";
     }

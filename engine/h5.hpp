@@ -265,8 +265,8 @@ bool close_failed();
 // on their outcome), closes `f` on every rank and ignores what the close reports.
 void close_after_failure(File& f);
 
-// Reads every dataset below `group` in slabs of at most 16 MiB, so that their checksums are
-// verified; throws Error naming the first dataset that cannot be read. Serial files.
-void verify_datasets(const Group& group);
+// Reads every dataset below `group` that carries checksums, in slabs of at most 16 MiB, so that
+// they are verified; throws Error naming the first dataset that fails. Serial files.
+void verify_checksums(const Group& group);
 
 }  // namespace saddle::engine::h5

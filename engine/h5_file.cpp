@@ -61,9 +61,11 @@ herr_t collect_dataset(hid_t, const char* name, const H5O_info_t* info, void* ou
   return 0;
 }
 
-void verify_dataset(const Group& group, const std::string& name) {
+void verify_checksums_of(const Group& group, const std::string& name) {
   const std::string where = (group.path() == "/" ? "" : group.path()) + "/" + name;
   DatasetId d(check(H5Dopen2(group.id(), name.c_str(), H5P_DEFAULT), "cannot open dataset " + where));
+  PlistId dcpl(check(H5Dget_create_plist(d.get()), "H5Dget_create_plist " + where));
+  if (H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_FLETCHER32, nullptr, nullptr, nullptr, 0, nullptr, nullptr) < 0) return;
   TypeId file_type(check(H5Dget_type(d.get()), "H5Dget_type " + where));
   if (H5Tdetect_class(file_type.get(), H5T_VLEN) > 0 || H5Tis_variable_str(file_type.get()) > 0) return;  // none in Saddle files
   TypeId type(check(H5Tget_native_type(file_type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type " + where));
@@ -90,11 +92,11 @@ void verify_dataset(const Group& group, const std::string& name) {
 
 }  // namespace
 
-void verify_datasets(const Group& group) {
+void verify_checksums(const Group& group) {
   std::vector<std::string> names;
   check(H5Ovisit2(group.id(), H5_INDEX_NAME, H5_ITER_NATIVE, collect_dataset, &names, H5O_INFO_BASIC),
         "cannot list the datasets below " + group.path());
-  for (const auto& name : names) verify_dataset(group, name);
+  for (const auto& name : names) verify_checksums_of(group, name);
 }
 
 namespace {

@@ -150,7 +150,7 @@ TEST(H5, CollectiveRowsRoundTripWhateverTheRankCount) {
   }
 }
 
-// Files created with checksums store every dataset chunked with Fletcher32; verify_datasets reads
+// Files created with checksums store every dataset chunked with Fletcher32; verify_checksums reads
 // them all and names the one whose data changed on disk.
 TEST(H5, ChecksumsDetectChangedData) {
   const Comm c;
@@ -177,7 +177,7 @@ TEST(H5, ChecksumsDetectChangedData) {
       H5Pclose(dcpl);
       H5Dclose(d);
     }
-    h5::verify_datasets(f.root());
+    h5::verify_checksums(f.root());
     EXPECT_EQ(f.root().read<double>("state/U").size(), static_cast<std::size_t>(rows * cols));
     f.close();
   }
@@ -207,7 +207,7 @@ TEST(H5, ChecksumsDetectChangedData) {
   std::fclose(file);
   h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
   try {
-    h5::verify_datasets(f.root());
+    h5::verify_checksums(f.root());
     ADD_FAILURE() << "corruption not detected";
   } catch (const h5::Error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot read dataset /state/U"), std::string::npos) << e.what();
