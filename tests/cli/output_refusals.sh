@@ -27,5 +27,9 @@ refused_by "key 'selftest.n': needs about 8.0 PiB of memory on one rank, more th
   "$SADDLE" run deck.toml selftest.n=1125899906842624 -q
 REFUSAL_LINES=any refused_by "key 'selftest.n': needs about 4.0 PiB of memory on one rank" \
   mpi 2 "$SADDLE" run deck.toml selftest.n=1125899906842624 -q
+# 2^61 rows overflowed the byte count (SIGSEGV); 2^63 - 1 spun in setup.
+for n in 2305843009213693952 9223372036854775807; do
+  refused_by "key 'selftest.n': needs about" timeout -s KILL 60 "$SADDLE" run deck.toml selftest.n=$n -q
+done
 [ ! -e out/deck.h5 ] || fail "a refused run wrote its run file"
 echo PASS
