@@ -1,11 +1,14 @@
 #include "engine/runtime.hpp"
 
+#include <hdf5.h>
 #include <mpi.h>
 
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "engine/h5.hpp"
 
 namespace saddle::engine {
 namespace {
@@ -31,6 +34,12 @@ Runtime::Runtime(int& argc, char**& argv) {
   // h5py (which locks it) must not make the run's next metrics refresh fail. A user's explicit
   // HDF5_USE_FILE_LOCKING still wins.
   setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
+  // HDF5 starts before MPI and is stopped by the destructor, before MPI_Finalize. Started after
+  // MPI, it would close the files still open (a collective file left by a failed write) from
+  // inside MPI_Finalize, after MPI-IO has shut down, and crash; or at exit. HDF5 1.10 also keeps
+  // the ID of a file whose close failed, pointing to freed memory: then it is not stopped at all.
+  H5dont_atexit();
+  H5open();
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &thread_level_);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
@@ -43,6 +52,7 @@ Runtime::Runtime(int& argc, char**& argv) {
 
 Runtime::~Runtime() {
   Kokkos::finalize();
+  if (!h5::close_failed()) H5close();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
