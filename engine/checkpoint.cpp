@@ -12,6 +12,7 @@
 
 #include "engine/build_info.hpp"
 #include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,13 +28,6 @@ void fsync_path(const std::string& path) {
     ::fsync(fd);
     ::close(fd);
   }
-}
-
-// Fault injection for the atomicity test: SADDLE_FAULT_ABORT_IN_CHECKPOINT=<step> kills the
-// process in the middle of writing that step's checkpoint, as a node failure would.
-bool abort_requested(std::int64_t step) {
-  const char* v = std::getenv("SADDLE_FAULT_ABORT_IN_CHECKPOINT");
-  return v && std::strtoll(v, nullptr, 10) == step;
 }
 
 }  // namespace
@@ -87,11 +81,7 @@ void CheckpointStore::fill_file(h5::File& f, std::int64_t step, const std::funct
   root.write_attr("ranks", std::int64_t{comm_.size()});
   fill(root);
   f.flush();  // MPI_File_sync on every rank before the file is sealed
-  if (abort_requested(step)) {
-    std::fprintf(stderr, "saddle: fault injection: aborting inside checkpoint of step %lld\n", static_cast<long long>(step));
-    std::fflush(stderr);
-    std::abort();
-  }
+  fault_point("checkpoint");
   root.write_attr(kEnd, std::int64_t{step});
 }
 

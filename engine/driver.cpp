@@ -16,6 +16,7 @@
 #include "engine/build_info.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 #include "engine/key_table.hpp"
 #include "engine/metric_history.hpp"
 #include "engine/progress.hpp"
@@ -183,6 +184,7 @@ int Session::run() {
   {
     auto t = timers.scope("setup");
     workload_->setup(ctx);
+    fault_point("setup");
   }
 
   CheckpointStore store(out_dir + "/" + name + ".ckpt", cfg.identity(), workload_name_, world_);
@@ -232,6 +234,7 @@ int Session::run() {
     {
       auto t = timers.scope("steps");
       workload_->step(step);
+      fault_point("step");
     }
     if (step % log_every == 0 || step == total) {
       auto t = timers.scope("metrics");

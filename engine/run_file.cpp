@@ -8,6 +8,7 @@
 
 #include "engine/build_info.hpp"
 #include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 
 namespace saddle::engine {
 
@@ -53,6 +54,7 @@ void RunFile::flush_metrics(MetricHistory& history) const {
       {
         h5::Group metrics = f.root().require_group("metrics");
         history.flush_to(metrics);
+        fault_point("flush");
       }
       f.close();
     } catch (const h5::Error& e) {
@@ -70,6 +72,7 @@ void RunFile::write_results(const std::function<void(const h5::Group&)>& write) 
     {
       h5::Group result = f.root().require_group("result");
       write(result);
+      fault_point("result");
     }
     f.close();
   } catch (const h5::Error& e) {
