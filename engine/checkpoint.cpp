@@ -12,6 +12,7 @@
 
 #include "engine/build_info.hpp"
 #include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,13 +28,6 @@ void fsync_path(const std::string& path) {
     ::fsync(fd);
     ::close(fd);
   }
-}
-
-// Fault injection for the atomicity test: SADDLE_FAULT_ABORT_IN_CHECKPOINT=<step> kills the
-// process in the middle of writing that step's checkpoint, as a node failure would.
-bool abort_requested(std::int64_t step) {
-  const char* v = std::getenv("SADDLE_FAULT_ABORT_IN_CHECKPOINT");
-  return v && std::strtoll(v, nullptr, 10) == step;
 }
 
 }  // namespace
@@ -76,32 +70,48 @@ std::vector<std::int64_t> CheckpointStore::steps_on_disk() const {
   return steps;
 }
 
+void CheckpointStore::fill_file(h5::File& f, std::int64_t step, const std::function<void(const h5::Group&)>& fill) const {
+  const h5::Group& root = f.root();
+  root.write_attr(kBegin, std::int64_t{step});
+  root.write_attr("step", std::int64_t{step});
+  root.write_attr("deck_identity", identity_);
+  root.write_attr("workload", workload_);
+  root.write_attr("saddle_version", build::version);
+  root.write_attr("git_revision", build::git_revision);
+  root.write_attr("ranks", std::int64_t{comm_.size()});
+  fill(root);
+  f.flush();  // MPI_File_sync on every rank before the file is sealed
+  fault_point("checkpoint");
+  root.write_attr(kEnd, std::int64_t{step});
+}
+
 void CheckpointStore::write(std::int64_t step, int keep, const std::function<void(const h5::Group&)>& fill) const {
   const std::string final_path = path_of(step), tmp = final_path + ".tmp";
-  if (comm_.is_root()) fs::create_directories(dir_);
-  comm_.barrier();
-  {
-    h5::File f = h5::File::create(tmp, &comm_);
-    const h5::Group& root = f.root();
-    root.write_attr(kBegin, std::int64_t{step});
-    root.write_attr("step", std::int64_t{step});
-    root.write_attr("deck_identity", identity_);
-    root.write_attr("workload", workload_);
-    root.write_attr("saddle_version", build::version);
-    root.write_attr("git_revision", build::git_revision);
-    root.write_attr("ranks", std::int64_t{comm_.size()});
-    fill(root);
-    f.flush();  // MPI_File_sync on every rank before the file is sealed
-    if (abort_requested(step)) {
-      std::fprintf(stderr, "saddle: fault injection: aborting inside checkpoint of step %lld\n", static_cast<long long>(step));
-      std::fflush(stderr);
-      std::abort();
-    }
-    root.write_attr(kEnd, std::int64_t{step});
+  comm_.agree([&] {
+    if (comm_.is_root()) fs::create_directories(dir_);
+  });
+  h5::File f;
+  try {
+    f = h5::File::create(tmp, &comm_, h5::Checksums::On);
+    fill_file(f, step, fill);
     f.close();
+  } catch (const h5::Error& e) {
+    // The h5 layer agrees on every collective write (and io_agreement on the MPI-IO calls inside
+    // HDF5), so a failure such as a full disk brings every rank here with the same message.
+    h5::close_after_failure(f);
+    std::string previous;
+    if (comm_.is_root()) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      const auto steps = steps_on_disk();
+      previous = steps.empty() ? "there is no earlier checkpoint" : "the previous checkpoint " + path_of(steps.front()) + " is intact";
+    }
+    comm_.bcast(previous);
+    throw CollectiveError("checkpoint of step " + std::to_string(step) + " not written: " + e.what() + "; " + previous,
+                          kExitFailure, 0);
   }
-  comm_.barrier();
-  if (comm_.is_root()) {
+  comm_.agree([&] {
+    if (!comm_.is_root()) return;
     fsync_path(tmp);
     fs::rename(tmp, final_path);
     fsync_path(dir_);
@@ -110,8 +120,7 @@ void CheckpointStore::write(std::int64_t step, int keep, const std::function<voi
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir_, ec))
       if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
-  }
-  comm_.barrier();
+  });
 }
 
 std::string CheckpointStore::inspect(const std::string& path, std::int64_t expected_step, bool* other_deck) const {
@@ -133,6 +142,13 @@ std::string CheckpointStore::inspect(const std::string& path, std::int64_t expec
     if (identity != identity_) {
       if (other_deck) *other_deck = true;
       return "written by a different deck (" + first_difference(identity, identity_) + ")";
+    }
+    // Reads all the data once, so that a checksum mismatch (silent corruption) refuses the file
+    // here, serially, and not in the middle of the collective read.
+    try {
+      h5::verify_checksums(root);
+    } catch (const h5::Error& e) {
+      return std::string("corrupt (") + e.what() + ")";
     }
     return "";
   } catch (const std::exception& e) {

@@ -1,8 +1,9 @@
 #pragma once
-// Checkpoints <output>/<name>.ckpt/step_<N>.h5 (DESIGN.md). Written collectively to
+// Checkpoints <output>/<name>.ckpt/step_<N>.h5 (docs/design.md). Written collectively to
 // step_<N>.h5.tmp, synced, sealed with an end signature, closed, then renamed by rank 0, so the
-// newest complete checkpoint is never a broken file. A checkpoint holds the deck identity and is
-// refused for a different deck, or when either signature is missing.
+// newest complete checkpoint is never a broken file. Its datasets carry Fletcher32 checksums. A
+// checkpoint holds the deck identity and is refused for a different deck, when either signature
+// is missing, or when its data fails the checksums.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -21,7 +22,9 @@ class CheckpointStore {
   std::string path_of(std::int64_t step) const;
 
   // Collective. Writes a checkpoint of `step`: `fill` writes the state into the root group of the
-  // open collective file. Keeps the newest `keep` checkpoints and removes the rest.
+  // open collective file. Keeps the newest `keep` checkpoints and removes the rest. A failed
+  // write (a full disk) throws a CollectiveError (exit 1) on every rank, naming the file and the
+  // cause; the partial file is removed and the earlier checkpoints are left as they are.
   void write(std::int64_t step, int keep, const std::function<void(const h5::Group&)>& fill) const;
 
   struct Found {
@@ -41,6 +44,7 @@ class CheckpointStore {
 
  private:
   std::vector<std::int64_t> steps_on_disk() const;  // rank 0 only, descending
+  void fill_file(h5::File& f, std::int64_t step, const std::function<void(const h5::Group&)>& fill) const;
 
   std::string dir_, identity_, workload_;
   Comm comm_;

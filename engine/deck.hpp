@@ -2,6 +2,8 @@
 // Input decks: TOML files plus `key.path=value` command-line overrides, checked against a schema
 // that the engine and the selected workload declare. Every error names the file (or override),
 // the line where known, the key and the expected form; near misses get a "did you mean".
+// Implemented in engine/deck_*.cpp: parse (file and overrides), guards (what toml11 accepts but
+// Saddle refuses), schema, resolve (deck against schema), config (the resolved deck), text.
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -143,8 +145,9 @@ class Deck {
   // A string value by dotted key, if present (used to pick the workload before its schema exists).
   std::optional<std::string> peek_string(const std::string& key) const;
 
+  struct Impl;  // engine/deck_internal.hpp
+
  private:
-  struct Impl;
   explicit Deck(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend Config resolve(const Deck&, const Schema&);

@@ -16,10 +16,12 @@
 #include "engine/build_info.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 #include "engine/key_table.hpp"
 #include "engine/metric_history.hpp"
 #include "engine/progress.hpp"
 #include "engine/run_file.hpp"
+#include "engine/run_output.hpp"
 #include "engine/signals.hpp"
 #include "engine/timers.hpp"
 #include "engine/workload.hpp"
@@ -93,11 +95,14 @@ std::string info_text(const Comm& world) {
   return o.str();
 }
 
-bool valid_run_name(const std::string& s) {
-  if (s.empty() || s == "." || s == "..") return false;
-  for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
-  return true;
+// Rank 0 claims the run's output before any computation (run_output.hpp); every rank learns of
+// a refusal. The lock is held until the returned object is destroyed (rank 0).
+RunOutput claim_output(const Comm& world, const Config& cfg) {
+  RunOutput output;
+  world.agree([&] {
+    if (world.is_root()) output = RunOutput::claim(cfg.string("run.output"), cfg.string("run.name"));
+  });
+  return output;
 }
 
 class Session {
@@ -132,9 +137,7 @@ class Session {
       Schema schema = engine_schema(cli_.deck);
       workload_->declare(schema);
       config_ = std::make_unique<Config>(resolve(deck, schema));
-      const std::string& run_name = config_->string("run.name");
-      if (!valid_run_name(run_name))
-        throw config_->error("run.name", "\"" + run_name + "\" is not a file name (letters, digits, '_', '-', '.')");
+      if (const auto why = run_name_problem(config_->string("run.name")); !why.empty()) throw config_->error("run.name", why);
       const auto layers = config_->integer("parallel.layer");
       if (world_.size() % layers != 0)
         throw config_->error("parallel.layer", std::to_string(layers) + " pipeline stages do not divide " +
@@ -166,12 +169,7 @@ int Session::run() {
   const Config& cfg = *config_;
   const ProcessGrid grid = make_process_grid(world_, static_cast<int>(cfg.integer("parallel.layer")));
   const std::string out_dir = cfg.string("run.output"), name = cfg.string("run.name");
-  world_.agree([&] {
-    if (!world_.is_root()) return;
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec || !fs::is_directory(out_dir)) throw cfg.error("run.output", "cannot create directory '" + out_dir + "': " + ec.message());
-  });
+  const RunOutput output = claim_output(world_, cfg);
   const std::int64_t total = workload_->steps(cfg);
   const std::int64_t log_every = cfg.integer("run.log_every");
   const std::int64_t ckpt_every = cfg.integer("run.checkpoint_every");
@@ -186,6 +184,7 @@ int Session::run() {
   {
     auto t = timers.scope("setup");
     workload_->setup(ctx);
+    fault_point("setup");
   }
 
   CheckpointStore store(out_dir + "/" + name + ".ckpt", cfg.identity(), workload_name_, world_);
@@ -235,6 +234,7 @@ int Session::run() {
     {
       auto t = timers.scope("steps");
       workload_->step(step);
+      fault_point("step");
     }
     if (step % log_every == 0 || step == total) {
       auto t = timers.scope("metrics");

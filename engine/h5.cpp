@@ -2,21 +2,10 @@
 
 #include <H5FDmpio.h>
 
-#include <mutex>
+#include <algorithm>
 
 namespace saddle::engine::h5 {
 namespace {
-
-// HDF5 prints its error stack to stderr by default; Saddle reports errors itself.
-void silence_hdf5() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
-}
-
-herr_t innermost(unsigned n, const H5E_error2_t* err, void* out) {
-  if (n == 0) *static_cast<std::string*>(out) = err->desc ? err->desc : "";
-  return 0;
-}
 
 TypeId string_type() {
   TypeId t(check(H5Tcopy(H5T_C_S1), "H5Tcopy"));
@@ -27,10 +16,11 @@ TypeId string_type() {
 
 }  // namespace
 
-std::string last_error_message() {
-  std::string msg;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost, &msg);
-  return msg.empty() ? "HDF5 call failed" : msg;
+herr_t Group::check_all(herr_t status, const std::string& what) const {
+  return check_agreed(comm(), status, what + " in '" + (file_ ? file_->path : std::string()) + "'");
+}
+hid_t Group::check_all(hid_t id, const std::string& what) const {
+  return check_agreed(comm(), id, what + " in '" + (file_ ? file_->path : std::string()) + "'");
 }
 
 std::string Group::where(const std::string& name) const {
@@ -52,14 +42,14 @@ bool Group::exists(const std::string& name) const {
 
 Group Group::open_group(const std::string& name) const {
   GroupId g(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "cannot open group " + where(name)));
-  return Group(std::move(g), where(name), comm_);
+  return Group(std::move(g), where(name), file_);
 }
 
 Group Group::create_group(const std::string& name) const {
   PlistId lcpl(check(H5Pcreate(H5P_LINK_CREATE), "H5Pcreate"));
   check(H5Pset_create_intermediate_group(lcpl.get(), 1), "H5Pset_create_intermediate_group");
   GroupId g(check(H5Gcreate2(id(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), "cannot create group " + where(name)));
-  return Group(std::move(g), where(name), comm_);
+  return Group(std::move(g), where(name), file_);
 }
 
 Group Group::require_group(const std::string& name) const {
@@ -143,17 +133,41 @@ std::vector<hsize_t> Group::shape(const std::string& name) const {
   return dims;
 }
 
-// Parallel HDF5 allocates datasets at creation and would first write fill values over the whole
-// array: twice the I/O for arrays that every rank then overwrites completely.
-PlistId no_fill_plist() {
+// Chunks of at most about 1 MiB, the trailing dimensions whole as far as that allows, and rows
+// shared evenly among the chunks (an edge chunk is stored whole: 1.1 MiB must not take 2 MiB).
+std::vector<hsize_t> chunk_dims(const std::vector<hsize_t>& dims, std::size_t element_size) {
+  constexpr std::size_t kChunkBytes = std::size_t{1} << 20;
+  std::vector<hsize_t> chunk(dims.size());
+  hsize_t budget = std::max<hsize_t>(1, kChunkBytes / std::max<std::size_t>(1, element_size));
+  for (std::size_t i = dims.size(); i-- > 0;) {
+    chunk[i] = std::max<hsize_t>(1, std::min(dims[i], budget));
+    budget = std::max<hsize_t>(1, budget / chunk[i]);
+  }
+  if (!dims.empty()) {
+    const hsize_t chunks = (dims[0] + chunk[0] - 1) / chunk[0];
+    chunk[0] = (dims[0] + chunks - 1) / chunks;
+  }
+  return chunk;
+}
+
+// `no_fill`: parallel HDF5 allocates datasets at creation and would first write fill values over
+// the whole array: twice the I/O for arrays that every rank then overwrites completely.
+PlistId Group::creation_plist(const std::vector<hsize_t>& dims, hid_t type, bool no_fill) const {
   PlistId dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"));
-  check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  if (no_fill) check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
+  hsize_t total = 1;
+  for (auto d : dims) total *= d;
+  if (file_ && file_->checksums == Checksums::On && total > 0) {
+    const auto chunk = chunk_dims(dims, H5Tget_size(type));
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk");
+    check(H5Pset_fletcher32(dcpl.get()), "H5Pset_fletcher32");
+  }
   return dcpl;
 }
 
 PlistId Group::transfer_plist() const {
   PlistId x(check(H5Pcreate(H5P_DATASET_XFER), "H5Pcreate"));
-  if (comm_) check(H5Pset_dxpl_mpio(x.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  if (comm()) check(H5Pset_dxpl_mpio(x.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
   return x;
 }
 
@@ -164,37 +178,41 @@ void Group::write_raw(const std::string& name, hid_t type, const void* data, std
   if (total != n) throw std::logic_error("h5 write " + where(name) + ": dims do not match the data size");
   if (exists(name)) remove(name);
   SpaceId fs(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
-  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                    "cannot create dataset " + where(name)));
+  DatasetId d(check_all(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, creation_plist(dims, type, false).get(),
+                                   H5P_DEFAULT),
+                        "cannot create dataset " + where(name)));
   // Collective files: every rank takes part, rank 0 alone contributes the data.
-  const bool writer = !comm_ || comm_->rank() == 0;
+  const bool writer = !comm() || comm()->rank() == 0;
   SpaceId ms(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate_simple"));
   if (!writer) {
     check(H5Sselect_none(ms.get()), "H5Sselect_none");
     check(H5Sselect_none(fs.get()), "H5Sselect_none");
   }
   PlistId x = transfer_plist();
-  if (n > 0) check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), data), "cannot write dataset " + where(name));
-  d.close("H5Dclose " + where(name));
+  if (n > 0) check_all(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), data), "cannot write dataset " + where(name));
+  check_all(H5Dclose(d.release()), "cannot close dataset " + where(name));
 }
 
 void Group::read_raw(const std::string& name, hid_t type, void* data, std::size_t) const {
   DatasetId d(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "missing dataset " + where(name)));
-  check(H5Dread(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot read dataset " + where(name));
+  check_all(H5Dread(d.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "cannot read dataset " + where(name));
 }
 
 void Group::write_rows_raw(const std::string& name, hid_t type, const void* local, std::int64_t local_rows,
                            std::int64_t cols, int rank) const {
-  if (!comm_) throw std::logic_error("h5 write_rows " + where(name) + " needs a collective file");
-  const std::int64_t max_cols = comm_->allreduce(cols, Op::Max), min_cols = comm_->allreduce(cols, Op::Min);
+  const Comm* comm = this->comm();
+  if (!comm) throw std::logic_error("h5 write_rows " + where(name) + " needs a collective file");
+  const std::int64_t max_cols = comm->allreduce(cols, Op::Max), min_cols = comm->allreduce(cols, Op::Min);
   if (max_cols != min_cols) throw std::logic_error("h5 write_rows " + where(name) + ": ranks disagree on the column count");
-  const std::int64_t global_rows = comm_->allreduce(local_rows, Op::Sum);
-  const std::int64_t offset = comm_->exscan_sum(local_rows);
+  const std::int64_t global_rows = comm->allreduce(local_rows, Op::Sum);
+  const std::int64_t offset = comm->exscan_sum(local_rows);
   if (exists(name)) remove(name);
   const hsize_t gdims[2] = {static_cast<hsize_t>(global_rows), static_cast<hsize_t>(cols)};
   SpaceId fs(check(H5Screate_simple(rank, gdims, nullptr), "H5Screate_simple"));
-  DatasetId d(check(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, no_fill_plist().get(), H5P_DEFAULT),
-                    "cannot create dataset " + where(name)));
+  const std::vector<hsize_t> extent(gdims, gdims + rank);
+  DatasetId d(check_all(H5Dcreate2(id(), name.c_str(), type, fs.get(), H5P_DEFAULT, creation_plist(extent, type, true).get(),
+                                   H5P_DEFAULT),
+                        "cannot create dataset " + where(name)));
   const hsize_t start[2] = {static_cast<hsize_t>(offset), 0};
   const hsize_t count[2] = {static_cast<hsize_t>(local_rows), static_cast<hsize_t>(cols)};
   const hsize_t one[2] = {1, std::max<hsize_t>(1, static_cast<hsize_t>(cols))};
@@ -207,8 +225,8 @@ void Group::write_rows_raw(const std::string& name, hid_t type, const void* loca
   }
   PlistId x = transfer_plist();
   if (global_rows > 0 && cols > 0)
-    check(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), local), "cannot write dataset " + where(name));
-  d.close("H5Dclose " + where(name));
+    check_all(H5Dwrite(d.get(), type, ms.get(), fs.get(), x.get(), local), "cannot write dataset " + where(name));
+  check_all(H5Dclose(d.release()), "cannot close dataset " + where(name));
 }
 
 void Group::read_rows_raw(const std::string& name, hid_t type, void* out, std::int64_t row_begin,
@@ -233,11 +251,11 @@ void Group::read_rows_raw(const std::string& name, hid_t type, void* out, std::i
     check(H5Sselect_none(ms.get()), "H5Sselect_none");
   }
   PlistId x = transfer_plist();
-  check(H5Dread(d.get(), type, ms.get(), fs.get(), x.get(), out), "cannot read dataset " + where(name));
+  check_all(H5Dread(d.get(), type, ms.get(), fs.get(), x.get(), out), "cannot read dataset " + where(name));
 }
 
 void Group::append_raw(const std::string& name, hid_t type, const void* data, std::size_t n) const {
-  if (comm_) throw std::logic_error("h5 append " + where(name) + " is for serial files");
+  if (comm()) throw std::logic_error("h5 append " + where(name) + " is for serial files");
   if (!exists(name)) {
     const hsize_t zero[1] = {0}, unlimited[1] = {H5S_UNLIMITED}, chunk[1] = {256};
     SpaceId s(check(H5Screate_simple(1, zero, unlimited), "H5Screate_simple"));
@@ -258,56 +276,6 @@ void Group::append_raw(const std::string& name, hid_t type, const void* data, st
   SpaceId ms(check(H5Screate_simple(1, count, nullptr), "H5Screate_simple"));
   check(H5Dwrite(d.get(), type, ms.get(), fs.get(), H5P_DEFAULT, data), "cannot append to series " + where(name));
   d.close("H5Dclose " + where(name));
-}
-
-// ---------------------------------------------------------------------------------------------
-namespace {
-
-PlistId access_plist(const Comm* comm) {
-  PlistId fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"));
-  if (comm) {
-    check(H5Pset_fapl_mpio(fapl.get(), comm->raw(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
-    check(H5Pset_all_coll_metadata_ops(fapl.get(), 1), "H5Pset_all_coll_metadata_ops");
-    check(H5Pset_coll_metadata_write(fapl.get(), 1), "H5Pset_coll_metadata_write");
-  }
-  return fapl;
-}
-
-}  // namespace
-
-File File::create(const std::string& path, const Comm* comm) {
-  silence_hdf5();
-  PlistId fapl = access_plist(comm);
-  File f;
-  f.path_ = path;
-  f.fid_ = FileId(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "cannot create HDF5 file '" + path + "'"));
-  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
-                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
-  return f;
-}
-
-File File::open(const std::string& path, Mode mode, const Comm* comm) {
-  silence_hdf5();
-  PlistId fapl = access_plist(comm);
-  File f;
-  f.path_ = path;
-  f.fid_ = FileId(check(H5Fopen(path.c_str(), mode == Mode::ReadOnly ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl.get()),
-                        "cannot open HDF5 file '" + path + "'"));
-  f.root_ = Group(GroupId(check(H5Gopen2(f.fid_.get(), "/", H5P_DEFAULT), "H5Gopen /")), "/",
-                  comm ? std::make_shared<const Comm>(*comm) : nullptr);
-  return f;
-}
-
-File::~File() {
-  root_ = Group();
-  fid_.reset();
-}
-
-void File::flush() const { check(H5Fflush(fid_.get(), H5F_SCOPE_GLOBAL), "cannot flush '" + path_ + "'"); }
-
-void File::close() {
-  root_ = Group();
-  fid_.close("cannot close HDF5 file '" + path_ + "'");
 }
 
 }  // namespace saddle::engine::h5

@@ -2,7 +2,7 @@
 // A small RAII layer over the HDF5 C API. Every call's return code is checked and turned into an
 // h5::Error naming the file, the object and the HDF5 message. Files are opened either by this
 // process alone (serial) or by every rank of a communicator through MPI-IO (collective); in
-// collective mode every rank must make the same calls in the same order (DESIGN.md: HDF5 layout).
+// collective mode every rank must make the same calls in the same order (docs/design.md: HDF5 layout).
 #include <hdf5.h>
 
 #include <cstdint>
@@ -31,6 +31,14 @@ T check(T status, const std::string& what) {
   return status;
 }
 
+// check() for a call that every rank of a collective file makes (`comm`; nullptr: serial). When
+// it fails on some ranks only, the others must not go on into the next collective call: every
+// rank learns the outcome and all throw the same Error (the lowest failing rank's message).
+// MPI-IO failures inside HDF5 calls are agreed the same way (io_agreement.cpp), so that HDF5
+// itself fails alike on every rank.
+herr_t check_agreed(const Comm* comm, herr_t status, const std::string& what);
+hid_t check_agreed(const Comm* comm, hid_t id, const std::string& what);
+
 template <herr_t (*Close)(hid_t)>
 class Handle {
  public:
@@ -48,6 +56,8 @@ class Handle {
   }
   ~Handle() { reset(); }
   hid_t get() const { return id_; }
+  // Gives up ownership without closing.
+  hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
   bool valid() const { return id_ >= 0; }
   // Closes now and reports failure (destructors cannot).
   void close(const std::string& what) {
@@ -81,17 +91,28 @@ hid_t native_type() {
   else static_assert(sizeof(T) == 0, "no HDF5 native type for this type");
 }
 
+// Whether the datasets a file's groups create carry Fletcher32 checksums (chunked storage), so
+// that silent corruption is detected when they are read (checkpoints).
+enum class Checksums { Off, On };
+
+// What the groups of one open file share.
+struct FileInfo {
+  std::string path;                  // for messages
+  std::shared_ptr<const Comm> comm;  // collective files only
+  Checksums checksums = Checksums::Off;
+};
+
 class Group {
  public:
   Group() = default;
-  Group(GroupId id, std::string path, std::shared_ptr<const Comm> comm)
-      : id_(std::move(id)), path_(std::move(path)), comm_(std::move(comm)) {}
+  Group(GroupId id, std::string path, std::shared_ptr<const FileInfo> file)
+      : id_(std::move(id)), path_(std::move(path)), file_(std::move(file)) {}
 
   hid_t id() const { return id_.get(); }
   const std::string& path() const { return path_; }
-  bool collective() const { return comm_ != nullptr; }
+  bool collective() const { return comm() != nullptr; }
   // The communicator of a collective file (nullptr when serial).
-  const Comm* comm() const { return comm_.get(); }
+  const Comm* comm() const { return file_ ? file_->comm.get() : nullptr; }
 
   // Whether a link `name` ("a" or "a/b/c") exists below this group.
   bool exists(const std::string& name) const;
@@ -195,22 +216,29 @@ class Group {
   void append_raw(const std::string& name, hid_t type, const void* data, std::size_t n) const;
   std::string where(const std::string& name) const;
   PlistId transfer_plist() const;
+  PlistId creation_plist(const std::vector<hsize_t>& dims, hid_t type, bool no_fill) const;
+  // check_agreed() over this group's file, the file named in the message.
+  herr_t check_all(herr_t status, const std::string& what) const;
+  hid_t check_all(hid_t id, const std::string& what) const;
 
   GroupId id_;
   std::string path_;
-  std::shared_ptr<const Comm> comm_;
+  std::shared_ptr<const FileInfo> file_;
 };
 
 class File {
  public:
   enum class Mode { ReadOnly, ReadWrite };
   // Creates (truncating) `path`. With `comm`, every rank of it opens the file through MPI-IO.
-  static File create(const std::string& path, const Comm* comm = nullptr);
+  static File create(const std::string& path, const Comm* comm = nullptr, Checksums checksums = Checksums::Off);
   static File open(const std::string& path, Mode mode, const Comm* comm = nullptr);
 
   File() = default;
   File(File&&) = default;
   File& operator=(File&&) = default;
+  // A collective file is not closed while an exception unwinds the stack: H5Fclose is collective,
+  // and the other ranks may not be unwinding too. HDF5 closes it at MPI_Finalize (every rank), or
+  // MPI_Abort ends the job. close() is the way to close it.
   ~File();
 
   Group& root() { return root_; }
@@ -221,9 +249,24 @@ class File {
   void close();
 
  private:
+  static File make(hid_t fid, const std::string& path, const Comm* comm, Checksums checksums);
+  const Comm* comm() const { return info_ ? info_->comm.get() : nullptr; }
+
   FileId fid_;
   Group root_;
   std::string path_;
+  std::shared_ptr<const FileInfo> info_;
 };
+
+// Whether some HDF5 file failed to close in this process (see Runtime's destructor).
+bool close_failed();
+
+// After an h5 Error that every rank of a collective file got alike (the collective writes agree
+// on their outcome), closes `f` on every rank and ignores what the close reports.
+void close_after_failure(File& f);
+
+// Reads every dataset below `group` that carries checksums, in slabs of at most 16 MiB, so that
+// they are verified; throws Error naming the first dataset that fails. Serial files.
+void verify_checksums(const Group& group);
 
 }  // namespace saddle::engine::h5

@@ -7,6 +7,8 @@
 #include <ctime>
 
 #include "engine/build_info.hpp"
+#include "engine/error.hpp"
+#include "engine/fault_injection.hpp"
 
 namespace saddle::engine {
 
@@ -20,7 +22,8 @@ std::string utc_now() {
 }
 
 void RunFile::create(const Config& config, const std::string& workload, std::int64_t restarted_from_step) const {
-  if (comm_.is_root()) {
+  comm_.agree([&] {
+    if (!comm_.is_root()) return;
     h5::File f = h5::File::create(path_);
     const h5::Group& root = f.root();
     char host[256] = "unknown";
@@ -39,8 +42,7 @@ void RunFile::create(const Config& config, const std::string& workload, std::int
     root.create_group("config").write_attr("toml", config.to_toml());
     root.create_group("metrics");
     f.close();
-  }
-  comm_.barrier();
+  });
 }
 
 void RunFile::flush_metrics(MetricHistory& history) const {
@@ -52,6 +54,7 @@ void RunFile::flush_metrics(MetricHistory& history) const {
       {
         h5::Group metrics = f.root().require_group("metrics");
         history.flush_to(metrics);
+        fault_point("flush");
       }
       f.close();
     } catch (const h5::Error& e) {
@@ -63,16 +66,25 @@ void RunFile::flush_metrics(MetricHistory& history) const {
 }
 
 void RunFile::write_results(const std::function<void(const h5::Group&)>& write) const {
-  h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite, &comm_);
-  {
-    h5::Group result = f.root().require_group("result");
-    write(result);
+  h5::File f;
+  try {
+    f = h5::File::open(path_, h5::File::Mode::ReadWrite, &comm_);
+    {
+      h5::Group result = f.root().require_group("result");
+      write(result);
+      fault_point("result");
+    }
+    f.close();
+  } catch (const h5::Error& e) {
+    // Agreed by every rank, as in CheckpointStore::write.
+    h5::close_after_failure(f);
+    throw CollectiveError("results not written to " + path_ + ": " + e.what(), kExitFailure, 0);
   }
-  f.close();
 }
 
 void RunFile::finish(const std::vector<Timers::Summary>& timers, std::int64_t steps_done) const {
-  if (comm_.is_root()) {
+  comm_.agree([&] {
+    if (!comm_.is_root()) return;
     h5::File f = h5::File::open(path_, h5::File::Mode::ReadWrite);
     {
       h5::Group g = f.root().require_group("timers");
@@ -87,8 +99,7 @@ void RunFile::finish(const std::vector<Timers::Summary>& timers, std::int64_t st
     f.root().write_attr("finished_utc", utc_now());
     f.root().write_attr("steps", steps_done);
     f.close();
-  }
-  comm_.barrier();
+  });
 }
 
 }  // namespace saddle::engine

@@ -1,5 +1,5 @@
 #pragma once
-// The run file <output>/<name>.h5 (DESIGN.md: HDF5 layout). Provenance, /config, /metrics and
+// The run file <output>/<name>.h5 (docs/design.md: HDF5 layout). Provenance, /config, /metrics and
 // /timers are written by rank 0 alone (serial opens between steps, so the file is complete and
 // readable whenever the run is between flushes); /result is written collectively by all ranks.
 #include <cstdint>
@@ -24,7 +24,8 @@ class RunFile {
   void create(const Config& config, const std::string& workload, std::int64_t restarted_from_step) const;
   // Collective. Appends unflushed metric rows (rank 0 writes).
   void flush_metrics(MetricHistory& history) const;
-  // Collective. Opens the file on every rank and hands /result to `write`.
+  // Collective. Opens the file on every rank and hands /result to `write`. A failed write (a full
+  // disk) throws a CollectiveError on every rank naming the file and the cause.
   void write_results(const std::function<void(const h5::Group&)>& write) const;
   // Collective. /timers/<region> (per-rank seconds, attributes min/mean/max), completion marks.
   void finish(const std::vector<Timers::Summary>& timers, std::int64_t steps_done) const;

@@ -1,11 +1,14 @@
 #include "engine/runtime.hpp"
 
+#include <hdf5.h>
 #include <mpi.h>
 
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "engine/h5.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SADDLE_HAVE_LSAN 1
@@ -56,6 +59,12 @@ Runtime::Runtime(int& argc, char**& argv) {
   // h5py (which locks it) must not make the run's next metrics refresh fail. A user's explicit
   // HDF5_USE_FILE_LOCKING still wins.
   setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
+  // HDF5 starts before MPI and is stopped by the destructor, before MPI_Finalize. Started after
+  // MPI, it would close the files still open (a collective file left by a failed write) from
+  // inside MPI_Finalize, after MPI-IO has shut down, and crash; or at exit. HDF5 1.10 also keeps
+  // the ID of a file whose close failed, pointing to freed memory: then it is not stopped at all.
+  H5dont_atexit();
+  H5open();
   pause_leak_tracking();
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &thread_level_);
   resume_leak_tracking();
@@ -71,6 +80,7 @@ Runtime::Runtime(int& argc, char**& argv) {
 Runtime::~Runtime() {
   check_leaks_now();
   Kokkos::finalize();
+  if (!h5::close_failed()) H5close();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();

@@ -34,6 +34,8 @@ void load_csr(const engine::InputFile& f, const engine::Comm& comm, Data& data) 
   const std::int64_t nnz = idims[0];
   data.rows = engine::block_rows(data.n, comm.rank(), comm.size());
   auto ptr = f.read_rows<std::int64_t>("G/indptr", data.rows.begin, data.rows.count() + 1);
+  if (data.rows.begin == 0 && ptr.front() != 0)
+    throw f.error("G/indptr", "must start at 0 (CSR row pointers), found " + std::to_string(ptr.front()));
   for (std::size_t k = 0; k + 1 < ptr.size(); ++k)
     if (ptr[k] > ptr[k + 1] || ptr[k] < 0)
       throw f.error("G/indptr", "must be non-decreasing from 0 (entry " + std::to_string(data.rows.begin + static_cast<std::int64_t>(k)) + ")");

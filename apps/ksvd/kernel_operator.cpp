@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "engine/error.hpp"
 
@@ -63,9 +64,12 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   }
   if (spec_.type == KernelType::Sne) {
     const std::int64_t neighbours = m - (data.same_set ? 1 : 0);
-    if (!(config.perplexity < static_cast<double>(neighbours)))
-      throw InputError("key 'ksvd.kernel.perplexity': " + std::to_string(static_cast<long long>(config.perplexity)) +
+    if (!(config.perplexity < static_cast<double>(neighbours))) {
+      char value[32];
+      std::snprintf(value, sizeof value, "%.17g", config.perplexity);
+      throw InputError("key 'ksvd.kernel.perplexity': " + std::string(value) +
                        " must be smaller than the number of neighbours of a row (" + std::to_string(neighbours) + ")");
+    }
   }
   rows_.points = spec_.type == KernelType::Kl ? histograms(data.X, d, "/X", data.rows.begin) : data.X;
   prepare_rows(rows_, spec_.exclude_self);
@@ -206,8 +210,6 @@ void KernelOperator::enable_centering() {
 void KernelOperator::apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
                            double* out_col) {
   const std::int64_t nl = local_rows(), m = data_.m;
-  if (!B) kb = 0;
-  if (!A) ka = 0;
   // Column side: partial sums of this rank, plus (centred) 1ᵀB and aᵀB, reduced in one call.
   std::vector<double> col(kb ? static_cast<std::size_t>((m + 2) * kb) : 0, 0.0);
   pass(rows_, ka ? A : nullptr, ka, out_row, kb ? B : nullptr, kb, kb ? col.data() : nullptr);

@@ -46,8 +46,9 @@ class KernelOperator {
   void enable_centering();
   bool centered() const { return centered_; }
 
-  // Collective when B != nullptr. out_row (local rows x ka) = G A; out_col (m x kb) = Gᵀ B over
-  // all ranks. Either side may be skipped (nullptr / 0 columns).
+  // Collective when kb > 0 (on every rank, also one that holds no rows: its B and out_row may
+  // then be null). out_row (local rows x ka) = G A; out_col (m x kb) = Gᵀ B over all ranks. A side
+  // is skipped by giving it 0 columns.
   void apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb, double* out_col);
   // Row side for out-of-sample rows: out (test rows x ka) = κ(Xtest, Z) A (centred like G).
   void apply_test(const RowSet& test, const double* A, std::int64_t ka, double* out);

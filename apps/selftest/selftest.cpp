@@ -10,6 +10,7 @@
 #include <cmath>
 #include <thread>
 
+#include "engine/memory_check.hpp"
 #include "engine/workload.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/spaces.hpp"
@@ -45,6 +46,8 @@ class SelfTest : public engine::Workload {
     sigma_ = c.real("selftest.sigma");
     delay_ = c.real("selftest.step_delay");
     rows_ = engine::block_rows(n_, comm_.rank(), comm_.size());
+    // Before allocating: a size beyond memory would crash (2^61 rows overflow the byte count).
+    comm_.agree([&] { engine::require_memory(static_cast<double>(rows_.count()) * sizeof(double), "selftest.n", c); });
     problem_ = CounterRng(ctx.seed, "problem");
     noise_ = CounterRng(ctx.seed, "noise");
     x_ = Kokkos::View<double*, kernels::Mem>("x", static_cast<std::size_t>(rows_.count()));

@@ -3,7 +3,7 @@
 # the restart ignores it, continues from step 20 and ends equal to an uninterrupted run.
 source "$(dirname "$0")/common.sh"
 mpi 2 "$SADDLE" run deck.toml run.name=straight -q || fail "straight run"
-SADDLE_FAULT_ABORT_IN_CHECKPOINT=30 mpi 2 "$SADDLE" run deck.toml run.name=crash -q
+SADDLE_FAULT_KILL=checkpoint:3 mpi 2 "$SADDLE" run deck.toml run.name=crash -q
 code=$?
 [ $code -ne 0 ] && [ $code -ne 3 ] || fail "the faulted run exited $code"
 ls -la out/crash.ckpt

@@ -19,7 +19,7 @@ last=$(/usr/bin/python3 -c 'import h5py,sys; print("%.6g" % h5py.File(sys.argv[1
 grep -qE "^  distance +$last\$" <<<"$report" || fail "report's distance is not $last:"$'\n'"$report"
 
 # An interrupted run (killed before its results) is reported as such, with the steps it logged.
-SADDLE_FAULT_ABORT_IN_CHECKPOINT=30 "$SADDLE" run deck.toml run.name=cut -q 2>/dev/null
+SADDLE_FAULT_KILL=checkpoint:3 "$SADDLE" run deck.toml run.name=cut -q 2>/dev/null
 report=$(post report out/cut.h5) || fail "report of an interrupted run exited $?"
 grep -qF "out/cut.h5: selftest, NOT completed" <<<"$report" || fail "interrupted run not flagged:"$'\n'"$report"
 

@@ -149,3 +149,68 @@ TEST(H5, CollectiveRowsRoundTripWhateverTheRankCount) {
     f.close();
   }
 }
+
+// Files created with checksums store every dataset chunked with Fletcher32; verify_checksums reads
+// them all and names the one whose data changed on disk.
+TEST(H5, ChecksumsDetectChangedData) {
+  const Comm c;
+  const std::string path = scratch(c, "checksums");
+  const std::int64_t rows = 50000, cols = 3;  // 1.2 MB: two chunks
+  const RowRange mine = block_rows(rows, c.rank(), c.size());
+  std::vector<double> local;
+  for (std::int64_t i = mine.begin; i < mine.end; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) local.push_back(cell(i, j));
+  {
+    h5::File f = h5::File::create(path, &c, h5::Checksums::On);
+    f.root().create_group("state").write_rows("U", local.data(), mine.count(), cols);
+    f.root().write("small", std::vector<std::int64_t>{1, 2, 3});
+    f.close();
+  }
+  if (!c.is_root()) return;
+  {
+    h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
+    for (const char* name : {"state/U", "small"}) {
+      const hid_t d = H5Dopen2(f.root().id(), name, H5P_DEFAULT);
+      const hid_t dcpl = H5Dget_create_plist(d);
+      EXPECT_EQ(H5Pget_layout(dcpl), H5D_CHUNKED) << name;
+      EXPECT_GE(H5Pget_filter_by_id2(dcpl, H5Z_FILTER_FLETCHER32, nullptr, nullptr, nullptr, 0, nullptr, nullptr), 0) << name;
+      H5Pclose(dcpl);
+      H5Dclose(d);
+    }
+    h5::verify_checksums(f.root());
+    EXPECT_EQ(f.root().read<double>("state/U").size(), static_cast<std::size_t>(rows * cols));
+    f.close();
+  }
+  // One byte in the middle of the second chunk of /state/U.
+  haddr_t address = 0;
+  hsize_t chunk_bytes = 0;
+  {
+    h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
+    const hid_t d = H5Dopen2(f.root().id(), "state/U", H5P_DEFAULT);
+    const hid_t space = H5Dget_space(d);
+    hsize_t nchunks = 0, offset[2] = {0, 0};
+    unsigned mask = 0;
+    H5Dget_num_chunks(d, space, &nchunks);
+    EXPECT_EQ(nchunks, 2u);
+    ASSERT_GE(H5Dget_chunk_info(d, space, 1, offset, &mask, &address, &chunk_bytes), 0);
+    H5Sclose(space);
+    H5Dclose(d);
+    f.close();
+  }
+  std::FILE* file = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(file, nullptr);
+  const long at = static_cast<long>(address + chunk_bytes / 2);
+  std::fseek(file, at, SEEK_SET);
+  const int byte = std::fgetc(file);
+  std::fseek(file, at, SEEK_SET);
+  std::fputc(byte ^ 0x5a, file);
+  std::fclose(file);
+  h5::File f = h5::File::open(path, h5::File::Mode::ReadOnly);
+  try {
+    h5::verify_checksums(f.root());
+    ADD_FAILURE() << "corruption not detected";
+  } catch (const h5::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read dataset /state/U"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Fletcher32"), std::string::npos) << e.what();
+  }
+}

@@ -182,6 +182,30 @@ TEST(InputFiles, EmptyMatricesAreRefused) {
   expect_refused("qoda", "qoda.problem.path", a04, ":/A must be a non-empty 2-D matrix, found 0 x 4");
 }
 
+// A CSR /G (indptr, indices, data, attribute shape): misread silently before, now refused.
+TEST(InputFiles, MalformedCsrIsRefused) {
+  auto csr = [](std::vector<double> indptr, bool float_indices, bool float_shape) {
+    return [=](const h5::Group& root) {
+      const h5::Group g = root.create_group("G");
+      g.write("indptr", std::vector<std::int64_t>(indptr.begin(), indptr.end()));
+      if (float_indices) g.write("indices", std::vector<double>{0, 1.5, 1});
+      else g.write("indices", std::vector<std::int64_t>{0, 1, 1});
+      g.write("data", std::vector<double>{1, 2, 3});
+      if (float_shape) g.write_attr("shape", std::vector<double>{2.5, 2});
+      else g.write_attr("shape", std::vector<std::int64_t>{2, 2});
+    };
+  };
+  const std::string shifted = craft("ksvd_indptr1.h5", csr({1, 2, 3}, false, false));
+  const std::string findex = craft("ksvd_float_indices.h5", csr({0, 2, 3}, true, false));
+  const std::string fshape = craft("ksvd_float_shape.h5", csr({0, 2, 3}, false, true));
+  const std::string good = craft("ksvd_csr_good.h5", csr({0, 2, 3}, false, false));
+  const std::string given = "[ksvd]\nrank = 1\nmethod = \"exact\"\n[ksvd.kernel]\ntype = \"given\"\n[ksvd.data]\nsource = \"hdf5\"\npath = \"";
+  expect_refused("ksvd", "ksvd.data.path", shifted, ":/G/indptr must start at 0");
+  expect_refused("ksvd", "ksvd.data.path", findex, ":/G/indices holds floating-point values where integers belong");
+  expect_refused("ksvd", "ksvd.data.path", fshape, ":/G@shape holds floating-point values where integers belong");
+  EXPECT_EQ(run({"run", run_deck("ksvd_csr_good", "ksvd", given + good + "\"\n"), "--quiet"}), kExitDone);
+}
+
 TEST(InputFile, ReadsShapesRowsAndAttributesAndNamesWhatItRefuses) {
   const std::string path = craft("api.h5", [](const h5::Group& g) {
     g.write("M", std::vector<double>{1, 2, 3, 4, 5, 6}, {3, 2});

@@ -175,6 +175,28 @@ TEST(Ksvd, ExactEqualsLapackOnTheFormedMatrix) {
   EXPECT_LT(max_abs_diff(r.scores_test, matmul(rbf(Xt(), Z(), kD, 1.3), ref.V, kT, kM, 4)), 1e-10);
 }
 
+// Two rows on up to 3 ranks: a rank that holds no rows still takes part in every collective
+// (it once skipped the column-side reduction and the job died with MPI_ERR_TRUNCATE or hung).
+TEST(Ksvd, RanksWithoutRowsTakePart) {
+  const Mat x = gaussian(2 * kD, 21), z = gaussian(5 * kD, 22);
+  const std::string file = data_file("two_rows", {{"X", x, {2, kD}}, {"Z", z, {5, kD}}});
+  const Svd ref = reference_svd(rbf(x, z, kD, 1.3), 2, 5, 2);
+  for (const std::string method : {"exact", "randomized", "nystrom"}) {
+    const std::string extra = method == "randomized" ? "oversample = 0\npower_iters = 3" : method == "nystrom" ? "nystrom_rows = 2\nnystrom_cols = 5" : "";
+    const std::string name = "two_rows_" + method;
+    ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 2\ncenter = false\nmethod = \"" + method + "\"\n" + extra + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" +
+                                   file + "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.3\n"),
+                   "--quiet"}),
+              kExitDone)
+        << method;
+    if (!world().is_root()) continue;
+    const Result r = read_result(name);
+    EXPECT_LT(max_abs_diff(r.s, ref.s), 1e-12 * ref.s[0]) << method;
+    EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-10) << method;
+    EXPECT_LT(max_abs_diff(r.V, ref.V), 1e-10) << method;
+  }
+}
+
 TEST(Ksvd, NystromWithEveryRowAndColumnEqualsExact) {
   for (const std::string center : {"false", "true"}) {
     const std::string e = "ex_c" + center, y = "ny_c" + center;

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "engine/deck.hpp"
 #include "engine/driver.hpp"
@@ -180,4 +183,83 @@ TEST(Deck, SchemaRejectsDuplicateAndMalformedKeys) {
   EXPECT_THROW(s.integer("a.b"), std::logic_error);
   EXPECT_THROW(s.integer("a..b"), std::logic_error);
   EXPECT_THROW(s.integer("a b"), std::logic_error);
+}
+
+namespace {
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// The parse error of `text` (InputError message), and how long the refusal took.
+std::string parse_error(const std::string& text, double* seconds = nullptr, const std::vector<std::string>& overrides = {}) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string e = error_of([&] { Deck::parse(text, "deep.toml", overrides); });
+  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return e;
+}
+
+}  // namespace
+
+// toml11 parses nesting recursively: 10,000 nested arrays or inline tables overflowed the stack,
+// and 100,000 dotted key parts took minutes. They are refused before toml11 sees them.
+TEST(Deck, DeepNestingIsRefusedFastWithTheLine) {
+  const std::string head = "[run]\nworkload = \"demo\"\n";
+  for (const int n : {10000, 100000}) {
+    double seconds = 0;
+    for (const std::string& deep :
+         {"x = " + repeat("[", n) + repeat("]", n), "x = " + repeat("{a = ", n) + "1" + repeat("}", n),
+          "x" + repeat(".a", n) + " = 1", "[a" + repeat(".a", n) + "]"}) {
+      const std::string e = parse_error(head + deep + "\n", &seconds);
+      EXPECT_NE(e.find("deep.toml:3: arrays, inline tables, tables and dotted keys nested more than 64 deep"),
+                std::string::npos)
+          << e;
+      EXPECT_LT(seconds, 1.0) << deep.substr(0, 20);
+    }
+  }
+  EXPECT_NE(parse_error(head, nullptr, {"run.x=" + repeat("[", 10000)}).find("command line override of 'run.x': arrays"),
+            std::string::npos);
+  EXPECT_NE(parse_error(head, nullptr, {"run" + repeat(".x", 100) + "=1"}).find("a key of more than 64 parts"),
+            std::string::npos);
+  // 64 levels pass; brackets inside strings and comments do not count.
+  EXPECT_EQ(parse_error(head + "x = " + repeat("[", 62) + repeat("]", 62) + "\n"), "");
+  EXPECT_EQ(parse_error(head + "x = \"" + repeat("[", 100) + "\" # " + repeat("{", 100) + "\ny = '''\n" + repeat("[", 100) +
+                        "'''\nz = [\"]\", '[', \"\\\"[\", [1, 2], {a = [3]}]\n"),
+            "");
+}
+
+// toml11 clamps integer literals beyond 64 bits to the int64 range; Saddle refuses them.
+TEST(Deck, IntegersBeyond64BitsAreRefusedNotClamped) {
+  for (const std::string big : {"99999999999999999999", "-99999999999999999999", "9_223_372_036_854_775_808", "0xffffffffffffffff"}) {
+    const std::string e = resolve_error(kDeck, {"demo.n=" + big});
+    EXPECT_NE(e.find("key 'demo.n': expected an integer in [1, 1000], got " + big + ", which is beyond the 64-bit integer range"),
+              std::string::npos)
+        << e;
+  }
+  EXPECT_NE(resolve_error("[run]\nworkload = \"demo\"\nseed = 99999999999999999999\n").find(
+                "demo.toml:3: key 'run.seed': expected an integer >= 0, got 99999999999999999999, which is beyond"),
+            std::string::npos);
+  EXPECT_NE(resolve_error(kDeck, {"demo.sizes=[1, 99999999999999999999]"}).find("element 1: expected an array of integers, got 99999999999999999999"),
+            std::string::npos);
+  EXPECT_NE(resolve_error(kDeck, {"demo.kernel.sigma=99999999999999999999"}).find("(write a float such as 1e20)"), std::string::npos);
+  // The extremes themselves are integers like any other.
+  const Config c = resolve(Deck::parse(kDeck, "demo.toml", {"run.seed=9223372036854775807", "demo.sizes=[-9223372036854775808]"}),
+                           demo_schema());
+  EXPECT_EQ(c.integer("run.seed"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(c.int_list("demo.sizes"), std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::min()});
+}
+
+// A NUL cut file names ("abc\u0000def" created abc) and messages; it is refused in any string.
+TEST(Deck, StringsWithNulAreRefused) {
+  EXPECT_NE(parse_error("[run]\nworkload = \"demo\"\noutput = \"abc\\u0000def\"\n").find(
+                "deep.toml:3: key 'run.output': the string \"abc\\u0000def\" holds a NUL character"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[run]\nworkload = \"demo\"\n", nullptr, {"run.name=\"a\\u0000\""}).find(
+                "command line override 'run.name=\"a\\u0000\"': key 'run.name': the string \"a\\u0000\" holds a NUL"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[demo]\nalgorithms = [\"bc\", \"x\\u0000\"]\n").find("key 'demo.algorithms': the string \"x\\u0000\""),
+            std::string::npos);
+  EXPECT_NE(parse_error("[demo]\n\"a\\u0000b\" = 1\n").find("the key \"a\\u0000b\" holds a NUL character"), std::string::npos);
 }

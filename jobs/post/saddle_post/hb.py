@@ -13,7 +13,6 @@ A missing, damaged or non-hb file is a RunFileError (one line on stderr, exit co
 """
 import os
 
-import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
@@ -24,39 +23,62 @@ from .plot import log_if_wide, metrics_figure, save
 SCHEMES = {"sim": "Sim-HB", "alt": "Alt-HB"}
 
 
-class Group(dict):
-    """An HDF5 group read into memory: members as items, attributes in .attrs."""
-
-    attrs = {}
-
-
-def read(g):
-    d = Group((k, read(v) if isinstance(v, h5py.Group) else v[()]) for k, v in g.items())
-    d.attrs = dict(g.attrs)
-    return d
-
-
 def load(path):
-    """(/result, (step, metrics), deck) of an hb run file; RunFileError when it is none."""
+    """(sweep, traces, (step, metrics), deck) of an hb run file, every array checked against the
+    grid: sweep holds h, beta, starts, game, steps and, per scheme run, its arrays (None where an
+    optional one is absent); traces {scheme: [{z, ode_z, step, beta, h} per traced run]}."""
     with runfile.reading_workload(path, "hb", "result/sweep") as f:
-        result = read(f["result"])
-        metrics = runfile.metrics(f)
-        deck = runfile.deck(f) if "config" in f else {}
-    sweep = result["sweep"]
-    complete = {"h", "beta", "starts"} <= sweep.keys() and {"game", "steps"} <= sweep.attrs.keys()
-    if not (complete and SCHEMES.keys() & sweep.keys()):
-        raise runfile.RunFileError(
-            path, "incomplete hb run file: /result/sweep lacks h, beta, starts, game, steps or both schemes")
-    return result, metrics, deck
+        s = runfile.group(f, "result/sweep")
+        h, beta = (runfile.dataset(s, k, (None,), nonempty=True, finite=True) for k in ("h", "beta"))
+        sweep = dict(h=h, beta=beta, starts=runfile.dataset(s, "starts", (None, None), nonempty=True),
+                     game=runfile.text_attr(s, "game"), steps=runfile.number_attr(s, "steps", integer=True))
+        for scheme in SCHEMES:
+            g = runfile.group(s, scheme, None)
+            if g is not None:
+                sweep[scheme] = scheme_arrays(g, len(h), len(beta))
+        if not SCHEMES.keys() & sweep.keys():
+            raise runfile.RunFileError(path, "incomplete hb run file: /result/sweep has neither sim nor alt")
+        traced, dims = runfile.group(f, "result/trajectories", None), sweep["starts"].shape[1]
+        traces = {s: traced_runs(traced, s, dims) for s in SCHEMES if traced is not None and s in traced}
+        return sweep, {s: r for s, r in traces.items() if r}, runfile.metrics(f), runfile.deck(f, {})
+
+
+def scheme_arrays(g, nh, nb):
+    """One scheme's arrays over the (h, beta) grid; the optional ones None when absent."""
+    out = dict(converged=runfile.dataset(g, "converged", (nh, nb), kind="integer"),
+               avg_grad_sq=runfile.dataset(g, "avg_grad_sq", (nh, nb)),
+               spectral_radius=runfile.dataset(g, "spectral_radius", (nh, nb), default=None))
+    out.update({k: runfile.dataset(g, k, (nb,), default=None) for k in ("step_bound", "exact_step_bound")})
+    return out
+
+
+def traced_runs(traced, scheme, dims):
+    """The traced runs of one scheme (groups named 0, 1, ...), in order."""
+    g = runfile.group(traced, scheme)
+    names = list(runfile.members(g))
+    if not all(k.isdigit() for k in names):
+        raise runfile.invalid(traced, scheme, f"holds {', '.join(names)}, not numbered runs")
+    return [traced_run(runfile.group(g, k), dims) for k in sorted(names, key=int)]
+
+
+def traced_run(g, dims):
+    """One traced run: its iterates z and modified-equation states ode_z (dims columns) at steps."""
+    z = runfile.dataset(g, "z", (None, dims), nonempty=True)
+    return dict(z=z, ode_z=runfile.dataset(g, "ode_z", z.shape),
+                step=runfile.dataset(g, "step", z.shape[:1], kind="integer"),
+                beta=runfile.number_attr(g, "beta"), h=runfile.number_attr(g, "h"))
 
 
 def h_is_log(h, deck):
-    """Whether the h grid is log-spaced: the deck's hb.h.scale, else the values themselves."""
+    """Whether the h grid is log-spaced: the deck's hb.h.scale, else the values themselves; never
+    with a step h <= 0."""
+    if np.any(h <= 0):
+        return False
     try:
         return deck["hb"]["h"]["scale"] == "log"
     except (TypeError, KeyError):
         pass
-    if len(h) < 3 or np.any(h <= 0):
+    if len(h) < 3:
         return False
     return np.allclose(np.diff(np.log(h)), np.log(h[1] / h[0])) and not np.allclose(np.diff(h), h[1] - h[0])
 
@@ -80,7 +102,7 @@ def stability(sweep, scheme, ylog, title):
     im = ax.pcolormesh(edges(beta, False), he, g["converged"] / ns, vmin=0, vmax=1, cmap="viridis")
     fig.colorbar(im, ax=ax, label=f"converged fraction (of {ns} start{'s' * (ns != 1)})")
     handles = []
-    rho = g.get("spectral_radius")
+    rho = g["spectral_radius"]
     if rho is not None and min(rho.shape) > 1 and np.isfinite(rho).any():
         label = "spectral radius = 1 (exact boundary)"
         if np.nanmin(rho) < 1 < np.nanmax(rho):
@@ -95,7 +117,7 @@ def stability(sweep, scheme, ylog, title):
         handles.append(Line2D([], [], color="red", lw=2, label=label))
     for key, label, style in (("step_bound", "modified-equation bound", dict(color="orange", ls=":", lw=2.5)),
                               ("exact_step_bound", "exact bound", dict(color="white", ls="--", lw=1.5))):
-        if key in g:
+        if g[key] is not None:
             b = np.where((g[key] >= he[0]) & (g[key] <= he[-1]), g[key], np.nan)
             if np.isnan(b).all():
                 lo, hi = np.nanmin(g[key]), np.nanmax(g[key])
@@ -152,9 +174,8 @@ def finite(trace, key):
     return trace[key][ok], trace["step"][ok]
 
 
-def trajectories(traces, title):
-    schemes = [s for s in SCHEMES if s in traces]
-    runs = {s: [traces[s][k] for k in sorted(traces[s], key=int)] for s in schemes}
+def trajectories(runs, title):
+    schemes = list(runs)  # SCHEMES order, each with at least one run
     planar = runs[schemes[0]][0]["z"].shape[1] == 2
     cols = 1 + (max(len(r) for r in runs.values()) if planar else 0)
     fig, axes = plt.subplots(len(schemes), cols, figsize=(4.3 * cols + 1, 4.2 * len(schemes)), squeeze=False)
@@ -162,7 +183,7 @@ def trajectories(traces, title):
         shown = []
         for k, r in enumerate(runs[s]):
             ax, color = row[k] if planar else None, plt.cm.tab10.colors[k % 10]
-            label = f"beta = {r.attrs['beta']:.3g}, h = {r.attrs['h']:.3g}"
+            label = f"beta = {r['beta']:.3g}, h = {r['h']:.3g}"
             (z, z_step), (ode, ode_step) = finite(r, "z"), finite(r, "ode_z")
             row[-1].plot(z_step, norm(z), ".-", color=color, ms=2, lw=0.6, label=label)
             row[-1].plot(ode_step, norm(ode), "--", color=color, lw=1.2)
@@ -192,14 +213,13 @@ def add_arguments(p):
 
 
 def run(a):
-    result, (step, metrics), deck = load(a.run)
-    sweep = result["sweep"]
-    title = f"{sweep.attrs['game']} game, {sweep.attrs['steps']} steps"
+    sweep, traces, (step, metrics), deck = load(a.run)
+    title = f"{sweep['game']} game, {sweep['steps']} steps"
     ylog = h_is_log(sweep["h"], deck)
     figures = [(f"stability_{s}.png", lambda s=s: stability(sweep, s, ylog, title)) for s in SCHEMES if s in sweep]
     figures.append(("avg_grad_sq.png", lambda: avg_grad_sq(sweep, title)))
-    if "trajectories" in result:
-        figures.append(("trajectories.png", lambda: trajectories(result["trajectories"], title)))
+    if traces:
+        figures.append(("trajectories.png", lambda: trajectories(traces, title)))
     if len(step) and metrics:
         figures.append(("metrics.png", lambda: metrics_figure(step, metrics, title)))
     out = a.out or os.path.splitext(a.run)[0] + "_plots"

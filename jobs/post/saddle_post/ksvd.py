@@ -22,19 +22,25 @@ REQUIRED = ("singular_values", "U", "V", "scores_rows", "scores_cols", "residual
 
 
 def load(path):
-    """({name: array}, {attr: value}, {phase: (seconds, gflops)}) of a ksvd run file."""
+    """({name: array}, {attr: value}, {phase: (seconds, gflops)}) of a ksvd run file: the arrays
+    the figures draw, each checked against the singular values and the score rows."""
     with runfile.reading_workload(path, "ksvd", *(f"result/{k}" for k in REQUIRED)) as f:
-        r = f["result"]
-        data = {k: r[k][()] for k in r if isinstance(r[k], type(f["result/U"]))}
-        attrs = {k: runfile.plain(v) for k, v in r.attrs.items()}
+        r = runfile.group(f, "result")
+        s = runfile.dataset(r, "singular_values", (None,), nonempty=True)
+        d = dict(singular_values=s, residuals=runfile.dataset(r, "residuals", s.shape))
+        for side in ("rows", "cols"):
+            scores = d[f"scores_{side}"] = runfile.dataset(r, f"scores_{side}", (None, None), nonempty=True)
+            d[f"labels_{side}"] = runfile.dataset(r, f"labels_{side}", scores.shape[:1], kind="integer", default=None)
+        d["residuals_cols"] = runfile.dataset(r, "residuals_cols", s.shape, default=None)
+        d["scores_test"] = runfile.dataset(r, "scores_test", (None, d["scores_rows"].shape[1]), default=None)
+        attrs = {k: runfile.text_attr(r, k, "?") for k in ("method", "kernel")}
         perf = {}
-        if "performance" in r:
-            a = r["performance"].attrs
-            for k in a:
-                if k.endswith("_seconds") and k != "total_seconds":
-                    name = k[: -len("_seconds")]
-                    perf[name] = (float(a[k]), float(a.get(name + "_gflops", 0.0)))
-    return data, attrs, perf
+        a = runfile.group(r, "performance", None)
+        for k in a.attrs if a is not None else ():
+            if k.endswith("_seconds") and k != "total_seconds":
+                name = k[: -len("_seconds")]
+                perf[name] = (runfile.number_attr(a, k), runfile.number_attr(a, name + "_gflops", 0.0))
+    return d, attrs, perf
 
 
 def singular_values(d, title):
@@ -45,7 +51,7 @@ def singular_values(d, title):
     log_if_wide(axes[0], s)
     axes[0].set(xlabel="l", ylabel="sigma_l", title=f"{title}: singular values")
     for key, label in (("residuals", "|G v_l - sigma_l u_l|"), ("residuals_cols", "|G' u_l - sigma_l v_l|")):
-        if key in d:
+        if d[key] is not None:
             axes[1].semilogy(l, np.maximum(d[key], 1e-300), "o-", label=label)
     axes[1].set(xlabel="l", ylabel="residual (matrix-free)", title="residuals")
     axes[1].legend(fontsize=8)
@@ -56,7 +62,7 @@ def singular_values(d, title):
 def scatter(ax, scores, labels, title, marker="."):
     if scores.shape[1] < 2:
         ax.plot(scores[:, 0], np.zeros(len(scores)), marker, ms=3)
-    elif labels is not None and len(labels) == len(scores):
+    elif labels is not None:
         for k in np.unique(labels):
             sel = labels == k
             ax.scatter(scores[sel, 0], scores[sel, 1], s=6, marker="o", label=f"{int(k)}", alpha=0.7)
@@ -69,7 +75,7 @@ def scatter(ax, scores, labels, title, marker="."):
 def scores(d, title):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     scatter(axes[0], d["scores_rows"], d.get("labels_rows"), f"{title}: row scores e = G V")
-    if "scores_test" in d and len(d["scores_test"]) and d["scores_test"].shape[1] >= 2:
+    if d["scores_test"] is not None and len(d["scores_test"]) and d["scores_test"].shape[1] >= 2:
         t = d["scores_test"]
         axes[0].scatter(t[:, 0], t[:, 1], s=14, marker="x", color="k", label="out of sample")
         axes[0].legend(fontsize=7, markerscale=1.5)
@@ -98,7 +104,7 @@ def add_arguments(p):
 
 def run(a):
     d, attrs, perf = load(a.run)
-    title = f"{os.path.basename(os.path.splitext(a.run)[0])} ({attrs.get('method', '?')}, {attrs.get('kernel', '?')})"
+    title = f"{os.path.basename(os.path.splitext(a.run)[0])} ({attrs['method']}, {attrs['kernel']})"
     out = a.out or os.path.splitext(a.run)[0] + "_plots"
     os.makedirs(out, exist_ok=True)
     save(singular_values(d, title), os.path.join(out, "singular_values.png"))

@@ -10,11 +10,12 @@ A missing, damaged or non-mail file is a RunFileError (one line on stderr, exit 
 """
 import os
 
+import h5py
 import matplotlib.pyplot as plt
 import numpy as np
 
 from . import runfile
-from .plot import save
+from .plot import positive, save
 
 FLOOR = 1e-12
 NAMES = {"bc": "BC", "mail_bro": "MAIL-BRO", "murmail": "MURMAIL", "murmail_exact_planning": "MURMAIL (exact planning)"}
@@ -23,16 +24,19 @@ NAMES = {"bc": "BC", "mail_bro": "MAIL-BRO", "murmail": "MURMAIL", "murmail_exac
 def load(path):
     """{algo: (queries, mean[games, J], std[games, J])}, p or None, C[games, 2]."""
     with runfile.reading_workload(path, "mail", "result/expert") as f:
-        r = f["result"]
+        r = runfile.group(f, "result")
+        conc = np.atleast_2d(runfile.dataset(r, "concentrability", (2,), (None, 2), nonempty=True))
+        games = len(conc)
+        p = runfile.dataset(r, "p", (games,), default=None)
         curves = {}
-        for name in r:
-            g = r[name]
-            if hasattr(g, "keys") and "nash_gap_mean" in g:
-                mean, std = np.atleast_2d(g["nash_gap_mean"][()]), np.atleast_2d(g["nash_gap_std"][()])
+        for name, g in runfile.members(r).items():
+            if isinstance(g, h5py.Group) and "nash_gap_mean" in g:
+                q = runfile.dataset(g, "queries", (None,))
+                # One game's curves may be stored 1-D.
+                shapes = [(games, len(q))] + [(len(q),)] * (games == 1)
+                mean, std = (np.atleast_2d(runfile.dataset(g, k, *shapes)) for k in ("nash_gap_mean", "nash_gap_std"))
                 if np.isfinite(mean).any():
-                    curves[name] = (g["queries"][()], mean, std)
-        p = r["p"][()] if "p" in r else None
-        conc = np.atleast_2d(r["concentrability"][()])
+                    curves[name] = (q, mean, std)
     return curves, p, conc
 
 
@@ -56,7 +60,8 @@ def run(args):
             m, s = mean[k], std[k]
             line, = ax.plot(q, np.maximum(m, FLOOR), marker="o", ms=3, label=NAMES.get(name, name))
             ax.fill_between(q, np.maximum(m - s, FLOOR), np.maximum(m + s, FLOOR), color=line.get_color(), alpha=0.2)
-        ax.set_xscale("log")
+        if positive(np.concatenate([q for q, _, _ in curves.values()])):
+            ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("expert queries")
         c = conc[k, 0]

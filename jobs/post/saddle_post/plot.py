@@ -12,6 +12,13 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from . import runfile
 
 
+def positive(values):
+    """Whether some of values are positive and finite: what a log axis needs (matplotlib cannot
+    draw log-log axes without such data)."""
+    v = np.asarray(values, float)
+    return bool((np.isfinite(v) & (v > 0)).any())
+
+
 def log_if_wide(ax, values):
     """A log y axis when the positive finite values span more than 2 decades."""
     v = np.asarray(values, float)
@@ -37,7 +44,7 @@ def metrics_figure(step, series, title, yscale="auto"):
         ax.plot(step, series[name], ".-")
         if yscale == "auto":
             log_if_wide(ax, series[name])
-        elif yscale == "log" and (np.asarray(series[name]) > 0).any():
+        elif yscale == "log" and positive(series[name]):
             ax.set_yscale("log")
         ax.set_ylabel(name, fontsize=9)
     axes[-1, 0].set_xlabel("driver step")
@@ -64,7 +71,7 @@ def add_arguments(p):
 def run(a):
     with runfile.reading(a.run) as f:
         step, series = runfile.metrics(f)
-        workload, name = f.attrs["workload"], runfile.deck(f).get("run", {}).get("name")
+        workload, name = runfile.text_attr(f, "workload"), runfile.table(f, runfile.deck(f), "run").get("name")
     if a.metrics:
         wanted = [m.strip() for m in a.metrics.split(",") if m.strip()]
         unknown = [m for m in wanted if m not in series]

@@ -15,20 +15,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import runfile
-from .plot import metrics_figure, save
+from .plot import metrics_figure, positive, save
 
 
 def load(path):
     """(label, step, metrics, levels) of a finished qoda run file; RunFileError otherwise."""
     with runfile.reading_workload(path, "qoda", "result/x_last") as f:
         step, metrics = runfile.metrics(f)
-        deck = runfile.deck(f)
-        levels = {k: f["result/levels"][k][()] for k in f["result/levels"]} if "result/levels" in f else {}
-    q = deck.get("qoda", {})
+        q = runfile.table(f, runfile.deck(f), "qoda")
+        qz = runfile.table(f, q, "quantizer")
+        levels = {k: runfile.dataset(f, f"result/levels/{k}", (None,)) for k in runfile.members(f, "result/levels", {})}
+    if not metrics.keys() & {"distance", "residual_last"}:
+        raise runfile.RunFileError(path, "qoda run file without /metrics/distance or /metrics/residual_last")
     alg = q.get("algorithm", "qoda")
     label = alg
     if alg in ("qoda", "qgenx"):
-        qz = q.get("quantizer", {})
         label += f" {qz.get('type')} {qz.get('levels')} {qz.get('coder')} {qz.get('num_levels')} lv"
     if "bits_per_coord" in metrics and len(step) > 1:
         label += f" ({np.mean(metrics['bits_per_coord'][1:]):.2f} bits/coord)"
@@ -41,14 +42,18 @@ def headline(metrics):
 
 def convergence(runs, against_bytes):
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    xs, ys = [], []
     for label, step, metrics, _ in runs:
         key, name = headline(metrics)
         x = metrics["bytes_total"] if against_bytes else step
         keep = x > 0 if against_bytes else np.ones(len(x), bool)
         ax.plot(x[keep], metrics[key][keep], label=label)
         ax.set_ylabel(name)
-    ax.set_yscale("log")
-    if against_bytes:
+        xs.append(x[keep])
+        ys.append(metrics[key][keep])
+    if positive(np.concatenate(ys)):
+        ax.set_yscale("log")
+    if against_bytes and positive(np.concatenate(xs)):
         ax.set_xscale("log")
     ax.set_xlabel("bytes sent by all workers" if against_bytes else "iteration")
     ax.legend(fontsize=8)

@@ -51,10 +51,10 @@ def summary(path):
         attrs, deck = runfile.attrs(f), runfile.deck(f)
         step, metrics = runfile.metrics(f)
         timers = runfile.timers(f)
+        tables = [t for name in ("run", "parallel", attrs["workload"]) for t in flatten(name, runfile.table(f, deck, name))]
     lines = [f"{path}: {status(attrs, step)}", "provenance"]
     lines += [f"  {k:20s} {v}" for k, v in attrs.items()]
     lines.append("deck")
-    tables = [t for name in ("run", "parallel", attrs["workload"]) for t in flatten(name, deck.get(name, {}))]
     w = max(12, max(len(name) for name, _ in tables) + 3)
     for name, values in tables:
         # Non-breaking spaces inside an item: lines break only between items.

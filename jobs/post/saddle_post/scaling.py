@@ -12,11 +12,13 @@ Reads every run file DIR/runs/*.h5 (run names <mode>_n<ranks>_r<repeat>) and wri
 and prints the summary. N0 is a mode's smallest rank count. Strong: speedup = T(N0)/T(N).
 Weak (the problem grows with N): scaled speedup = (N/N0) T(N0)/T(N). Both: efficiency =
 speedup / (N/N0), so weak efficiency is T(N0)/T(N); ideal speedup N/N0, ideal efficiency 1.
-Runs that did not complete are listed in the CSV and left out of the summary.
+Runs that did not complete are listed in the CSV and left out of the summary; run files that
+cannot be read are skipped with a warning (an error when none can be read).
 """
 import csv
 import glob
 import json
+import math
 import os
 import re
 import sys
@@ -51,27 +53,39 @@ def study_keys(folder):
 
 
 def collect(folder, keys=()):
-    """One dict per readable run file under folder/runs; unreadable ones are skipped with a warning."""
-    rows = []
+    """(rows, skipped): one dict per readable run file under folder/runs, and why each other was not."""
+    rows, skipped = [], []
     for path in sorted(glob.glob(os.path.join(folder, "runs", "*.h5"))):
         try:
-            with runfile.reading(path) as f:
-                attrs, deck, timers = runfile.attrs(f), runfile.deck(f), runfile.timers(f)
-                step, _ = runfile.metrics(f)
+            rows.append(row(path, keys))
         except runfile.RunFileError as e:
-            print(f"scaling: skipping {e}", file=sys.stderr)
-            continue
-        name = os.path.splitext(os.path.basename(path))[0]
-        m = NAME.fullmatch(name)
-        row = dict(name=name, mode=m[1] if m else "", ranks=attrs.get("ranks"), repeat=int(m[3]) if m else "",
-                   workload=attrs["workload"], completed=attrs.get("completed", 0),
-                   steps=attrs.get("steps", int(step[-1]) if len(step) else 0))
-        row.update({k: lookup(deck, k) for k in keys})
-        row.update({f"t_{k}": t.max for k, t in timers.items()})
-        row["wall"] = row.get("t_steps", sum(t.max for t in timers.values())) if timers else ""
-        row.update({k: attrs.get(k, "") for k in PROVENANCE})
-        rows.append(row)
-    return rows
+            skipped.append(str(e))
+    return rows, skipped
+
+
+def row(path, keys):
+    """The CSV row of one run file (see the module doc)."""
+    with runfile.reading(path) as f:
+        attrs, deck, timers = runfile.attrs(f), runfile.deck(f), runfile.timers(f)
+        step, _ = runfile.metrics(f)
+        ranks = runfile.number_attr(f, "ranks", integer=True)
+        completed = runfile.number_attr(f, "completed", 0, integer=True)
+        steps = runfile.number_attr(f, "steps", int(step[-1]) if len(step) else 0, integer=True)
+    if ranks < 1:
+        raise runfile.RunFileError(path, f"root attribute ranks is {ranks}, not a rank count")
+    name = os.path.splitext(os.path.basename(path))[0]
+    m = NAME.fullmatch(name)
+    out = dict(name=name, mode=m[1] if m else "", ranks=ranks, repeat=int(m[3]) if m else "",
+               workload=attrs["workload"], completed=completed, steps=steps)
+    for k in keys:
+        try:
+            out[k] = lookup(deck, k)
+        except KeyError:
+            raise runfile.RunFileError(path, f"the deck has no {k} (a weak key of the study)") from None
+    out.update({f"t_{k}": t.max for k, t in timers.items()})
+    out["wall"] = out.get("t_steps", sum(t.max for t in timers.values())) if timers else ""
+    out.update({k: attrs.get(k, "") for k in PROVENANCE})
+    return out
 
 
 def summarise(rows):
@@ -117,7 +131,8 @@ def figure(table, title):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     sp.set(ylabel="speedup", title=f"{title}: speedup")
-    ef.set(ylabel="efficiency", ylim=(0, max(1.2, 1.05 * max(r["efficiency"] for r in table))),
+    top = max([1.2] + [1.05 * r["efficiency"] for r in table if math.isfinite(r["efficiency"])])
+    ef.set(ylabel="efficiency", ylim=(0, top),
            title=f"{title}: efficiency")
     fig.tight_layout()
     return fig
@@ -126,9 +141,12 @@ def figure(table, title):
 def analyse(folder):
     """Write the CSVs and the plot of the study in folder and print the summary."""
     keys = study_keys(folder)
-    rows = collect(folder, keys)
+    rows, skipped = collect(folder, keys)
     if not rows:
-        raise runfile.RunFileError(folder, f"no readable run files in {os.path.join(folder, 'runs')}")
+        why = f" ({len(skipped)} skipped, first {skipped[0]})" if skipped else ""
+        raise runfile.RunFileError(folder, f"no readable run files in {os.path.join(folder, 'runs')}{why}")
+    for reason in skipped:
+        print(f"scaling: skipping {reason}", file=sys.stderr)
     regions = sorted({k for r in rows for k in r if k.startswith("t_")})
     fields = ["name", "mode", "ranks", "repeat", "workload", "completed", "steps", *keys, *regions, "wall",
               *PROVENANCE]

@@ -16,24 +16,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import runfile
-from .plot import metrics_figure, save
+from .plot import metrics_figure, positive, save
+
+
+CURVES = ("wasserstein", "gradient_penalty", "swd")
 
 
 def load(path):
+    """(samples, ring, step, metrics): ring is (radius, modes), None when the data are no ring."""
     with runfile.reading_workload(path, "wgan", "result/samples") as f:
-        samples = f["result/samples"][()]
-        ring = {k: float(f["result"].attrs[k]) for k in ("ring_radius", "ring_std", "ring_modes") if k in f["result"].attrs}
+        r = runfile.group(f, "result")
+        samples = runfile.dataset(r, "samples", (None, None), nonempty=True)
+        ring = runfile.number_attr(r, "ring_radius", None), runfile.number_attr(r, "ring_modes", None, integer=True)
         step, metrics = runfile.metrics(f)
-    return samples, ring, step, metrics
+    return samples, None if None in ring else ring, step, metrics
 
 
 def samples_figure(samples, ring):
     if samples.ndim == 2 and samples.shape[1] == 2:
         fig, ax = plt.subplots(figsize=(5, 5))
         ax.scatter(samples[:, 0], samples[:, 1], s=4, alpha=0.6, label="generated")
-        if ring:
-            a = 2 * np.pi * np.arange(int(ring["ring_modes"])) / ring["ring_modes"]
-            ax.scatter(ring["ring_radius"] * np.cos(a), ring["ring_radius"] * np.sin(a), marker="x", c="r", label="centres")
+        if ring is not None:
+            radius, modes = ring
+            a = 2 * np.pi * np.arange(modes) / modes
+            ax.scatter(radius * np.cos(a), radius * np.sin(a), marker="x", c="r", label="centres")
         ax.set_aspect("equal")
         ax.legend(fontsize=8)
         return fig
@@ -56,14 +62,14 @@ def samples_figure(samples, ring):
 
 
 def curves_figure(step, metrics):
-    keys = [k for k in ("wasserstein", "gradient_penalty", "swd") if k in metrics]
+    keys = [k for k in CURVES if k in metrics]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2))
     for ax, k in zip(np.atleast_1d(axes), keys):
         ax.plot(step, metrics[k])
         ax.set_title(k)
         ax.set_xlabel("generator iteration")
         ax.grid(alpha=0.3)
-    if "swd" in keys:
+    if "swd" in keys and positive(metrics["swd"]):
         np.atleast_1d(axes)[keys.index("swd")].set_yscale("log")
     fig.tight_layout()
     return fig
@@ -80,6 +86,7 @@ def run(a):
     os.makedirs(out, exist_ok=True)
     save(samples_figure(samples, ring), os.path.join(out, "samples.png"))
     if len(step) and metrics:
-        save(curves_figure(step, metrics), os.path.join(out, "curves.png"))
+        if metrics.keys() & set(CURVES):
+            save(curves_figure(step, metrics), os.path.join(out, "curves.png"))
         save(metrics_figure(step, metrics, "wgan"), os.path.join(out, "metrics.png"))
     return 0
