@@ -154,8 +154,8 @@ Shape InputFile::numeric_dataset(const std::string& name, bool integer) const {
   if (sc == H5S_NULL) throw error(name, "holds no data (a null dataspace)");
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if ((sc != H5S_SIMPLE && sc != H5S_SCALAR) || rank < 0) throw error(name, "has an unreadable dataspace");
-  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-  if (H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) throw error(name, "has an unreadable dataspace");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), max_dims(dims.size());
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), max_dims.data()) < 0) throw error(name, "has an unreadable dataspace");
   Shape shape;
   for (auto v : dims) {
     if (v > static_cast<hsize_t>(std::numeric_limits<std::int64_t>::max())) throw error(name, "declares a dimension of " + std::to_string(v));
@@ -169,6 +169,16 @@ Shape InputFile::numeric_dataset(const std::string& name, bool integer) const {
     long double bytes = static_cast<long double>(H5Tget_size(type.get()));
     for (auto v : dims) bytes *= static_cast<long double>(v);
     if (static_cast<long double>(H5Dget_storage_size(d.get())) != bytes) throw error(name, "is damaged: its stored values do not fill its shape");
+  }
+  // A chunk larger than a fixed dimension is one HDF5 itself never writes, and HDF5 1.10 reads
+  // such a crafted chunk past the end of its buffer.
+  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED && rank > 0) {
+    std::vector<hsize_t> chunk(dims.size());
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank) throw error(name, "has unreadable metadata (" + h5::last_error_message() + ")");
+    for (std::size_t i = 0; i < dims.size(); ++i)
+      if (chunk[i] == 0 || (max_dims[i] != H5S_UNLIMITED && chunk[i] > max_dims[i]))
+        throw error(name, "is damaged: its chunks (" + std::to_string(chunk[i]) + " in dimension " + std::to_string(i + 1) +
+                              ") do not fit its shape " + shape_text(shape));
   }
   return shape;
 }
