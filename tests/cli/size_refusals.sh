@@ -25,6 +25,8 @@ refused hb_limit_cycle hb.beta.count 1000000000 "every rank holds all of it"
 refused hb_limit_cycle hb.starts 100000000000
 refused mail_random mail.seeds $max "every rank holds all of it"
 refused mail_random mail.seeds 1000000000
+# A huge perplexity was printed as -9223372036854775808 (converted to an integer first).
+refused ksvd_sne_blobs ksvd.kernel.perplexity 1e19 "key 'ksvd.kernel.perplexity': 1e+19 must be smaller than the number of neighbours"
 # The sketch width and chunk counts no longer overflow: these run (quickly) to the end.
 "$SADDLE" run "$src/inputs/ksvd_sne_blobs.toml" ksvd.oversample=$max run.output=out -q || fail "ksvd.oversample=2^63-1 failed"
 "$SADDLE" run "$src/inputs/mail_random.toml" mail.seed_chunk=$max mail.seeds=2 run.output=out -q || fail "mail.seed_chunk=2^63-1 failed"
