@@ -4,7 +4,7 @@
 
 namespace saddle::engine {
 
-// Exit codes of `saddle` (DESIGN.md): SLURM scripts requeue on kStopped.
+// Exit codes of `saddle` (docs/design.md, "Errors and exit codes"): SLURM scripts requeue on kStopped.
 enum ExitCode : int { kExitDone = 0, kExitFailure = 1, kExitBadInput = 2, kExitStopped = 3 };
 
 // A bad deck, command line or input data file. The message names what is wrong and what was

@@ -41,11 +41,12 @@ std::uint64_t memory_limit() {
   return limit;
 }
 
-void require_memory(double bytes, const std::string& key, const Config& config) {
+void require_memory(double bytes, const std::string& key, const Config& config, Share share) {
   const std::uint64_t limit = memory_limit();
   if (limit == 0 || bytes <= static_cast<double>(limit)) return;
   throw config.error(key, "needs about " + human(bytes) + " of memory on one rank, more than the " +
-                              human(static_cast<double>(limit)) + " this machine has (use more ranks or a smaller size)");
+                              human(static_cast<double>(limit)) + " this machine has (" +
+                              (share == Share::Split ? "use more ranks or a smaller size" : "every rank holds all of it: use a smaller size") + ")");
 }
 
 }  // namespace saddle::engine

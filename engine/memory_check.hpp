@@ -18,6 +18,9 @@ std::uint64_t memory_limit();
 // double so that absurd sizes cannot overflow it. It refuses what cannot fit; it does not promise
 // that what it admits fits. Workloads call it in setup, before allocating, inside
 // ctx.grid.world.agree so that every rank reports the refusal alike.
-void require_memory(double bytes, const std::string& key, const Config& config);
+// `share` says whether the size is split over ranks (the refusal then suggests more ranks) or
+// held whole by every rank (it suggests a smaller size only).
+enum class Share { Split, Whole };
+void require_memory(double bytes, const std::string& key, const Config& config, Share share = Share::Split);
 
 }  // namespace saddle::engine

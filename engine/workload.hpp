@@ -31,6 +31,10 @@ struct RunContext {
 
 using MetricValues = std::vector<std::pair<std::string, double>>;
 
+// Driver steps for `items` done `chunk` at a time (the last chunk may be short); no overflow for any
+// deck values (items >= 0, chunk >= 1).
+inline std::int64_t chunk_count(std::int64_t items, std::int64_t chunk) { return items / chunk + (items % chunk != 0); }
+
 class Workload {
  public:
   virtual ~Workload() = default;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/hb/dynamics.hpp"
@@ -14,6 +15,7 @@
 #include "apps/hb/predictions.hpp"
 #include "apps/hb/sweep.hpp"
 #include "apps/hb/traces.hpp"
+#include "engine/memory_check.hpp"
 #include "engine/workload.hpp"
 #include "kernels/spaces.hpp"
 
@@ -76,7 +78,7 @@ class HeavyBall : public engine::Workload {
   std::int64_t steps(const Config& c) const override {
     std::int64_t total = 0;
     const auto per_scheme = c.integer("hb.h.count") * c.integer("hb.beta.count") * starts_count(c);
-    for (std::size_t s = 0; s < c.string_list("hb.schemes").size(); ++s) total += (per_scheme + c.integer("hb.chunk") - 1) / c.integer("hb.chunk");
+    for (std::size_t s = 0; s < c.string_list("hb.schemes").size(); ++s) total += engine::chunk_count(per_scheme, c.integer("hb.chunk"));
     return total;
   }
 
@@ -111,6 +113,10 @@ class HeavyBall : public engine::Workload {
     if (c.has("hb.trace_beta"))
       for (double b : c.real_list("hb.trace_beta"))
         if (!(std::fabs(b) < 1.0)) throw c.error("hb.trace_beta", "momenta must be in (-1, 1)");
+    // The driver plans one step per chunk from this product: refuse it before it can overflow.
+    const auto [key, trajectories] = largest_grid_term(c);
+    if (trajectories > 1e15)
+      throw c.error(key, "the sweep would have more than 1e15 trajectories (hb.h.count x hb.beta.count x start points x schemes)");
   }
 
   void setup(const engine::RunContext& ctx) override {
@@ -127,6 +133,14 @@ class HeavyBall : public engine::Workload {
       trace_.beta = c.real_list("hb.trace_beta");
     }
     comm_.agree([&] {
+      // Every rank keeps every trajectory's 4 outcomes, and the grids and start points.
+      const auto [key, trajectories] = largest_grid_term(c);
+      const double n = static_cast<double>(c.integer("hb.dim_x") + c.integer("hb.dim_y"));
+      engine::require_memory(trajectories * 4 * sizeof(double) + static_cast<double>(starts_count(c)) * n * sizeof(double) +
+                                 static_cast<double>(c.integer("hb.h.count") + c.integer("hb.beta.count")) * sizeof(double),
+                             key, c, engine::Share::Whole);
+    });
+    comm_.agree([&] {
       game_ = make_game(c, ctx.seed);
       if (game_.is_matrix()) spectra_ = game_spectra(game_);
     });
@@ -137,7 +151,7 @@ class HeavyBall : public engine::Workload {
 
   void step(std::int64_t step) override {
     // Driver step -> (scheme, first trajectory, count) of one chunk.
-    const std::int64_t per_scheme = sweep_.per_scheme(), chunks_per_scheme = (per_scheme + chunk_ - 1) / chunk_;
+    const std::int64_t per_scheme = sweep_.per_scheme(), chunks_per_scheme = engine::chunk_count(per_scheme, chunk_);
     const std::int64_t sch = (step - 1) / chunks_per_scheme, first = ((step - 1) % chunks_per_scheme) * chunk_;
     const std::int64_t count = std::min(chunk_, per_scheme - first);
     const engine::RowRange mine = engine::block_rows(count, comm_.rank(), comm_.size());
@@ -228,6 +242,17 @@ class HeavyBall : public engine::Workload {
     if (!c.has("hb.start_points")) return c.integer("hb.starts");
     const auto n = c.integer("hb.dim_x") + c.integer("hb.dim_y");
     return std::max<std::int64_t>(1, static_cast<std::int64_t>(c.real_list("hb.start_points").size()) / n);
+  }
+  // The sweep's trajectories over all schemes (as a double: deck values may overflow an integer),
+  // with the count key that contributes most, to name in a refusal.
+  static std::pair<std::string, double> largest_grid_term(const Config& c) {
+    const std::pair<std::string, double> terms[] = {{"hb.h.count", static_cast<double>(c.integer("hb.h.count"))},
+                                                    {"hb.beta.count", static_cast<double>(c.integer("hb.beta.count"))},
+                                                    {c.has("hb.start_points") ? "hb.start_points" : "hb.starts", static_cast<double>(starts_count(c))}};
+    double product = static_cast<double>(c.string_list("hb.schemes").size());
+    for (const auto& t : terms) product *= t.second;
+    const auto& top = *std::max_element(std::begin(terms), std::end(terms), [](const auto& a, const auto& b) { return a.second < b.second; });
+    return {top.first, product};
   }
   std::int64_t total() const { return sweep_.per_scheme() * static_cast<std::int64_t>(sweep_.schemes.size()); }
 

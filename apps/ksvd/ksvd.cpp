@@ -12,6 +12,7 @@
 
 #include "apps/ksvd/data.hpp"
 #include "apps/ksvd/kernel_operator.hpp"
+#include "apps/ksvd/memory.hpp"
 #include "apps/ksvd/methods.hpp"
 #include "apps/ksvd/phases.hpp"
 #include "apps/ksvd/results.hpp"
@@ -101,7 +102,10 @@ class KernelSvd : public engine::Workload {
     {
       auto t = ctx.timers.scope("ksvd.data");
       comm_.agree([&] {
+        const bool generated = c.string("ksvd.data.source") == "synthetic";
+        if (generated) require_generated_memory(c, comm_.size());
         data_ = load_data(c, seed_, comm_);
+        if (!generated) require_solver_memory(c, data_.n, data_.m, data_.d, data_.n_test, comm_.size());
         const bool matrix = data_.kind != Data::Kind::Points;
         if (matrix && kc.type != "given")
           throw c.error("ksvd.kernel.type", "the data is a matrix (" + data_.describe + "): use type = \"given\"");
@@ -123,7 +127,7 @@ class KernelSvd : public engine::Workload {
       });
       if (c.boolean("ksvd.center")) op_->enable_centering();
     }
-    k_ = std::min<std::int64_t>(rank_ + c.integer("ksvd.oversample"), std::min(data_.n, data_.m));
+    k_ = sketch_columns(rank_, c.integer("ksvd.oversample"), data_.n, data_.m);
     if (method_ == Method::Nystrom) {
       nys_rows_ = c.integer("ksvd.nystrom_rows");
       nys_cols_ = c.integer("ksvd.nystrom_cols");

@@ -14,6 +14,7 @@
 #include "apps/mail/games.hpp"
 #include "apps/mail/learners.hpp"
 #include "apps/mail/solvers.hpp"
+#include "engine/memory_check.hpp"
 #include "engine/workload.hpp"
 
 namespace saddle::apps::mail {
@@ -134,6 +135,12 @@ class Mail : public engine::Workload {
     const bool whole = learners(c);
     const double tol = c.real("mail.expert_tol");
     const std::int64_t n_games = games(c);
+    // Every rank keeps the Nash gap of every (game, learner, seed, budget).
+    comm_.agree([&] {
+      engine::require_memory(static_cast<double>(n_games) * static_cast<double>(algos_.size()) * static_cast<double>(seeds_) *
+                                 static_cast<double>(opt_.budgets.size()) * sizeof(double),
+                             "mail.seeds", c, engine::Share::Whole);
+    });
     for (std::int64_t k = 0; k < n_games; ++k) {
       GameRun run;
       auto t = ctx.timers.scope("game");
@@ -191,7 +198,7 @@ class Mail : public engine::Workload {
   }
 
   void step(std::int64_t step) override {
-    const std::int64_t per_game = std::max<std::int64_t>(1, chunks_of(seeds_, chunk_));
+    const std::int64_t per_game = std::max<std::int64_t>(1, engine::chunk_count(seeds_, chunk_));
     const std::int64_t k = (step - 1) / per_game, first = ((step - 1) % per_game) * chunk_;
     const std::int64_t count = std::max<std::int64_t>(0, std::min(chunk_, seeds_ - first));
     if (count > 0 && !algos_.empty()) {
@@ -217,7 +224,7 @@ class Mail : public engine::Workload {
 
   engine::MetricValues metrics(std::int64_t) override {
     engine::MetricValues m;
-    const std::int64_t per_game = std::max<std::int64_t>(1, chunks_of(seeds_, chunk_));
+    const std::int64_t per_game = std::max<std::int64_t>(1, engine::chunk_count(seeds_, chunk_));
     for (std::size_t al = 0; al < algos_.size(); ++al) {
       // Mean gap at the largest budget over the seeds done, all games together.
       double sum = 0;
@@ -329,8 +336,7 @@ class Mail : public engine::Workload {
     std::snprintf(buf, sizeof buf, "%.3g", v);
     return buf;
   }
-  static std::int64_t chunks_of(std::int64_t seeds, std::int64_t chunk) { return (seeds + chunk - 1) / chunk; }
-  static std::int64_t chunks(const Config& c) { return chunks_of(c.integer("mail.seeds"), c.integer("mail.seed_chunk")); }
+  static std::int64_t chunks(const Config& c) { return engine::chunk_count(c.integer("mail.seeds"), c.integer("mail.seed_chunk")); }
   static std::int64_t games(const Config& c) {
     return c.string("mail.game.source") == "concentrability" ? static_cast<std::int64_t>(c.real_list("mail.game.p").size()) : 1;
   }

@@ -139,9 +139,8 @@ FAULTS = ["kill9_rank", "kill9_mpirun", "sigterm_rank", "sigusr1_mpirun"]
 SITES = ["setup", "step", "checkpoint", "flush", "result"]
 
 
-def children(pid):
-    """Pids whose parent is `pid` (from /proc)."""
-    out = []
+def processes():
+    """(pid, state, parent pid, session id) of every process (from /proc)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -150,24 +149,17 @@ def children(pid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            out.append(int(entry))
-    return out
+        yield int(entry), fields[0], int(fields[1]), int(fields[3])
+
+
+def children(pid):
+    """Pids whose parent is `pid`."""
+    return [p for p, _, parent, _ in processes() if parent == pid]
 
 
 def session_alive(sid):
     """Whether any process of session `sid` is still running (orphaned ranks included)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":
-            return True
-    return False
+    return any(session == sid and state != "Z" for _, state, _, session in processes())
 
 
 class Runner:
