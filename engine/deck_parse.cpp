@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "engine/deck_internal.hpp"
+#include "engine/utf8.hpp"
 
 namespace saddle::engine {
 
@@ -36,6 +37,7 @@ Deck Deck::load(const std::string& path, const std::vector<std::string>& overrid
 Deck Deck::parse(const std::string& text, const std::string& name, const std::vector<std::string>& overrides) {
   auto impl = std::make_unique<Impl>();
   impl->path = name;
+  if (const auto bad = utf8_problem(text); !bad.empty()) throw InputError("deck '" + name + "' is not valid TOML: " + bad);
   deck_detail::check_nesting(text, name, true);
   try {
     std::istringstream is(text);
@@ -45,6 +47,7 @@ Deck Deck::parse(const std::string& text, const std::string& name, const std::ve
   }
   for (const auto& ov : overrides) {
     const std::string where = "command line override '" + ov + "'";
+    if (const auto bad = utf8_problem(ov); !bad.empty()) throw InputError(where + ": " + bad);
     const auto eq = ov.find('=');
     if (eq == std::string::npos || eq == 0)
       throw InputError(where + ": expected key.path=value (e.g. run.steps=200)");

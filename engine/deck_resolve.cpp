@@ -140,7 +140,7 @@ Config resolve(const Deck& deck, const Schema& schema) {
     const KeySpec* spec = schema.find(key);
     // An empty table of the schema ("[parallel]" with every key commented out) is fine.
     if (!spec && v->is_table() &&
-        std::any_of(all_keys.begin(), all_keys.end(), [&](const std::string& k) { return k.rfind(key + ".", 0) == 0; }))
+        std::any_of(all_keys.begin(), all_keys.end(), [prefix = key + "."](const std::string& k) { return k.rfind(prefix, 0) == 0; }))
       continue;
     if (!spec && v->is_table()) {
       std::vector<std::string> tables;

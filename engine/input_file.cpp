@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -30,9 +31,15 @@ std::string class_name(H5T_class_t c) {
 // as integers only: a floating-point index would be truncated silently.
 std::string type_problem(hid_t type, bool integer) {
   const H5T_class_t c = H5Tget_class(type);
-  if (c == H5T_INTEGER) return "";
-  if (c == H5T_FLOAT) return integer ? "holds floating-point values where integers belong" : "";
-  return "holds " + class_name(c) + ", not numbers";
+  if (c != H5T_INTEGER && c != H5T_FLOAT) return "holds " + class_name(c) + ", not numbers";
+  // No number is wider than 16 bytes; HDF5 converts even a crafted 2 GiB-wide one, through a
+  // buffer of that size per value.
+  const std::size_t size = H5Tget_size(type), precision = H5Tget_precision(type);
+  const int offset = H5Tget_offset(type);
+  if (size == 0 || size > 16 || precision == 0 || offset < 0 || static_cast<std::size_t>(offset) + precision > 8 * size)
+    return "holds numbers of an unsupported format (" + std::to_string(precision) + " bits in " + std::to_string(size) + " bytes)";
+  if (c == H5T_FLOAT && integer) return "holds floating-point values where integers belong";
+  return "";
 }
 
 std::string gib(long double bytes) {
@@ -40,6 +47,8 @@ std::string gib(long double bytes) {
   std::snprintf(b, sizeof b, "%.3Lg GiB", bytes / (1024.0L * 1024.0L * 1024.0L));
   return b;
 }
+
+std::atomic<std::int64_t> memory_limit_set{0};  // 0: physical memory
 
 }  // namespace
 
@@ -84,7 +93,10 @@ InputError InputFile::error(const std::string& name, const std::string& message)
 
 InputError InputFile::error(const std::string& message) const { return fail("'" + path_ + "': " + message); }
 
+void InputFile::set_memory_limit_bytes(std::int64_t bytes) { memory_limit_set = bytes; }
+
 std::int64_t InputFile::memory_limit_bytes() {
+  if (const std::int64_t set = memory_limit_set; set > 0) return set;
   const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || size <= 0) return std::numeric_limits<std::int64_t>::max();
   return static_cast<std::int64_t>(pages) * static_cast<std::int64_t>(size);
@@ -142,12 +154,31 @@ Shape InputFile::numeric_dataset(const std::string& name, bool integer) const {
   if (sc == H5S_NULL) throw error(name, "holds no data (a null dataspace)");
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if ((sc != H5S_SIMPLE && sc != H5S_SCALAR) || rank < 0) throw error(name, "has an unreadable dataspace");
-  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-  if (H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) throw error(name, "has an unreadable dataspace");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), max_dims(dims.size());
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), max_dims.data()) < 0) throw error(name, "has an unreadable dataspace");
   Shape shape;
   for (auto v : dims) {
     if (v > static_cast<hsize_t>(std::numeric_limits<std::int64_t>::max())) throw error(name, "declares a dimension of " + std::to_string(v));
     shape.push_back(static_cast<std::int64_t>(v));
+  }
+  // HDF5 1.10 copies a compact dataset's values without checking that what is stored fills its
+  // shape: on a crafted file it copies from a null pointer.
+  h5::PlistId dcpl(H5Dget_create_plist(d.get()));
+  if (!dcpl.valid()) throw error(name, "has unreadable metadata (" + h5::last_error_message() + ")");
+  if (H5Pget_layout(dcpl.get()) == H5D_COMPACT) {
+    long double bytes = static_cast<long double>(H5Tget_size(type.get()));
+    for (auto v : dims) bytes *= static_cast<long double>(v);
+    if (static_cast<long double>(H5Dget_storage_size(d.get())) != bytes) throw error(name, "is damaged: its stored values do not fill its shape");
+  }
+  // A chunk larger than a fixed dimension is one HDF5 itself never writes, and HDF5 1.10 reads
+  // such a crafted chunk past the end of its buffer.
+  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED && rank > 0) {
+    std::vector<hsize_t> chunk(dims.size());
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) != rank) throw error(name, "has unreadable metadata (" + h5::last_error_message() + ")");
+    for (std::size_t i = 0; i < dims.size(); ++i)
+      if (chunk[i] == 0 || (max_dims[i] != H5S_UNLIMITED && chunk[i] > max_dims[i]))
+        throw error(name, "is damaged: its chunks (" + std::to_string(chunk[i]) + " in dimension " + std::to_string(i + 1) +
+                              ") do not fit its shape " + shape_text(shape));
   }
   return shape;
 }

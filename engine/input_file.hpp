@@ -72,8 +72,11 @@ class InputFile {
   InputError error(const std::string& name, const std::string& message) const;
   InputError error(const std::string& message) const;
 
-  // The largest array a read may allocate: this machine's physical memory.
+  // The largest array a read may allocate: this machine's physical memory, or the limit set
+  // (0: physical memory again). The fuzz targets set a small one: their tiny files may declare
+  // huge datasets, which would read as gigabytes of fill values.
   static std::int64_t memory_limit_bytes();
+  static void set_memory_limit_bytes(std::int64_t bytes);
 
  private:
   void open();

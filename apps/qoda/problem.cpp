@@ -60,14 +60,15 @@ void read_problem(const Config& c, Problem& p) {
   const engine::InputFile f(c, "qoda.problem.path");
   using Values = engine::InputFile::Values;
   // Shapes first: nothing is read for a problem that is refused.
-  auto check_dimension = [&](const std::string& name, std::int64_t n) {
-    if (n > kMaxDimension)
+  // Unsigned: the rows and columns of a crafted /A may each be near 2^63.
+  auto check_dimension = [&](const std::string& name, std::uint64_t n) {
+    if (n > static_cast<std::uint64_t>(kMaxDimension))
       throw f.error(name, "gives the problem dimension " + std::to_string(n) + ", outside [1, " + std::to_string(kMaxDimension) + "]");
   };
   if (c.string("qoda.problem.type") == "bilinear") {
     const engine::Shape da = f.shape("A");
     f.expect_matrix("A", da);
-    check_dimension("A", da[0] + da[1]);
+    check_dimension("A", static_cast<std::uint64_t>(da[0]) + static_cast<std::uint64_t>(da[1]));
     f.expect_shape("b", f.shape("b"), {da[0]}, " (the rows of /A)");
     f.expect_shape("c", f.shape("c"), {da[1]}, " (the columns of /A)");
     const auto A = f.read<double>("A", Values::Finite).values;
@@ -88,21 +89,24 @@ void read_problem(const Config& c, Problem& p) {
   }
   const engine::Shape dm = f.shape("M");
   if (dm.size() != 2 || dm[0] != dm[1] || dm[0] == 0) throw f.error("M", "must be a non-empty square matrix, found " + engine::shape_text(dm));
-  check_dimension("M", dm[0]);
+  check_dimension("M", static_cast<std::uint64_t>(dm[0]));
   f.expect_shape("q", f.shape("q"), {dm[0]}, " (the rows of /M)");
   p.M = f.read<double>("M", Values::Finite).values;
   p.n = dm[0];
   p.q = f.read<double>("q", Values::Finite).values;
-  // Monotone: the symmetric part must be positive semidefinite.
-  std::vector<double> S(p.M.size());
+  // Monotone: the symmetric part must be positive semidefinite. It is formed divided by the
+  // largest |entry|: finite entries near 1e308 would otherwise overflow M + M' to infinities, on
+  // which LAPACK's dgeev writes past its arrays.
   double scale = 0;
+  for (double v : p.M) scale = std::max(scale, std::fabs(v));
+  if (scale == 0) return;
+  std::vector<double> S(p.M.size());
   for (std::int64_t i = 0; i < p.n; ++i)
-    for (std::int64_t j = 0; j < p.n; ++j) {
-      S[static_cast<std::size_t>(i * p.n + j)] = 0.5 * (p.M[static_cast<std::size_t>(i * p.n + j)] + p.M[static_cast<std::size_t>(j * p.n + i)]);
-      scale = std::max(scale, std::fabs(p.M[static_cast<std::size_t>(i * p.n + j)]));
-    }
+    for (std::int64_t j = 0; j < p.n; ++j)
+      S[static_cast<std::size_t>(i * p.n + j)] =
+          0.5 * (p.M[static_cast<std::size_t>(i * p.n + j)] / scale) + 0.5 * (p.M[static_cast<std::size_t>(j * p.n + i)] / scale);
   double lowest = INFINITY;
-  for (const auto& e : linalg::eigenvalues(p.n, S)) lowest = std::min(lowest, e.real());
+  for (const auto& e : linalg::eigenvalues(p.n, S)) lowest = std::min(lowest, e.real() * scale);
   if (lowest < -1e-10 * std::max(1.0, scale) * static_cast<double>(p.n))
     throw f.error("M", "is not monotone (M + M' has the eigenvalue " + std::to_string(2 * lowest) + ")");
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's own packages, whatever Saddle needs that this machine lacks.
 # Safe to rerun: packages already present are left alone and apt is not touched at all.
-# `--bench` adds the benchmark peers' packages.
+# `--bench` adds the benchmark peers' packages, `--dev` the sanitizer, fuzzing and valgrind
+# tools (.ci/run; docs/development.md).
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,18 @@ packages=(
 bench_packages=(
   python3-torch                            # bench/wgan_vs_torch.sh: PyTorch's CPU WGAN-GP
 )
-if [ "${1:-}" = "--bench" ]; then packages+=("${bench_packages[@]}"); fi
+# The fuzz and valgrind presets and their passes in .ci/run: `install-deps.sh --dev`.
+dev_packages=(
+  clang libclang-rt-14-dev                 # the fuzz preset: clang 14, libFuzzer, ASan + UBSan runtimes
+  valgrind                                 # tests/valgrind/memcheck.sh
+)
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=("${bench_packages[@]}") ;;
+    --dev) packages+=("${dev_packages[@]}") ;;
+    *) echo "usage: $0 [--bench] [--dev]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -151,6 +151,26 @@ TEST(InputFiles, GroupsLinksAndNonNumbersWhereNumbersBelongAreRefused) {
   expect_refused("mail", "mail.game.path", gamma, ":/@gamma holds strings, not numbers");
 }
 
+// Found by the fuzz targets (tests/fuzz/regressions/<target>/ holds the files, which are whole
+// HDF5 input files): HDF5 1.10 converts a number of any declared width through a buffer of that
+// width, copies a compact dataset's values without checking that they fill its shape, and reads
+// a chunk larger than its dataset past the end of its buffer.
+TEST(InputFiles, CraftedWidthsShortCompactDatasetsAndOversizedChunksAreRefused) {
+  const std::string wide = craft("hb_wide_float.h5", [](const h5::Group& g) {
+    h5::TypeId t(H5Tcopy(H5T_NATIVE_DOUBLE));
+    ASSERT_GE(H5Tset_size(t.get(), 32), 0);
+    declare(g, "A", t.get(), {2, 2});
+  });
+  expect_refused("hb", "hb.path", wide, ":/A holds numbers of an unsupported format (64 bits in 32 bytes)");
+  const std::string regressions = std::string(SADDLE_SOURCE_DIR) + "/tests/fuzz/regressions/";
+  expect_refused("hb", "hb.path", regressions + "fuzz_hb_game/compact_layout_stores_nothing", "its stored values do not fill its shape");
+  // A chunk larger than the dataset (HDF5 never writes one) and /A's rows + columns near 2^64.
+  expect_refused("qoda", "qoda.problem.path", regressions + "fuzz_qoda_problem/chunk_larger_than_shape",
+                 ":/A is damaged: its chunks (1704194 in dimension 2) do not fit its shape 3 x 2");
+  expect_refused("qoda", "qoda.problem.path", regressions + "fuzz_qoda_problem/dimension_sum_overflows",
+                 ":/A gives the problem dimension 15235521890557715570, outside [1, 20000]");
+}
+
 TEST(InputFiles, DamagedMetadataIsRefused) {
   const std::string good = craft("mail_good.h5", mail_game);
   const std::string damaged = craft("mail_damaged.h5", mail_game);
