@@ -269,4 +269,10 @@ void close_after_failure(File& f);
 // they are verified; throws Error naming the first dataset that fails. Serial files.
 void verify_checksums(const Group& group);
 
+// Why dataset `dataset` (created with `dcpl`) cannot be read safely ("" when it can): a chunk that
+// went through the Fletcher32 filter but is stored in fewer bytes than the checksum itself. HDF5
+// 1.10 subtracts the checksum's 4 bytes from the stored size unchecked and reads far past the
+// chunk (SIGSEGV); HDF5 never writes such a chunk, a damaged or crafted file holds one.
+std::string checksum_chunk_problem(hid_t dataset, hid_t dcpl);
+
 }  // namespace saddle::engine::h5
