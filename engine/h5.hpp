@@ -269,10 +269,12 @@ void close_after_failure(File& f);
 // they are verified; throws Error naming the first dataset that fails. Serial files.
 void verify_checksums(const Group& group);
 
-// Why dataset `dataset` (created with `dcpl`) cannot be read safely ("" when it can): a chunk that
-// went through the Fletcher32 filter but is stored in fewer bytes than the checksum itself. HDF5
-// 1.10 subtracts the checksum's 4 bytes from the stored size unchecked and reads far past the
-// chunk (SIGSEGV); HDF5 never writes such a chunk, a damaged or crafted file holds one.
-std::string checksum_chunk_problem(hid_t dataset, hid_t dcpl);
+// Why chunked dataset `dataset` (created with `dcpl`) cannot be read safely ("" when it can; other
+// layouts: ""): a chunk whose stored size cannot be right. HDF5 1.10 trusts it: a chunk that went
+// through Fletcher32 but is stored in fewer bytes than the checksum is read far past its end (the
+// 4 bytes are subtracted unchecked), and an unfiltered (or only shuffled) chunk stored in fewer
+// bytes than its shape takes is copied whole from the short buffer. HDF5 never writes either; a
+// damaged or crafted file holds them. Walks the chunk index once.
+std::string chunk_problem(hid_t dataset, hid_t dcpl);
 
 }  // namespace saddle::engine::h5

@@ -54,30 +54,47 @@ File File::open(const std::string& path, Mode mode, const Comm* comm) {
   return make(check_agreed(comm, fid, "cannot open HDF5 file '" + path + "'"), path, comm, Checksums::Off);
 }
 
-std::string checksum_chunk_problem(hid_t dataset, hid_t dcpl) {
+std::string chunk_problem(hid_t dataset, hid_t dcpl) {
   if (H5Pget_layout(dcpl) != H5D_CHUNKED) return "";
-  const int filters = H5Pget_nfilters(dcpl);
-  int fletcher = -1;
-  for (int i = 0; i < filters && fletcher < 0; ++i) {
+  // The filters, and whether each keeps the size (shuffle) or adds a 4-byte checksum (Fletcher32):
+  // a chunk through those alone has a size known in advance.
+  struct Filter {
+    H5Z_filter_t id;
+    unsigned bit;
+  };
+  std::vector<Filter> filters;
+  for (int i = 0; i < H5Pget_nfilters(dcpl); ++i) {
     unsigned flags = 0;
     std::size_t n = 0;
-    if (H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &n, nullptr, 0, nullptr, nullptr) == H5Z_FILTER_FLETCHER32) fletcher = i;
+    filters.push_back({H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &n, nullptr, 0, nullptr, nullptr), i < 32 ? 1u << i : 0u});
   }
-  if (fletcher < 0) return "";
-  // HDF5 1.10 wants the dataset's own dataspace here (H5S_ALL arrived later).
   SpaceId space(H5Dget_space(dataset));
+  TypeId type(H5Dget_type(dataset));
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  std::vector<hsize_t> chunk(static_cast<std::size_t>(std::max(rank, 1)), 1);
+  if (rank < 1 || !type.valid() || H5Pget_chunk(dcpl, rank, chunk.data()) != rank) return "has unreadable chunk metadata (" + last_error_message() + ")";
+  long double bytes = static_cast<long double>(H5Tget_size(type.get()));
+  for (hsize_t c : chunk) bytes *= static_cast<long double>(c);
+  // HDF5 1.10 wants the dataset's own dataspace here (H5S_ALL arrived later).
   hsize_t chunks = 0;
-  if (!space.valid() || H5Dget_num_chunks(dataset, space.get(), &chunks) < 0) return "has an unreadable chunk index (" + last_error_message() + ")";
-  std::vector<hsize_t> offset(static_cast<std::size_t>(std::max(H5Sget_simple_extent_ndims(space.get()), 1)));
+  if (H5Dget_num_chunks(dataset, space.get(), &chunks) < 0) return "has an unreadable chunk index (" + last_error_message() + ")";
+  std::vector<hsize_t> offset(chunk.size());
   for (hsize_t i = 0; i < chunks; ++i) {
     unsigned mask = 0;
     haddr_t address = 0;
     hsize_t size = 0;
     if (H5Dget_chunk_info(dataset, space.get(), i, offset.data(), &mask, &address, &size) < 0)
       return "has an unreadable chunk index (" + last_error_message() + ")";
-    const bool checksummed = fletcher >= 32 || (mask & (1u << fletcher)) == 0;
-    if (checksummed && size < 4)
-      return "is damaged: chunk " + std::to_string(i) + " is stored in " + std::to_string(size) + " byte(s), fewer than its Fletcher32 checksum";
+    bool checksum = false, known = true;
+    for (const Filter& f : filters) {
+      if (f.bit != 0 && (mask & f.bit) != 0) continue;  // skipped for this chunk
+      if (f.id == H5Z_FILTER_FLETCHER32) checksum = true;
+      else if (f.id != H5Z_FILTER_SHUFFLE) known = false;
+    }
+    const std::string which = "is damaged: chunk " + std::to_string(i) + " is stored in " + std::to_string(size) + " bytes, ";
+    if (checksum && size < 4) return which + "fewer than its Fletcher32 checksum";
+    if (known && static_cast<long double>(size) != bytes + (checksum ? 4 : 0))
+      return which + "not the " + std::to_string(static_cast<unsigned long long>(bytes) + (checksum ? 4 : 0)) + " its shape and type take";
   }
   return "";
 }
@@ -94,7 +111,7 @@ void verify_checksums_of(const Group& group, const std::string& name) {
   DatasetId d(check(H5Dopen2(group.id(), name.c_str(), H5P_DEFAULT), "cannot open dataset " + where));
   PlistId dcpl(check(H5Dget_create_plist(d.get()), "H5Dget_create_plist " + where));
   if (H5Pget_filter_by_id2(dcpl.get(), H5Z_FILTER_FLETCHER32, nullptr, nullptr, nullptr, 0, nullptr, nullptr) < 0) return;
-  if (const std::string problem = checksum_chunk_problem(d.get(), dcpl.get()); !problem.empty()) throw Error("dataset " + where + " " + problem);
+  if (const std::string problem = chunk_problem(d.get(), dcpl.get()); !problem.empty()) throw Error("dataset " + where + " " + problem);
   TypeId file_type(check(H5Dget_type(d.get()), "H5Dget_type " + where));
   if (H5Tdetect_class(file_type.get(), H5T_VLEN) > 0 || H5Tis_variable_str(file_type.get()) > 0) return;  // none in Saddle files
   TypeId type(check(H5Tget_native_type(file_type.get(), H5T_DIR_DEFAULT), "H5Tget_native_type " + where));

@@ -154,8 +154,8 @@ TEST(InputFiles, GroupsLinksAndNonNumbersWhereNumbersBelongAreRefused) {
 // Found by the fuzz targets (tests/fuzz/regressions/<target>/ holds the files, which are whole
 // HDF5 input files): HDF5 1.10 converts a number of any declared width through a buffer of that
 // width, copies a compact dataset's values without checking that they fill its shape, and reads
-// a chunk larger than its dataset or a checksummed chunk shorter than its checksum past the end of
-// its buffer.
+// a chunk larger than its dataset, a checksummed chunk shorter than its checksum or an unfiltered
+// chunk shorter than its shape past the end of its buffer.
 TEST(InputFiles, CraftedWidthsShortCompactDatasetsAndOversizedChunksAreRefused) {
   const std::string wide = craft("hb_wide_float.h5", [](const h5::Group& g) {
     h5::TypeId t(H5Tcopy(H5T_NATIVE_DOUBLE));
@@ -182,9 +182,22 @@ TEST(InputFiles, CraftedWidthsShortCompactDatasetsAndOversizedChunksAreRefused) 
     const unsigned char byte = 7;
     ASSERT_GE(H5Dwrite_chunk(d.get(), H5P_DEFAULT, 0, offset, 1, &byte), 0);
   });
-  expect_refused("hb", "hb.path", short_chunk, ":/A is damaged: chunk 0 is stored in 1 byte(s), fewer than its Fletcher32 checksum");
+  expect_refused("hb", "hb.path", short_chunk, ":/A is damaged: chunk 0 is stored in 1 bytes, fewer than its Fletcher32 checksum");
+  // An unfiltered chunk stored in fewer bytes than its shape takes: HDF5 copies it whole.
+  const std::string short_plain = craft("hb_short_plain_chunk.h5", [](const h5::Group& g) {
+    const hsize_t dims[2] = {2, 2}, offset[2] = {0, 0};
+    h5::SpaceId space(H5Screate_simple(2, dims, nullptr));
+    h5::PlistId dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    ASSERT_GE(H5Pset_chunk(dcpl.get(), 2, dims), 0);
+    h5::DatasetId d(H5Dcreate2(g.id(), "A", H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+    const std::vector<unsigned char> bytes(30, 1);
+    ASSERT_GE(H5Dwrite_chunk(d.get(), H5P_DEFAULT, 0, offset, bytes.size(), bytes.data()), 0);
+  });
+  expect_refused("hb", "hb.path", short_plain, ":/A is damaged: chunk 0 is stored in 30 bytes, not the 32 its shape and type take");
+  expect_refused("mail", "mail.game.path", regressions + "fuzz_mail_game/unfiltered_chunk_shorter_than_shape",
+                 ":/P is damaged: chunk 0 is stored in 282 bytes, not the 288 its shape and type take");
   expect_refused("ksvd", "ksvd.data.path", regressions + "fuzz_ksvd_data/fletcher32_chunk_shorter_than_checksum_csr",
-                 ":/G/indices is damaged: chunk 0 is stored in 1 byte(s), fewer than its Fletcher32 checksum");
+                 ":/G/indices is damaged: chunk 0 is stored in 1 bytes, fewer than its Fletcher32 checksum");
 }
 
 TEST(InputFiles, DamagedMetadataIsRefused) {
