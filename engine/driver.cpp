@@ -200,8 +200,12 @@ int Session::run() {
     if (found.step >= 0) {
       auto t = timers.scope("checkpoint");
       store.read(found.step, [&](const h5::Group& root) {
-        history.load(root.open_group("driver"));
-        workload_->load(root.open_group("state"));
+        try {
+          history.load(root.open_group("driver"));
+          workload_->load(root.open_group("state"));
+        } catch (const InputError& e) {
+          throw InputError("cannot continue from " + store.path_of(found.step) + ": " + e.what());
+        }
       });
       start = found.step;
       log("restarted from " + store.path_of(start));

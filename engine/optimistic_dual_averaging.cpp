@@ -60,6 +60,13 @@ void OptimisticDualAveraging::save(const h5::Group& g) const {
   g.write_rows("last_own", last_own_.data(), 1, static_cast<std::int64_t>(last_own_.size()));
 }
 
+void OptimisticDualAveraging::load_below(const h5::Group& state) {
+  if (!state.exists("oda"))
+    throw InputError("checkpoint group " + state.path() + " has no 'oda' group: it was written by an older Saddle, whose " +
+                     "optimistic-dual-averaging state this one cannot continue; set run.restart = \"no\" to start over");
+  load(state.open_group("oda"));
+}
+
 void OptimisticDualAveraging::load(const h5::Group& g) {
   const auto check = [&](const std::string& name, std::vector<double> v, std::vector<double>& into) {
     if (v.size() != x_.size()) throw InputError("checkpoint: " + g.path() + "/" + name + " has another length");

@@ -47,6 +47,10 @@ class OptimisticDualAveraging {
   // and each rank's last own vector (one row per rank). load() throws InputError on other lengths.
   void save(const h5::Group& g) const;
   void load(const h5::Group& g);
+  // load() of the group `oda` below a workload's checkpoint state, where qoda and wgan keep it; a
+  // checkpoint written before that layout (no `oda`) is refused as such (InputError), not as an
+  // HDF5 failure.
+  void load_below(const h5::Group& state);
 
  private:
   Comm comm_;

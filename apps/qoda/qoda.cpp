@@ -239,7 +239,7 @@ class Qoda : public engine::Workload {
     round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
     compute_ = g.read<double>("time_compute").at(0);
-    oda_.load(g.open_group("oda"));
+    oda_.load_below(g);
     exchange_->load(g.open_group("exchange"));
   }
 

@@ -140,7 +140,7 @@ void Player::load(const engine::h5::Group& g) {
   round_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("round"));
   exchange_->load(g.open_group("exchange"));
   if (method_ == Method::Qoda) {
-    oda_.load(g.open_group("oda"));
+    oda_.load_below(g);
   } else {
     t_ = g.read_attr<std::int64_t>("t");
     for (const auto& [name, member] : kState) {
