@@ -105,3 +105,25 @@ add_library(saddle_glpk INTERFACE)
 add_library(saddle::glpk ALIAS saddle_glpk)
 target_include_directories(saddle_glpk SYSTEM INTERFACE ${SADDLE_GLPK_INCLUDE_DIR})
 target_link_libraries(saddle_glpk INTERFACE ${SADDLE_GLPK_LIBRARY})
+
+# --- SLEPc/PETSc and ScaLAPACK (ksvd's krylov and distributed exact methods) -------------------
+# Debian 12: libslepc-real-dev (SLEPc 3.18 on PETSc 3.18, both over Open MPI) and
+# libscalapack-openmpi-dev (ScaLAPACK 2.2 with BLACS); found through their pkg-config files.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SADDLE_SLEPC IMPORTED_TARGET slepc)
+pkg_check_modules(SADDLE_PETSC IMPORTED_TARGET PETSc)
+pkg_check_modules(SADDLE_SCALAPACK IMPORTED_TARGET scalapack-openmpi)
+if(NOT SADDLE_SLEPC_FOUND OR NOT SADDLE_PETSC_FOUND)
+  message(FATAL_ERROR "SLEPc/PETSc not found by pkg-config (slepc.pc, PETSc.pc): install libslepc-real-dev "
+                      "(Debian; jobs/local/install-deps.sh) or add your SLEPc and PETSc lib/pkgconfig to PKG_CONFIG_PATH")
+endif()
+if(NOT SADDLE_SCALAPACK_FOUND)
+  message(FATAL_ERROR "ScaLAPACK not found by pkg-config (scalapack-openmpi.pc): install libscalapack-openmpi-dev "
+                      "(Debian; jobs/local/install-deps.sh) or add your ScaLAPACK's pkgconfig folder to PKG_CONFIG_PATH")
+endif()
+add_library(saddle_slepc INTERFACE)
+add_library(saddle::slepc ALIAS saddle_slepc)
+target_link_libraries(saddle_slepc INTERFACE PkgConfig::SADDLE_SLEPC PkgConfig::SADDLE_PETSC MPI::MPI_C)
+add_library(saddle_scalapack INTERFACE)
+add_library(saddle::scalapack ALIAS saddle_scalapack)
+target_link_libraries(saddle_scalapack INTERFACE PkgConfig::SADDLE_SCALAPACK MPI::MPI_C)

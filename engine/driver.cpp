@@ -234,13 +234,15 @@ int Session::run() {
     bool due() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - last).count() >= interval; }
     void reset() { last = std::chrono::steady_clock::now(); }
   } flush_clock{cfg.real("run.flush_interval")};
-  for (std::int64_t step = start + 1; step <= total; ++step) {
+  std::int64_t last = start;  // the last step taken (below total when the workload finished early)
+  for (std::int64_t step = start + 1; step <= total && !workload_->finished(); ++step) {
     {
       auto t = timers.scope("steps");
       workload_->step(step);
       fault_point("step");
     }
-    if (step % log_every == 0 || step == total) {
+    last = step;
+    if (step % log_every == 0 || step == total || workload_->finished()) {
       auto t = timers.scope("metrics");
       history.add(step, workload_->metrics(step));
     }
@@ -277,9 +279,10 @@ int Session::run() {
   }
   run_file.flush_metrics(history);
   const auto summaries = timers.reduce(world_);
-  run_file.finish(summaries, total);
+  run_file.finish(summaries, last);
   if (!cli_.quiet && world_.is_root()) {
-    std::printf("[saddle] done: %lld steps, results in %s\n%s", static_cast<long long>(total), run_file.path().c_str(),
+    std::printf("[saddle] done: %lld steps%s, results in %s\n%s", static_cast<long long>(last),
+                last < total ? (" (finished early; at most " + std::to_string(total) + ")").c_str() : "", run_file.path().c_str(),
                 Timers::table(summaries).c_str());
     std::fflush(stdout);
   }

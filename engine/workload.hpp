@@ -52,6 +52,10 @@ class Workload {
   virtual void setup(const RunContext& ctx) = 0;
   // Advances the state from step - 1 to step (1-based).
   virtual void step(std::int64_t step) = 0;
+  // True once the workload has its answer before steps() is reached (an iterative solver that met
+  // its tolerance): the driver logs the metrics of this step and goes on to finish(). Every rank
+  // returns the same value; also asked right after load(), so a finished checkpoint just finishes.
+  virtual bool finished() const { return false; }
   // The values logged at this step, the same names in the same order at every call; the first is
   // the headline shown in the progress line. Every rank returns the same values.
   virtual MetricValues metrics(std::int64_t step) = 0;

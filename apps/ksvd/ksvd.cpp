@@ -27,11 +27,20 @@ using engine::InputError;
 class KernelSvd : public engine::Workload {
  public:
   void declare(engine::Schema& s) const override {
-    s.string("ksvd.method").def(std::string("randomized")).one_of({"exact", "randomized", "nystrom"})
-        .help("exact: LAPACK on the formed G; randomized: matrix-free HMT; nystrom: asymmetric Nyström");
+    s.string("ksvd.method").def(std::string("randomized")).one_of({"exact", "randomized", "krylov", "nystrom"})
+        .help("exact: (Sca)LAPACK SVD of the formed G; randomized: matrix-free subspace iteration; krylov: SLEPc on the "
+              "matrix-free operator; nystrom: asymmetric Nyström");
     s.integer("ksvd.rank").def(std::int64_t{10}).range(1).help("number of singular triplets s");
+    s.real("ksvd.tol").def(1e-8).range(0).help("relative residual max_l ||G v_l - s_l u_l|| / s_l (and for G') to reach");
+    s.integer("ksvd.max_iters").def(std::int64_t{300}).range(1, 1000000).help("randomized, krylov: iteration limit");
     s.integer("ksvd.oversample").def(std::int64_t{10}).range(0).help("randomized: extra sketch columns p");
-    s.integer("ksvd.power_iters").def(std::int64_t{2}).range(0, 1000).help("randomized: power iterations q");
+    s.integer("ksvd.power_iters").optional().range(0, 1000)
+        .help("randomized: exactly this many power iterations, no tolerance stop (instead of max_iters)");
+    s.string("ksvd.krylov.solver").def(std::string("trlanczos")).one_of({"trlanczos", "lanczos", "cross", "cyclic", "randomized"})
+        .help("krylov: the SLEPc SVD solver (SVDTRLANCZOS, ...)");
+    s.integer("ksvd.krylov.ncv").optional().range(1).help("krylov: subspace size (SLEPc's ncv; default: SLEPc's choice)");
+    s.string("ksvd.krylov.options").def(std::string("")).help("krylov: extra PETSc/SLEPc options, e.g. \"-svd_monitor\"");
+    s.boolean("ksvd.symmetrize").def(false).help("use (G + G')/2 (n = m): the symmetric baseline, kernel-PCA-like");
     s.integer("ksvd.nystrom_rows").optional().range(1).help("nystrom: sampled rows (required for nystrom)");
     s.integer("ksvd.nystrom_cols").optional().range(1).help("nystrom: sampled columns (required for nystrom)");
     s.boolean("ksvd.center").def(false).help("double centring (I - 11'/n) G (I - 11'/m), matrix-free");

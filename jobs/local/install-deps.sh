@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libtoml11-dev               # GoogleTest, toml11
   zlib1g-dev                               # zlib: wgan reads the gzip CSV of the digits set
   libglpk-dev                              # GLPK: LP reference and fallback of the mail stage games
+  libslepc-real-dev                        # SLEPc 3.18 + PETSc: ksvd method = "krylov" (matrix-free Lanczos)
+  libscalapack-openmpi-dev                 # ScaLAPACK + BLACS: ksvd method = "exact" on more than one rank
   python3 python3-h5py python3-numpy python3-matplotlib python3-scipy  # jobs/post (use /usr/bin/python3)
   python3-sklearn                          # ships digits.csv.gz, read by inputs/wgan_digits.toml; peer of bench/ksvd_vs_sklearn.sh
   slurm-wlm munge                          # jobs/local-slurm: a one-node SLURM for the job scripts and tests
