@@ -70,7 +70,7 @@ class KernelSvd : public engine::Workload {
   }
 
   std::int64_t steps(const Config& c) const override {
-    return c.string("ksvd.method") == "randomized" ? c.integer("ksvd.power_iters") + 2 : 1;
+    return c.string("ksvd.method") == "randomized" ? (c.has("ksvd.power_iters") ? c.integer("ksvd.power_iters") : c.integer("ksvd.max_iters")) + 2 : 1;
   }
 
   void validate(const Config& c) const override {
@@ -103,7 +103,7 @@ class KernelSvd : public engine::Workload {
     seed_ = ctx.seed;
     method_ = parse_method(c.string("ksvd.method"));
     rank_ = c.integer("ksvd.rank");
-    power_ = c.integer("ksvd.power_iters");
+    power_ = c.has("ksvd.power_iters") ? c.integer("ksvd.power_iters") : c.integer("ksvd.max_iters");
     phases_ = PhaseLog(ctx.timers, [this] { return op_ ? op_->flops() : 0.0; });
     if (comm_.size() > 1) kernels::linalg::set_blas_threads(1);  // ranks fill the cores
     const KernelConfig kc{c.string("ksvd.kernel.type"), c.real("ksvd.kernel.sigma"), c.real("ksvd.kernel.perplexity"),
