@@ -6,6 +6,7 @@
 // methods take one step.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,14 @@ namespace saddle::apps::ksvd {
 
 using engine::Config;
 using engine::InputError;
+
+namespace {
+std::string short_real(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3g", v);
+  return b;
+}
+}  // namespace
 
 class KernelSvd : public engine::Workload {
  public:
@@ -70,12 +79,18 @@ class KernelSvd : public engine::Workload {
   }
 
   std::int64_t steps(const Config& c) const override {
-    return c.string("ksvd.method") == "randomized" ? (c.has("ksvd.power_iters") ? c.integer("ksvd.power_iters") : c.integer("ksvd.max_iters")) + 2 : 1;
+    return c.string("ksvd.method") == "randomized" ? 1 + iteration_limit(c) : 1;
+  }
+  // Randomized: Rayleigh–Ritz iterations at most (power_iters = q fixes q + 1 of them, no tolerance stop).
+  static std::int64_t iteration_limit(const Config& c) {
+    return c.has("ksvd.power_iters") ? c.integer("ksvd.power_iters") + 1 : c.integer("ksvd.max_iters");
   }
 
   void validate(const Config& c) const override {
     if (c.is_set("run.steps"))
-      throw c.error("run.steps", "ksvd sets the number of driver steps itself (randomized: power_iters + 2, otherwise 1)");
+      throw c.error("run.steps", "ksvd sets the number of driver steps itself (randomized: at most max_iters + 1, otherwise 1)");
+    if (c.has("ksvd.power_iters") && c.is_set("ksvd.max_iters"))
+      throw c.error("ksvd.power_iters", "fixes the number of iterations; it cannot be combined with ksvd.max_iters (the tolerance stop)");
     const std::string method = c.string("ksvd.method"), source = c.string("ksvd.data.source"), type = c.string("ksvd.kernel.type");
     if (source == "hdf5" && !c.has("ksvd.data.path")) throw c.error("ksvd.data.path", "is required when ksvd.data.source = \"hdf5\"");
     if (source == "synthetic" && c.has("ksvd.data.path")) throw c.error("ksvd.data.path", "is only read when ksvd.data.source = \"hdf5\"");
@@ -103,7 +118,9 @@ class KernelSvd : public engine::Workload {
     seed_ = ctx.seed;
     method_ = parse_method(c.string("ksvd.method"));
     rank_ = c.integer("ksvd.rank");
-    power_ = c.has("ksvd.power_iters") ? c.integer("ksvd.power_iters") : c.integer("ksvd.max_iters");
+    limit_ = iteration_limit(c);
+    early_stop_ = !c.has("ksvd.power_iters");
+    tol_ = c.real("ksvd.tol");
     phases_ = PhaseLog(ctx.timers, [this] { return op_ ? op_->flops() : 0.0; });
     if (comm_.size() > 1) kernels::linalg::set_blas_threads(1);  // ranks fill the cores
     const KernelConfig kc{c.string("ksvd.kernel.type"), c.real("ksvd.kernel.sigma"), c.real("ksvd.kernel.perplexity"),
@@ -144,6 +161,8 @@ class KernelSvd : public engine::Workload {
     Q_.clear();
     done_ = false;
     sigma_est_ = 0;
+    residual_est_ = 0;
+    iterations_ = 0;
   }
 
   void step(std::int64_t step) override {
@@ -157,13 +176,20 @@ class KernelSvd : public engine::Workload {
     } else if (step == 1) {
       auto p = phases_.phase("sketch");
       return randomized_sketch(*op_, comm_, seed_, k_, Q_);
-    } else if (step <= power_ + 1) {
-      auto p = phases_.phase("power");
-      sigma_est_ = randomized_power(*op_, comm_, k_, Q_);
-      return;
     } else {
-      auto p = phases_.phase("project");
-      t = randomized_project(*op_, k_, rank_, Q_);
+      // The last allowed iteration, and one that meets the tolerance, finish instead of advancing Q.
+      const bool last = step == 1 + limit_;
+      RitzStep it;
+      {
+        auto p = phases_.phase("iterate");
+        it = randomized_iterate(*op_, comm_, k_, rank_, Q_, last ? HUGE_VAL : early_stop_ ? tol_ : -1.0);
+      }
+      iterations_ = step - 1;
+      sigma_est_ = it.ritz.sigma[0];
+      residual_est_ = it.residual;
+      if (it.advanced) return;
+      t = std::move(it.ritz);
+      t.iterations = iterations_;
     }
     auto p = phases_.phase("scores");
     res_ = finish_triplets(std::move(t), *op_, comm_, data_.rows.begin, test_rows_, data_.n_test > 0);
@@ -173,19 +199,25 @@ class KernelSvd : public engine::Workload {
   engine::MetricValues metrics(std::int64_t) override {
     return {{"sigma_1", done_ ? res_.sigma[0] : sigma_est_},
             {"kernel_evaluations", comm_.allreduce(op_->evaluations(), engine::Op::Sum)},
-            {"residual_max", done_ ? *std::max_element(res_.res_rows.begin(), res_.res_rows.end()) : 0.0}};
+            {"residual_max", done_ ? *std::max_element(res_.res_rows.begin(), res_.res_rows.end()) : 0.0},
+            {"relative_residual", done_ ? res_.max_relative() : residual_est_}};
   }
+
+  bool finished() const override { return done_; }
 
   void save(const engine::h5::Group& g) const override {
     g.write_attr("done", static_cast<std::int64_t>(done_));
     g.write_attr("k", k_);
     g.write_attr("sigma_estimate", sigma_est_);
+    g.write_attr("residual_estimate", residual_est_);
+    g.write_attr("iterations", iterations_);
     g.write_attr("has_q", static_cast<std::int64_t>(!Q_.empty()));
     if (!Q_.empty()) g.write_rows("Q", Q_.data(), op_->local_rows(), k_);
     if (!done_) return;
     g.write("sigma", res_.sigma);
     g.write("residuals", res_.res_rows);
     g.write("residuals_cols", res_.res_cols);
+    g.write("relative_residuals", res_.relative);
     g.write("V", res_.V, {static_cast<hsize_t>(op_->m()), static_cast<hsize_t>(rank_)});
     g.write("scores_cols", res_.scores_cols, {static_cast<hsize_t>(op_->m()), static_cast<hsize_t>(rank_)});
     g.write_rows("U", res_.U.data(), op_->local_rows(), rank_);
@@ -196,12 +228,16 @@ class KernelSvd : public engine::Workload {
   void load(const engine::h5::Group& g) override {
     if (g.read_attr<std::int64_t>("k") != k_) throw InputError("checkpoint holds another ksvd sketch width");
     sigma_est_ = g.read_attr<double>("sigma_estimate");
+    residual_est_ = g.read_attr<double>("residual_estimate");
+    iterations_ = g.read_attr<std::int64_t>("iterations");
     Q_ = g.read_attr<std::int64_t>("has_q") ? g.read_rows<double>("Q", data_.rows.begin, op_->local_rows()) : std::vector<double>{};
     done_ = g.read_attr<std::int64_t>("done") != 0;
     if (!done_) return;
     res_.sigma = g.read<double>("sigma");
     res_.res_rows = g.read<double>("residuals");
     res_.res_cols = g.read<double>("residuals_cols");
+    res_.relative = g.read<double>("relative_residuals");
+    res_.iterations = iterations_;
     res_.V = g.read<double>("V");
     res_.scores_cols = g.read<double>("scores_cols");
     res_.U = g.read_rows<double>("U", data_.rows.begin, op_->local_rows());
@@ -219,6 +255,7 @@ class KernelSvd : public engine::Workload {
     result.write("scores_cols", res_.scores_cols, {m, s});
     result.write("residuals", res_.res_rows);
     result.write("residuals_cols", res_.res_cols);
+    result.write("relative_residuals", res_.relative);
     if (data_.n_test > 0) result.write_rows("scores_test", res_.scores_test.data(), test_rows_.count, rank_);
     if (!op_->rows().beta.empty()) {
       std::vector<double> sig(op_->rows().beta.size()), perp = op_->rows().perplexity;
@@ -238,7 +275,25 @@ class KernelSvd : public engine::Workload {
     result.write_attr("m", op_->m());
     result.write_attr("rank", rank_);
     result.write_attr("sketch_columns", k_);
-    result.write_attr("power_iters", power_);
+    const double achieved = res_.max_relative();
+    const bool converged = achieved <= tol_;
+    result.write_attr("tol", tol_);
+    result.write_attr("relative_residual", achieved);
+    result.write_attr("converged", static_cast<std::int64_t>(converged));
+    result.write_attr("iterations", res_.iterations);
+    if (method_ == Method::Randomized) result.write_attr("max_iters", limit_);
+    ctx_->log("ksvd: relative residual " + short_real(achieved) + " (tol " + short_real(tol_) + ")" +
+              (method_ == Method::Randomized ? " after " + std::to_string(res_.iterations) + " iterations" : ""));
+    if (!converged && comm_.is_root()) {
+      const std::string why =
+          method_ == Method::Nystrom ? "nystrom does not iterate: its error is set by nystrom_rows and nystrom_cols"
+          : method_ == Method::Randomized
+              ? std::string(early_stop_ ? "raise ksvd.max_iters or ksvd.oversample" : "ksvd.power_iters fixes the iterations: drop it to iterate to ksvd.tol")
+              : method_ == Method::Krylov ? "raise ksvd.max_iters or ksvd.krylov.ncv"
+                                          : "the singular values are too close to zero for this tolerance in float64";
+      std::fprintf(stderr, "saddle: warning: ksvd: not converged: relative residual %s > ksvd.tol = %s (%s); results written with converged = 0\n",
+                   short_real(achieved).c_str(), short_real(tol_).c_str(), why.c_str());
+    }
     result.write_attr("center", static_cast<std::int64_t>(op_->centered()));
     const double evaluations = comm_.allreduce(op_->evaluations(), engine::Op::Sum);
     ctx_->log(phases_.write(result, comm_, evaluations));
@@ -265,7 +320,9 @@ class KernelSvd : public engine::Workload {
   engine::Comm comm_;
   std::uint64_t seed_ = 1;
   Method method_ = Method::Randomized;
-  std::int64_t rank_ = 1, power_ = 0, k_ = 1, nys_rows_ = 0, nys_cols_ = 0;
+  std::int64_t rank_ = 1, limit_ = 1, k_ = 1, nys_rows_ = 0, nys_cols_ = 0;
+  bool early_stop_ = true;
+  double tol_ = 1e-8;
   Data data_;
   std::unique_ptr<KernelOperator> op_;
   RowSet test_rows_;
@@ -273,7 +330,8 @@ class KernelSvd : public engine::Workload {
   // State: the current orthonormal basis (randomized), then the results.
   std::vector<double> Q_;
   bool done_ = false;
-  double sigma_est_ = 0;
+  double sigma_est_ = 0, residual_est_ = 0;
+  std::int64_t iterations_ = 0;
   Results res_;
 };
 

@@ -52,6 +52,7 @@ void broadcast(const engine::Comm& comm, std::vector<double>& Ua, std::vector<do
 Method parse_method(const std::string& name) {
   if (name == "exact") return Method::Exact;
   if (name == "randomized") return Method::Randomized;
+  if (name == "krylov") return Method::Krylov;
   if (name == "nystrom") return Method::Nystrom;
   throw std::invalid_argument("ksvd: unknown method '" + name + "'");
 }
@@ -99,33 +100,40 @@ void randomized_sketch(KernelOperator& op, const engine::Comm& comm, std::uint64
   tsqr(comm, op.linalg(), nl, k, Q.data(), R);
 }
 
-double randomized_power(KernelOperator& op, const engine::Comm& comm, std::int64_t k, std::vector<double>& Q) {
-  const std::int64_t nl = op.local_rows(), m = op.m();
-  std::vector<double> W(static_cast<std::size_t>(m * k)), R(static_cast<std::size_t>(k * k));
-  op.apply(nullptr, 0, nullptr, Q.data(), k, W.data());
-  op.linalg().qr(m, k, W.data(), R.data());
-  // σ_1 of R: the largest singular value of Gᵀ Q.
-  std::vector<double> a(R), sv(static_cast<std::size_t>(k)), u(static_cast<std::size_t>(k * k)), vt(u.size());
-  op.linalg().svd(k, k, a.data(), sv.data(), u.data(), vt.data());
-  op.apply(W.data(), k, Q.data(), nullptr, 0, nullptr);
-  tsqr(comm, op.linalg(), nl, k, Q.data(), R);
-  return sv[0];
-}
-
-Triplets randomized_project(KernelOperator& op, std::int64_t k, std::int64_t s, const std::vector<double>& Q) {
+RitzStep randomized_iterate(KernelOperator& op, const engine::Comm& comm, std::int64_t k, std::int64_t s, std::vector<double>& Q,
+                            double stop_below) {
   const std::int64_t nl = op.local_rows(), m = op.m();
   std::vector<double> Bt(static_cast<std::size_t>(m * k)), Vb(static_cast<std::size_t>(m * k)), Ut(static_cast<std::size_t>(k * k)),
       sv(static_cast<std::size_t>(k));
   op.apply(nullptr, 0, nullptr, Q.data(), k, Bt.data());
   op.linalg().svd(m, k, Bt.data(), sv.data(), Vb.data(), Ut.data());
-  Triplets t;
-  t.U.assign(static_cast<std::size_t>(nl * s), 0.0);
-  op.linalg().gemm(false, true, nl, s, k, 1.0, Q.data(), k, Ut.data(), k, 0.0, t.U.data(), s);
+  std::vector<double> U(static_cast<std::size_t>(nl * k)), Y(static_cast<std::size_t>(nl * k), 0.0);
+  op.linalg().gemm(false, true, nl, k, k, 1.0, Q.data(), k, Ut.data(), k, 0.0, U.data(), k);
+  op.apply(Vb.data(), k, Y.data(), nullptr, 0, nullptr);
+  std::vector<double> r(static_cast<std::size_t>(s), 0.0);
+  for (std::int64_t i = 0; i < nl; ++i)
+    for (std::int64_t l = 0; l < s; ++l) {
+      const double e = Y[i * k + l] - sv[l] * U[i * k + l];
+      r[l] += e * e;
+    }
+  comm.allreduce(r, engine::Op::Sum);
+  RitzStep out;
+  for (std::int64_t l = 0; l < s; ++l) out.residual = std::max(out.residual, relative_residual(std::sqrt(r[l]), sv[l], sv[0]));
+  Triplets& t = out.ritz;
+  t.U.resize(static_cast<std::size_t>(nl * s));
   t.V.resize(static_cast<std::size_t>(m * s));
+  for (std::int64_t i = 0; i < nl; ++i)
+    for (std::int64_t l = 0; l < s; ++l) t.U[i * s + l] = U[i * k + l];
   for (std::int64_t j = 0; j < m; ++j)
     for (std::int64_t l = 0; l < s; ++l) t.V[j * s + l] = Vb[j * k + l];
   t.sigma.assign(sv.begin(), sv.begin() + s);
-  return t;
+  if (!(out.residual <= stop_below)) {
+    out.advanced = true;
+    std::vector<double> R;
+    tsqr(comm, op.linalg(), nl, k, Y.data(), R);
+    Q = std::move(Y);
+  }
+  return out;
 }
 
 // C = G(:, S_c), R = G(S_r, :), core G(S_r, S_c) = Ũ Σ̃ Ṽᵀ; U ∝ C Ṽ Σ̃⁻¹, V ∝ Rᵀ Ũ Σ̃⁻¹ (columns

@@ -1,5 +1,6 @@
 #include "apps/ksvd/results.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace saddle::apps::ksvd {
@@ -50,6 +51,10 @@ Results finish_triplets(Triplets t, KernelOperator& op, const engine::Comm& comm
     }
   for (auto& x : r.res_rows) x = std::sqrt(x);
   for (auto& x : r.res_cols) x = std::sqrt(x);
+  r.relative.resize(static_cast<std::size_t>(s));
+  for (std::int64_t l = 0; l < s; ++l)
+    r.relative[l] = relative_residual(std::max(r.res_rows[l], r.res_cols[l]), sigma[l], sigma[0]);
+  r.iterations = t.iterations;
   if (has_test) {
     r.scores_test.assign(static_cast<std::size_t>(test.count * s), 0.0);
     op.apply_test(test, V.data(), s, r.scores_test.data());
@@ -59,5 +64,11 @@ Results finish_triplets(Triplets t, KernelOperator& op, const engine::Comm& comm
   r.sigma = std::move(t.sigma);
   return r;
 }
+
+}  // namespace saddle::apps::ksvd
+
+namespace saddle::apps::ksvd {
+
+double Results::max_relative() const { return relative.empty() ? 0.0 : *std::max_element(relative.begin(), relative.end()); }
 
 }  // namespace saddle::apps::ksvd

@@ -17,6 +17,9 @@ struct Results {
   std::vector<double> scores_rows, scores_cols;   // G V (this rank's rows x s), Gᵀ U (m x s)
   std::vector<double> res_rows, res_cols;         // s each
   std::vector<double> scores_test;                // this rank's test rows x s
+  std::vector<double> relative;                   // s: max(res_rows, res_cols) / σ_l (relative_residual)
+  std::int64_t iterations = 0;                    // the solver's iterations (randomized, krylov)
+  double max_relative() const;
 };
 
 // Collective. `first_row` is this rank's first row of G; `test` its out-of-sample rows (used

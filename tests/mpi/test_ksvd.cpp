@@ -276,6 +276,46 @@ TEST(Ksvd, RandomizedMatchesExactOnADecayingSpectrum) {
   for (int l = 0; l < s; ++l) EXPECT_LT(r.residuals[l], 1e-7);
 }
 
+// Without power_iters the iteration runs until the relative residual meets ksvd.tol: on the
+// decaying spectrum σ_l = 0.6^l with a narrow sketch (k = 8) it stops well before max_iters, and
+// the singular values are those of the construction; the run file says converged, its iterations
+// and its steps. With max_iters too small for the tolerance the run still ends with exit 0, writes
+// converged = 0 and the achieved residual.
+TEST(Ksvd, RandomizedIteratesToTheTolerance) {
+  const int n = 150, m = 110, p = 40;
+  Mat A = gaussian(n * p, 31), B = gaussian(m * p, 32), tau(p);
+  LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, p, A.data(), p, tau.data());
+  LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, p, p, A.data(), p, tau.data());
+  LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, p, B.data(), p, tau.data());
+  LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, p, p, B.data(), p, tau.data());
+  for (int i = 0; i < n; ++i)
+    for (int l = 0; l < p; ++l) A[i * p + l] *= std::pow(0.8, l);
+  const Mat G = matmul(A, transpose(B, m, p), n, p, m);
+  const std::string f = data_file("tol", {{"G", G, {static_cast<hsize_t>(n), static_cast<hsize_t>(m)}}});
+  const std::string body = "[ksvd]\nmethod = \"randomized\"\nrank = 6\noversample = 2\ntol = 1e-10\n"
+                           "[ksvd.data]\nsource = \"hdf5\"\npath = \"" + f + "\"\n[ksvd.kernel]\ntype = \"given\"\n";
+  ASSERT_EQ(run({"run", deck("tol", body), "--quiet"}), kExitDone);
+  ASSERT_EQ(run({"run", deck("tol_short", body), "ksvd.max_iters=3", "--quiet"}), kExitDone);
+  if (!world().is_root()) return;
+  const Result r = read_result("tol");
+  for (int l = 0; l < 6; ++l) EXPECT_NEAR(r.s[l] / std::pow(0.8, l), 1.0, 1e-12);
+  h5::File file = h5::File::open(dir() + "/out/tol.h5", h5::File::Mode::ReadOnly);
+  const h5::Group res = file.root().open_group("result");
+  EXPECT_EQ(res.read_attr<std::int64_t>("converged"), 1);
+  const auto iters = res.read_attr<std::int64_t>("iterations");
+  EXPECT_GT(iters, 3);
+  EXPECT_LT(iters, 300);
+  EXPECT_EQ(file.root().read_attr<std::int64_t>("steps"), iters + 1);  // the sketch, then the iterations
+  EXPECT_LE(res.read_attr<double>("relative_residual"), 1e-10);
+  for (double x : res.read<double>("relative_residuals")) EXPECT_LE(x, 1e-10);
+  h5::File shortf = h5::File::open(dir() + "/out/tol_short.h5", h5::File::Mode::ReadOnly);
+  const h5::Group rs = shortf.root().open_group("result");
+  EXPECT_EQ(rs.read_attr<std::int64_t>("converged"), 0);
+  EXPECT_EQ(rs.read_attr<std::int64_t>("iterations"), 3);
+  EXPECT_GT(rs.read_attr<double>("relative_residual"), 1e-10);
+  EXPECT_EQ(shortf.root().read_attr<std::int64_t>("steps"), 4);
+}
+
 // A linear kernel of rank d = 3 < sketch width: TSQR must still give an orthonormal basis.
 TEST(Ksvd, RandomizedHandlesARankDeficientLinearKernel) {
   const std::string d = deck("linear", "[ksvd]\nmethod = \"randomized\"\nrank = 3\noversample = 5\npower_iters = 1\n"
