@@ -52,6 +52,7 @@ void broadcast(const engine::Comm& comm, std::vector<double>& Ua, std::vector<do
 Method parse_method(const std::string& name) {
   if (name == "exact") return Method::Exact;
   if (name == "randomized") return Method::Randomized;
+  if (name == "krylov") return Method::Krylov;
   if (name == "nystrom") return Method::Nystrom;
   throw std::invalid_argument("ksvd: unknown method '" + name + "'");
 }

@@ -2,7 +2,8 @@
 // The s leading singular triplets of the kernel matrix G by the three methods of ksvd
 // (docs/algorithms.md section 1): an exact SVD of the formed G, randomized range finding
 // (Halko–Martinsson–Tropp) on the matrix-free operator in one call per driver step, and the
-// asymmetric Nyström method. Collective over the ranks that hold G's rows.
+// asymmetric Nyström method (the fourth, SLEPc's Krylov solvers, is krylov.hpp). Collective over
+// the ranks that hold G's rows.
 #include <cstdint>
 #include <vector>
 
@@ -11,13 +12,14 @@
 
 namespace saddle::apps::ksvd {
 
-enum class Method { Exact, Randomized, Nystrom };
-// "exact", "randomized", "nystrom" (the values of ksvd.method).
+enum class Method { Exact, Randomized, Krylov, Nystrom };
+// "exact", "randomized", "krylov", "nystrom" (the values of ksvd.method).
 Method parse_method(const std::string& name);
 
 // U (this rank's rows x s), V (m x s), sigma (s, descending).
 struct Triplets {
   std::vector<double> U, V, sigma;
+  std::int64_t iterations = 0;  // solver iterations (randomized, krylov)
 };
 
 // G formed and gathered on every rank; rank 0 factors it (gesdd) with the cores of all ranks and
