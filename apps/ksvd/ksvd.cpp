@@ -13,6 +13,7 @@
 
 #include "apps/ksvd/data.hpp"
 #include "apps/ksvd/kernel_operator.hpp"
+#include "apps/ksvd/krylov.hpp"
 #include "apps/ksvd/memory.hpp"
 #include "apps/ksvd/methods.hpp"
 #include "apps/ksvd/phases.hpp"
@@ -98,6 +99,11 @@ class KernelSvd : public engine::Workload {
       if (method == "nystrom" && !c.has(k)) throw c.error(k, "is required for ksvd.method = \"nystrom\"");
       if (method != "nystrom" && c.has(k)) throw c.error(k, "is only used by ksvd.method = \"nystrom\"");
     }
+    const std::string options_problem = krylov_options_problem(c.string("ksvd.krylov.options"));
+    if (!options_problem.empty()) throw c.error("ksvd.krylov.options", options_problem);
+    if (method == "krylov" && !(c.real("ksvd.tol") > 0)) throw c.error("ksvd.tol", "must be > 0 for ksvd.method = \"krylov\"");
+    if (c.has("ksvd.krylov.ncv") && c.integer("ksvd.krylov.ncv") < c.integer("ksvd.rank"))
+      throw c.error("ksvd.krylov.ncv", "must be at least ksvd.rank = " + std::to_string(c.integer("ksvd.rank")));
     if (!(c.real("ksvd.kernel.sigma") > 0)) throw c.error("ksvd.kernel.sigma", "must be > 0");
     if (source == "synthetic") {
       const bool sbm = c.string("ksvd.data.generator") == "sbm";
@@ -154,6 +160,9 @@ class KernelSvd : public engine::Workload {
       if (c.boolean("ksvd.center")) op_->enable_centering();
     }
     k_ = sketch_columns(rank_, c.integer("ksvd.oversample"), data_.n, data_.m);
+    if (method_ == Method::Krylov)
+      krylov_ = KrylovOptions{c.string("ksvd.krylov.solver"), c.real("ksvd.tol"), c.integer("ksvd.max_iters"),
+                              c.has("ksvd.krylov.ncv") ? c.integer("ksvd.krylov.ncv") : 0, c.string("ksvd.krylov.options")};
     if (method_ == Method::Nystrom) {
       nys_rows_ = c.integer("ksvd.nystrom_rows");
       nys_cols_ = c.integer("ksvd.nystrom_cols");
@@ -170,6 +179,9 @@ class KernelSvd : public engine::Workload {
     if (method_ == Method::Exact) {
       auto p = phases_.phase("exact");
       t = exact_svd(*op_, comm_, data_.rows, rank_);
+    } else if (method_ == Method::Krylov) {
+      auto p = phases_.phase("krylov");
+      t = krylov_svd(*op_, comm_, rank_, krylov_);
     } else if (method_ == Method::Nystrom) {
       auto p = phases_.phase("nystrom");
       t = nystrom_svd(*op_, comm_, data_.rows, rank_, seed_, nys_rows_, nys_cols_);
@@ -283,7 +295,7 @@ class KernelSvd : public engine::Workload {
     result.write_attr("iterations", res_.iterations);
     if (method_ == Method::Randomized) result.write_attr("max_iters", limit_);
     ctx_->log("ksvd: relative residual " + short_real(achieved) + " (tol " + short_real(tol_) + ")" +
-              (method_ == Method::Randomized ? " after " + std::to_string(res_.iterations) + " iterations" : ""));
+              (res_.iterations > 0 ? " after " + std::to_string(res_.iterations) + " iterations" : ""));
     if (!converged && comm_.is_root()) {
       const std::string why =
           method_ == Method::Nystrom ? "nystrom does not iterate: its error is set by nystrom_rows and nystrom_cols"
@@ -295,6 +307,7 @@ class KernelSvd : public engine::Workload {
                    short_real(achieved).c_str(), short_real(tol_).c_str(), why.c_str());
     }
     result.write_attr("center", static_cast<std::int64_t>(op_->centered()));
+    if (method_ == Method::Krylov) result.write_attr("krylov_solver", krylov_.solver);
     const double evaluations = comm_.allreduce(op_->evaluations(), engine::Op::Sum);
     ctx_->log(phases_.write(result, comm_, evaluations));
   }
@@ -305,6 +318,8 @@ class KernelSvd : public engine::Workload {
     if (s > std::min(n, m))
       throw c.error("ksvd.rank", std::to_string(s) + " exceeds min(n, m) = " + std::to_string(std::min(n, m)) + " of the " +
                                      std::to_string(n) + " x " + std::to_string(m) + " kernel matrix");
+    if (c.has("ksvd.krylov.ncv") && c.integer("ksvd.krylov.ncv") > std::min(n, m))
+      throw c.error("ksvd.krylov.ncv", std::to_string(c.integer("ksvd.krylov.ncv")) + " exceeds min(n, m) = " + std::to_string(std::min(n, m)));
     if (c.string("ksvd.method") == "exact" && static_cast<double>(n) * static_cast<double>(m) > 1e8)
       throw c.error("ksvd.method", "\"exact\" forms G on every rank, and " + std::to_string(n) + " x " + std::to_string(m) +
                                        " exceeds 1e8 entries: use \"randomized\" or \"nystrom\"");
@@ -323,6 +338,7 @@ class KernelSvd : public engine::Workload {
   std::int64_t rank_ = 1, limit_ = 1, k_ = 1, nys_rows_ = 0, nys_cols_ = 0;
   bool early_stop_ = true;
   double tol_ = 1e-8;
+  KrylovOptions krylov_;
   Data data_;
   std::unique_ptr<KernelOperator> op_;
   RowSet test_rows_;
@@ -337,5 +353,5 @@ class KernelSvd : public engine::Workload {
 
 }  // namespace saddle::apps::ksvd
 
-SADDLE_REGISTER_WORKLOAD(ksvd, "asymmetric kernel SVD: exact, randomized (matrix-free) and Nyström, with scores",
+SADDLE_REGISTER_WORKLOAD(ksvd, "asymmetric kernel SVD: exact, randomized (matrix-free), krylov (SLEPc) and Nyström, with scores",
                          saddle::apps::ksvd::KernelSvd);

@@ -2,7 +2,8 @@
 // The s leading singular triplets of the kernel matrix G by the three methods of ksvd
 // (docs/algorithms.md section 1): an exact SVD of the formed G, randomized range finding
 // (Halko–Martinsson–Tropp) on the matrix-free operator in one call per driver step, and the
-// asymmetric Nyström method. Collective over the ranks that hold G's rows.
+// asymmetric Nyström method (the fourth, SLEPc's Krylov solvers, is krylov.hpp). Collective over
+// the ranks that hold G's rows.
 #include <cmath>
 #include <cstdint>
 #include <vector>

@@ -6,6 +6,7 @@
 // agree with each other to the same tolerance (singular values 1e-10, U and V rows).
 #include <gtest/gtest.h>
 #include <lapacke.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -181,7 +182,7 @@ TEST(Ksvd, RanksWithoutRowsTakePart) {
   const Mat x = gaussian(2 * kD, 21), z = gaussian(5 * kD, 22);
   const std::string file = data_file("two_rows", {{"X", x, {2, kD}}, {"Z", z, {5, kD}}});
   const Svd ref = reference_svd(rbf(x, z, kD, 1.3), 2, 5, 2);
-  for (const std::string method : {"exact", "randomized", "nystrom"}) {
+  for (const std::string method : {"exact", "randomized", "krylov", "nystrom"}) {
     const std::string extra = method == "randomized" ? "oversample = 0\npower_iters = 3" : method == "nystrom" ? "nystrom_rows = 2\nnystrom_cols = 5" : "";
     const std::string name = "two_rows_" + method;
     ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 2\ncenter = false\nmethod = \"" + method + "\"\n" + extra + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" +
@@ -328,33 +329,52 @@ TEST(Ksvd, RandomizedHandlesARankDeficientLinearKernel) {
   EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-9);
 }
 
+namespace {
+
+// A directed graph of 4 blocks of 20 nodes (70 nodes), as a dense /G and as a CSR group /G.
+struct Graph {
+  Mat dense;
+  std::string dense_file, csr_file;
+};
+const Graph& graph() {
+  static const Graph gr = [] {
+    const int n = 70, m = 70;
+    std::mt19937_64 g(5);
+    std::uniform_real_distribution<double> u;
+    Mat dense(n * m, 0.0), indptr{0}, indices, values;
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < m; ++j)
+        if (i != j && u(g) < ((i / 20) == (j / 20) ? 0.3 : ((j / 20) == (i / 20 + 1) % 4 ? 0.15 : 0.02))) {
+          dense[i * m + j] = 1.0;
+          indices.push_back(j);
+          values.push_back(1.0);
+        }
+      indptr.push_back(static_cast<double>(indices.size()));
+    }
+    const std::string fd = data_file("graph_dense", {{"G", dense, {n, m}}});
+    const std::string fc = dir() + "/graph_csr.h5";
+    if (world().is_root()) {
+      h5::File f = h5::File::create(fc);
+      const h5::Group G = f.root().create_group("G");
+      G.write("indptr", std::vector<std::int64_t>(indptr.begin(), indptr.end()));
+      G.write("indices", std::vector<std::int64_t>(indices.begin(), indices.end()));
+      G.write("data", values);
+      G.write_attr("shape", std::vector<std::int64_t>{n, m});
+      f.close();
+    }
+    world().barrier();
+    return Graph{dense, fd, fc};
+  }();
+  return gr;
+}
+
+}  // namespace
+
 // The same directed graph as a CSR group and as a dense matrix.
 TEST(Ksvd, CsrAndDenseInputsOfTheSameGraphAgree) {
   const int n = 70, m = 70;
-  std::mt19937_64 g(5);
-  std::uniform_real_distribution<double> u;
-  Mat dense(n * m, 0.0), indptr{0}, indices, values;
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < m; ++j)
-      if (i != j && u(g) < ((i / 20) == (j / 20) ? 0.3 : ((j / 20) == (i / 20 + 1) % 4 ? 0.15 : 0.02))) {
-        dense[i * m + j] = 1.0;
-        indices.push_back(j);
-        values.push_back(1.0);
-      }
-    indptr.push_back(static_cast<double>(indices.size()));
-  }
-  const std::string fd = data_file("graph_dense", {{"G", dense, {n, m}}});
-  const std::string fc = dir() + "/graph_csr.h5";
-  if (world().is_root()) {
-    h5::File f = h5::File::create(fc);
-    const h5::Group G = f.root().create_group("G");
-    G.write("indptr", std::vector<std::int64_t>(indptr.begin(), indptr.end()));
-    G.write("indices", std::vector<std::int64_t>(indices.begin(), indices.end()));
-    G.write("data", values);
-    G.write_attr("shape", std::vector<std::int64_t>{n, m});
-    f.close();
-  }
-  world().barrier();
+  const Mat& dense = graph().dense;
+  const std::string &fd = graph().dense_file, &fc = graph().csr_file;
   for (const auto& [name, path] : {std::pair{"gd", fd}, std::pair{"gc", fc}})
     ASSERT_EQ(run({"run", deck(name, "[ksvd]\nmethod = \"randomized\"\nrank = 5\npower_iters = 3\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + path +
                                           "\"\n[ksvd.kernel]\ntype = \"given\"\n"), "--quiet"}),
@@ -410,4 +430,82 @@ TEST(Ksvd, BadDataExitsTwo) {
   EXPECT_EQ(bad("kl_negative", {{"X", gaussian(20, 1), {10, 2}}}, "", "kl"), kExitBadInput);
   EXPECT_EQ(bad("perplexity", {{"X", gaussian(20, 1), {10, 2}}}, "", "sne"), kExitBadInput);  // 30 > 9 neighbours
   EXPECT_EQ(run({"run", deck("missing_file", "[ksvd.data]\nsource = \"hdf5\"\npath = \"" + dir() + "/nope.h5\"\n"), "--quiet"}), kExitBadInput);
+}
+
+namespace {
+
+// Krylov (SLEPc) against a LAPACK reference of the formed matrix: σ to 1e-8 relative, U and V
+// (signs fixed the same way) to `vec_tol`, and the run's own residuals within ksvd.tol relative
+// to σ on both sides (the mapping onto SLEPc's convergence test, krylov.cpp).
+void expect_krylov_matches(const std::string& name, const Svd& ref, int s, double tol, double vec_tol) {
+  const Result r = read_result(name);
+  h5::File f = h5::File::open(dir() + "/out/" + name + ".h5", h5::File::Mode::ReadOnly);
+  const h5::Group g = f.root().open_group("result");
+  const Mat res_cols = g.read<double>("residuals_cols");
+  EXPECT_EQ(g.read_attr_string("method"), "krylov") << name;
+  ASSERT_EQ(r.s.size(), static_cast<std::size_t>(s)) << name;
+  for (int l = 0; l < s; ++l) {
+    EXPECT_NEAR(r.s[l], ref.s[l], 1e-8 * ref.s[l]) << name << " sigma_" << l + 1;
+    EXPECT_LE(r.residuals[l], tol * r.s[l]) << name << " residual G v - s u, l = " << l + 1;
+    EXPECT_LE(res_cols[l], tol * r.s[l]) << name << " residual G'u - s v, l = " << l + 1;
+  }
+  EXPECT_LT(max_abs_diff(r.U, ref.U), vec_tol) << name;
+  EXPECT_LT(max_abs_diff(r.V, ref.V), vec_tol) << name;
+}
+
+std::string linear_file() {  // X 61 x 8, Z 47 x 8: a linear kernel of rank 8
+  return data_file("linear8", {{"X", gaussian(kN * 8, 31), {kN, 8}}, {"Z", gaussian(kM * 8, 32, 1.0, 0.3), {kM, 8}}});
+}
+
+}  // namespace
+
+// RBF on points, every SLEPc solver ksvd offers; the default (trlanczos) at the default ksvd.tol.
+TEST(Ksvd, KrylovEqualsLapackOnTheFormedRbfMatrix) {
+  const Svd ref = reference_svd(rbf(X(), Z(), kD, 1.3), kN, kM, 4);
+  ASSERT_EQ(run({"run", points_deck("kry_default", "method = \"krylov\"\ntile_rows = 7\ntile_cols = 10"), "--quiet"}), kExitDone);
+  if (world().is_root()) expect_krylov_matches("kry_default", ref, 4, 1e-8, 1e-6);
+  for (const std::string solver : {"trlanczos", "lanczos", "cross", "cyclic", "randomized"}) {
+    const std::string name = "kry_" + solver;
+    ASSERT_EQ(run({"run", points_deck(name, "method = \"krylov\"\ntol = 1e-10\nkrylov.solver = \"" + solver + "\""), "--quiet"}),
+              kExitDone)
+        << solver;
+    if (world().is_root()) expect_krylov_matches(name, ref, 4, 1e-10, 1e-8);
+  }
+}
+
+// A centred linear kernel (rank 8) against (I − 11ᵀ/n) X Zᵀ (I − 11ᵀ/m) formed by products.
+TEST(Ksvd, KrylovEqualsLapackOnACentredLinearKernel) {
+  const std::string f = linear_file();
+  ASSERT_EQ(run({"run", deck("kry_lin", "[ksvd]\nmethod = \"krylov\"\nrank = 5\ncenter = true\ntol = 1e-10\nkrylov.ncv = 8\n[ksvd.data]\n"
+                                        "source = \"hdf5\"\npath = \"" + f + "\"\n[ksvd.kernel]\ntype = \"linear\"\n"),
+                 "--quiet"}),
+            kExitDone);
+  if (!world().is_root()) return;
+  const Mat x = gaussian(kN * 8, 31), z = gaussian(kM * 8, 32, 1.0, 0.3);
+  const Svd ref = reference_svd(centred(matmul(x, transpose(z, kM, 8), kN, 8, kM), kN, kM), kN, kM, 5);
+  expect_krylov_matches("kry_lin", ref, 5, 1e-10, 1e-8);
+}
+
+// The CSR graph: SLEPc's shell products go through the sparse rows.
+TEST(Ksvd, KrylovEqualsLapackOnACsrGraph) {
+  const std::string d = deck("kry_csr", "[ksvd]\nmethod = \"krylov\"\nrank = 5\ntol = 1e-10\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" +
+                                            graph().csr_file + "\"\n[ksvd.kernel]\ntype = \"given\"\n");
+  ASSERT_EQ(run({"run", d, "--quiet"}), kExitDone);
+  // PETSc's signal handler stays off: the engine's SIGTERM handler (checkpoint and stop) is still
+  // installed after PetscFinalize.
+  struct sigaction now {};
+  sigaction(SIGTERM, nullptr, &now);
+  EXPECT_NE(now.sa_handler, SIG_DFL);
+  if (world().is_root()) expect_krylov_matches("kry_csr", reference_svd(graph().dense, 70, 70, 5), 5, 1e-10, 1e-8);
+}
+
+// Too few iterations: exit 2 naming ksvd.max_iters; PETSc refusing an option: exit 2. A later
+// solve in the same process works (PETSc initialised again after PetscFinalize).
+TEST(Ksvd, KrylovFailuresExitTwoOnEveryRank) {
+  const std::string base = "method = \"krylov\"\ntol = 1e-12\n";
+  EXPECT_EQ(run({"run", points_deck("kry_iters", base + "max_iters = 1\nkrylov.ncv = 4"), "--quiet"}), kExitBadInput);
+  EXPECT_EQ(run({"run", points_deck("kry_optfile", base + "krylov.options = \"-options_file " + dir() + "/none.txt\""), "--quiet"}),
+            kExitBadInput);
+  ASSERT_EQ(run({"run", points_deck("kry_again", base + "krylov.options = \"-svd_max_it 500 -svd_unused_option 1\""), "--quiet"}), kExitDone);
+  if (world().is_root()) expect_krylov_matches("kry_again", reference_svd(rbf(X(), Z(), kD, 1.3), kN, kM, 4), 4, 1e-12, 1e-8);
 }
