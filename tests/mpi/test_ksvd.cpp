@@ -448,6 +448,23 @@ TEST(Ksvd, SymmetrizeEqualsLapackOnTheFormedSymmetricPart) {
     }
 }
 
+// Two rows on up to 3 ranks, symmetrised: the gathers of the symmetric products include a rank
+// without rows.
+TEST(Ksvd, SymmetrizeWithRanksWithoutRows) {
+  const Mat x = gaussian(2 * kD, 41), z = gaussian(2 * kD, 42);
+  const std::string file = data_file("sym_two_rows", {{"X", x, {2, kD}}, {"Z", z, {2, kD}}});
+  for (const std::string method : {"exact", "randomized"}) {
+    const std::string name = "sym_two_rows_" + method;
+    ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 2\nsymmetrize = true\noversample = 0\npower_iters = 3\nmethod = \"" + method +
+                                         "\"\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + file + "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.3\n"),
+                   "--quiet"}),
+              kExitDone)
+        << method;
+    if (!world().is_root()) continue;
+    expect_symmetric_svd(read_result(name), symmetric_part(rbf(x, z, kD, 1.3), 2), 2, 2, 1e-12, 1e-10, name);
+  }
+}
+
 // Symmetrisation needs n = m and no test rows, and Nyström does not take it; a named matrix
 // that is not in the file: exit 2.
 TEST(Ksvd, SymmetrizeAndMatrixRefusalsExitTwo) {
