@@ -15,41 +15,41 @@ namespace {
 
 using Values = engine::InputFile::Values;
 
-// A CSR group /G: datasets indptr (n + 1), indices and data (nnz each) and the attribute shape
-// (n, m); this rank reads its rows' entries only.
-void load_csr(const engine::InputFile& f, const engine::Comm& comm, Data& data) {
-  for (const char* name : {"indptr", "indices", "data"})
-    if (!f.has_dataset(std::string("G/") + name)) throw f.error("G", "is a CSR group without the dataset '" + std::string(name) + "'");
-  if (!f.has_attribute("G", "shape")) throw f.error("G", "is a CSR group without the attribute 'shape' (n, m)");
-  const auto shape = f.read_attribute<std::int64_t>("G", "shape", 2);
-  if (shape[0] < 1 || shape[1] < 1) throw f.error("G", "attribute 'shape' must be positive, got " + std::to_string(shape[0]) + " x " + std::to_string(shape[1]));
+// A CSR group /<name> (ksvd.data.matrix, default G): datasets indptr (n + 1), indices and data
+// (nnz each) and the attribute shape (n, m); this rank reads its rows' entries only.
+void load_csr(const engine::InputFile& f, const std::string& name, const engine::Comm& comm, Data& data) {
+  for (const char* part : {"indptr", "indices", "data"})
+    if (!f.has_dataset(name + "/" + part)) throw f.error(name, "is a CSR group without the dataset '" + std::string(part) + "'");
+  if (!f.has_attribute(name, "shape")) throw f.error(name, "is a CSR group without the attribute 'shape' (n, m)");
+  const auto shape = f.read_attribute<std::int64_t>(name, "shape", 2);
+  if (shape[0] < 1 || shape[1] < 1) throw f.error(name, "attribute 'shape' must be positive, got " + std::to_string(shape[0]) + " x " + std::to_string(shape[1]));
   data.kind = Data::Kind::Csr;
   data.n = shape[0];
   data.m = shape[1];
-  const auto pdims = f.shape("G/indptr"), idims = f.shape("G/indices"), vdims = f.shape("G/data");
+  const auto pdims = f.shape(name + "/indptr"), idims = f.shape(name + "/indices"), vdims = f.shape(name + "/data");
   if (pdims.size() != 1 || pdims[0] != data.n + 1)
-    throw f.error("G/indptr", "must have n + 1 = " + std::to_string(data.n + 1) + " entries, found " + engine::shape_text(pdims));
+    throw f.error(name + "/indptr", "must have n + 1 = " + std::to_string(data.n + 1) + " entries, found " + engine::shape_text(pdims));
   if (idims.size() != 1 || vdims != idims)
-    throw f.error("G/indices", "and /G/data must be 1-D of equal length, found " + engine::shape_text(idims) + " and " + engine::shape_text(vdims));
+    throw f.error(name + "/indices", "and /" + name + "/data must be 1-D of equal length, found " + engine::shape_text(idims) + " and " + engine::shape_text(vdims));
   const std::int64_t nnz = idims[0];
   data.rows = engine::block_rows(data.n, comm.rank(), comm.size());
-  auto ptr = f.read_rows<std::int64_t>("G/indptr", data.rows.begin, data.rows.count() + 1);
+  auto ptr = f.read_rows<std::int64_t>(name + "/indptr", data.rows.begin, data.rows.count() + 1);
   if (data.rows.begin == 0 && ptr.front() != 0)
-    throw f.error("G/indptr", "must start at 0 (CSR row pointers), found " + std::to_string(ptr.front()));
+    throw f.error(name + "/indptr", "must start at 0 (CSR row pointers), found " + std::to_string(ptr.front()));
   for (std::size_t k = 0; k + 1 < ptr.size(); ++k)
     if (ptr[k] > ptr[k + 1] || ptr[k] < 0)
-      throw f.error("G/indptr", "must be non-decreasing from 0 (entry " + std::to_string(data.rows.begin + static_cast<std::int64_t>(k)) + ")");
-  if (ptr.back() > nnz) throw f.error("G/indptr", "points past the " + std::to_string(nnz) + " stored entries");
+      throw f.error(name + "/indptr", "must be non-decreasing from 0 (entry " + std::to_string(data.rows.begin + static_cast<std::int64_t>(k)) + ")");
+  if (ptr.back() > nnz) throw f.error(name + "/indptr", "points past the " + std::to_string(nnz) + " stored entries");
   if (data.rows.end == data.n && ptr.back() != nnz)
-    throw f.error("G/indptr", "ends at " + std::to_string(ptr.back()) + " but /G/indices has " + std::to_string(nnz) + " entries");
-  data.indices = f.read_rows<std::int64_t>("G/indices", ptr.front(), ptr.back() - ptr.front());
-  data.values = f.read_rows<double>("G/data", ptr.front(), ptr.back() - ptr.front(), Values::Finite);
+    throw f.error(name + "/indptr", "ends at " + std::to_string(ptr.back()) + " but /" + name + "/indices has " + std::to_string(nnz) + " entries");
+  data.indices = f.read_rows<std::int64_t>(name + "/indices", ptr.front(), ptr.back() - ptr.front());
+  data.values = f.read_rows<double>(name + "/data", ptr.front(), ptr.back() - ptr.front(), Values::Finite);
   for (auto j : data.indices)
-    if (j < 0 || j >= data.m) throw f.error("G/indices", "holds column " + std::to_string(j) + ", outside [0, " + std::to_string(data.m) + ")");
+    if (j < 0 || j >= data.m) throw f.error(name + "/indices", "holds column " + std::to_string(j) + ", outside [0, " + std::to_string(data.m) + ")");
   const std::int64_t base = ptr.front();
   data.indptr.resize(ptr.size());
   for (std::size_t k = 0; k < ptr.size(); ++k) data.indptr[k] = ptr[k] - base;
-  data.describe = "CSR matrix " + std::to_string(data.n) + " x " + std::to_string(data.m) + ", " + std::to_string(nnz) + " entries, from " + f.path();
+  data.describe = "CSR matrix /" + name + " " + std::to_string(data.n) + " x " + std::to_string(data.m) + ", " + std::to_string(nnz) + " entries, from " + f.path();
 }
 
 // The non-empty 2-D dataset `name` with rows distributed over ranks: sets data.n and data.rows,
@@ -91,16 +91,20 @@ void load_points(const engine::InputFile& f, const engine::Comm& comm, Data& dat
 void load_hdf5(const Config& c, const engine::Comm& comm, Data& data) {
   const engine::InputFile f(c, "ksvd.data.path");
   using Object = engine::InputFile::Object;
-  const Object g = f.object("G");
-  const bool has_g = g != Object::None, has_x = f.has_dataset("X");
+  // ksvd.data.matrix set: that matrix and nothing else; default: /G, or points /X.
+  const std::string name = c.string("ksvd.data.matrix");
+  const bool named = c.is_set("ksvd.data.matrix");
+  const Object g = f.object(name);
+  if (named && g == Object::None) throw f.error(name, "is missing (ksvd.data.matrix): expected a dense n x m matrix or a CSR group");
+  const bool has_g = g != Object::None, has_x = !named && f.has_dataset("X");
   if (has_g && has_x) throw f.error("holds both /G and /X; give either points (/X, /Z) or a matrix (/G)");
   if (!has_g && !has_x) throw f.error("has neither /X (points, n x d) nor /G (a dense n x m matrix or a CSR group)");
   if (has_x) return load_points(f, comm, data);
-  if (f.has_dataset("Xtest")) throw f.error("Xtest", "needs points (/X): a given matrix /G has no kernel for new points");
-  if (g == Object::Group) return load_csr(f, comm, data);
+  if (f.has_dataset("Xtest")) throw f.error("Xtest", "needs points (/X): a given matrix /" + name + " has no kernel for new points");
+  if (g == Object::Group) return load_csr(f, name, comm, data);
   data.kind = Data::Kind::Dense;
-  data.m = read_row_block(f, "G", "matrix (n x m)", comm, data, data.G);
-  data.describe = "dense matrix " + std::to_string(data.n) + " x " + std::to_string(data.m) + " from " + f.path();
+  data.m = read_row_block(f, name, "matrix (n x m)", comm, data, data.G);
+  data.describe = "dense matrix /" + name + " " + std::to_string(data.n) + " x " + std::to_string(data.m) + " from " + f.path();
 }
 
 // Gaussian blobs: cluster centres N(0, spread² I), points centre + std N(0, I); columns (Z) are

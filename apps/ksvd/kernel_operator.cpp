@@ -209,7 +209,7 @@ void KernelOperator::enable_centering() {
   row_mean_.assign(static_cast<std::size_t>(nl), 0.0);
   col_mean_.assign(static_cast<std::size_t>(m), 0.0);
   centered_ = false;
-  apply(ones_m.data(), 1, row_mean_.data(), ones_n.data(), 1, col_mean_.data());
+  apply_g(ones_m.data(), 1, row_mean_.data(), ones_n.data(), 1, col_mean_.data());
   double total = 0;
   for (double& a : row_mean_) {
     total += a;
@@ -220,8 +220,46 @@ void KernelOperator::enable_centering() {
   centered_ = true;
 }
 
+void KernelOperator::enable_symmetrize() {
+  if (data_.n != data_.m)
+    throw InputError("symmetrisation (G + G')/2 needs a square kernel matrix, but G is " + std::to_string(data_.n) + " x " +
+                     std::to_string(data_.m));
+  symmetrized_ = true;
+}
+
 void KernelOperator::apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
                            double* out_col) {
+  if (!symmetrized_) return apply_g(A, ka, out_row, B, kb, out_col);
+  if (ka + kb == 0) return;
+  // One pass of G with k = ka + kb columns on both sides: row side [A | B_all], column side
+  // [A_own | B]. Then S A = ½(G A + (Gᵀ A)_own) and S B = ½(G B_all (gathered) + Gᵀ B).
+  const std::int64_t nl = local_rows(), m = data_.m, k = ka + kb, first = rows_.first_global;
+  std::vector<double> B_all;
+  if (kb) B_all = comm_.allgatherv(B, static_cast<std::size_t>(nl * kb));
+  std::vector<double> left(static_cast<std::size_t>(m * k)), right(static_cast<std::size_t>(nl * k));
+  for (std::int64_t j = 0; j < m; ++j) {
+    for (std::int64_t c = 0; c < ka; ++c) left[j * k + c] = A[j * ka + c];
+    for (std::int64_t c = 0; c < kb; ++c) left[j * k + ka + c] = B_all[j * kb + c];
+  }
+  for (std::int64_t i = 0; i < nl; ++i) {
+    for (std::int64_t c = 0; c < ka; ++c) right[i * k + c] = A[(first + i) * ka + c];
+    for (std::int64_t c = 0; c < kb; ++c) right[i * k + ka + c] = B[i * kb + c];
+  }
+  std::vector<double> row(static_cast<std::size_t>(nl * k)), col(static_cast<std::size_t>(m * k));
+  apply_g(left.data(), k, row.data(), right.data(), k, col.data());
+  for (std::int64_t i = 0; i < nl; ++i)
+    for (std::int64_t c = 0; c < ka; ++c) out_row[i * ka + c] = 0.5 * (row[i * k + c] + col[(first + i) * k + c]);
+  if (!kb) return;
+  std::vector<double> g_b(static_cast<std::size_t>(nl * kb));
+  for (std::int64_t i = 0; i < nl; ++i)
+    for (std::int64_t c = 0; c < kb; ++c) g_b[i * kb + c] = row[i * k + ka + c];
+  const auto g_b_all = comm_.allgatherv(g_b);
+  for (std::int64_t j = 0; j < m; ++j)
+    for (std::int64_t c = 0; c < kb; ++c) out_col[j * kb + c] = 0.5 * (g_b_all[j * kb + c] + col[j * k + ka + c]);
+}
+
+void KernelOperator::apply_g(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
+                             double* out_col) {
   const std::int64_t nl = local_rows(), m = data_.m;
   // Column side: partial sums of this rank, plus (centred) 1ᵀB and aᵀB, reduced in one call.
   std::vector<double> col(kb ? static_cast<std::size_t>((m + 2) * kb) : 0, 0.0);

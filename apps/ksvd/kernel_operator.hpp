@@ -7,6 +7,10 @@
 // Double centring G_c = (I − 11ᵀ/n) G (I − 11ᵀ/m) is applied as rank-one corrections with the
 // row means a, column means c and grand mean g of G (one extra pass), never by forming G.
 // Given matrices (dense rows, CSR rows) take the same products without tiles.
+// Symmetrisation (n = m) replaces G by S = (G + Gᵀ)/2 in every product, matrix-free: the row side
+// S A = ½(G A + (Gᵀ A)[own rows]) takes Gᵀ A from a column-side product with A's own rows, and the
+// column side S B = ½(G B_all + Gᵀ B) a row-side product with B gathered from all ranks, both in
+// the same pass. It composes with centring: (I − 11ᵀ/n) S (I − 11ᵀ/n) = (G_c + G_cᵀ)/2.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,10 +49,15 @@ class KernelOperator {
   // Collective: computes the means of G and centres every later product.
   void enable_centering();
   bool centered() const { return centered_; }
+  // Every later product uses S = (G + Gᵀ)/2 (centred when centring is on). Requires n = m; the
+  // caller refuses test rows (κ(z, x) of a new x is not a row of G). block() stays G's entries.
+  void enable_symmetrize();
+  bool symmetrized() const { return symmetrized_; }
 
-  // Collective when kb > 0 (on every rank, also one that holds no rows: its B and out_row may
-  // then be null). out_row (local rows x ka) = G A; out_col (m x kb) = Gᵀ B over all ranks. A side
-  // is skipped by giving it 0 columns.
+  // Collective when kb > 0, or when symmetrised and ka + kb > 0 (on every rank, also one that
+  // holds no rows: its B and out_row may then be null). out_row (local rows x ka) = G A; out_col
+  // (m x kb) = Gᵀ B over all ranks (G replaced by S when symmetrised). A side is skipped by giving
+  // it 0 columns.
   void apply(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb, double* out_col);
   // Row side for out-of-sample rows: out (test rows x ka) = κ(Xtest, Z) A (centred like G).
   void apply_test(const RowSet& test, const double* A, std::int64_t ka, double* out);
@@ -69,6 +78,8 @@ class KernelOperator {
   const kernels::linalg::Backend& linalg() const { return la_; }
 
  private:
+  // The products of G itself (centred when centring is on), whatever symmetrised() says.
+  void apply_g(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb, double* out_col);
   void pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
             double* out_col);
   void prepare_rows(RowSet& rows, bool exclude_self) const;
@@ -86,7 +97,7 @@ class KernelOperator {
   std::vector<double> col_norm_;  // ‖z_j‖²
   RowSet rows_;
   std::vector<double> tile_;
-  bool centered_ = false;
+  bool centered_ = false, symmetrized_ = false;
   std::vector<double> row_mean_, col_mean_;
   double grand_mean_ = 0;
   double evaluations_ = 0, flops_ = 0;

@@ -58,6 +58,8 @@ class KernelSvd : public engine::Workload {
     s.integer("ksvd.tile_cols").def(std::int64_t{512}).range(1, 65536).help("columns of a kernel tile");
     s.string("ksvd.data.source").def(std::string("synthetic")).one_of({"synthetic", "hdf5"}).help("where the data comes from");
     s.string("ksvd.data.path").optional().help("hdf5: file with /X (and /Z, /Xtest) or /G (dense, or CSR group)");
+    s.string("ksvd.data.matrix").def(std::string("G"))
+        .help("hdf5: name of the given matrix in the file (dense, or CSR group), e.g. \"A\"; set: points are not read");
     s.string("ksvd.data.generator").def(std::string("blobs")).one_of({"blobs", "sbm"}).help("synthetic: Gaussian blobs or a directed SBM graph");
     s.integer("ksvd.data.n").def(std::int64_t{1000}).range(1).help("blobs: rows (points x)");
     s.integer("ksvd.data.m").optional().range(1).help("blobs: columns (points z); absent: Z = X");
@@ -95,6 +97,12 @@ class KernelSvd : public engine::Workload {
     const std::string method = c.string("ksvd.method"), source = c.string("ksvd.data.source"), type = c.string("ksvd.kernel.type");
     if (source == "hdf5" && !c.has("ksvd.data.path")) throw c.error("ksvd.data.path", "is required when ksvd.data.source = \"hdf5\"");
     if (source == "synthetic" && c.has("ksvd.data.path")) throw c.error("ksvd.data.path", "is only read when ksvd.data.source = \"hdf5\"");
+    if (source == "synthetic" && c.is_set("ksvd.data.matrix"))
+      throw c.error("ksvd.data.matrix", "is only read when ksvd.data.source = \"hdf5\"");
+    if (c.is_set("ksvd.data.matrix") && type != "given")
+      throw c.error("ksvd.data.matrix", "names a given matrix: use ksvd.kernel.type = \"given\"");
+    if (c.boolean("ksvd.symmetrize") && method == "nystrom")
+      throw c.error("ksvd.symmetrize", "is not supported by ksvd.method = \"nystrom\" (use exact, randomized or krylov)");
     for (const std::string k : {"ksvd.nystrom_rows", "ksvd.nystrom_cols"}) {
       if (method == "nystrom" && !c.has(k)) throw c.error(k, "is required for ksvd.method = \"nystrom\"");
       if (method != "nystrom" && c.has(k)) throw c.error(k, "is only used by ksvd.method = \"nystrom\"");
@@ -113,6 +121,10 @@ class KernelSvd : public engine::Workload {
       const std::int64_t n = sbm ? c.integer("ksvd.data.nodes") : c.integer("ksvd.data.n");
       const std::int64_t m = sbm ? n : c.has("ksvd.data.m") ? c.integer("ksvd.data.m") : n;
       check_sizes(c, n, m);
+      if (c.boolean("ksvd.symmetrize") && n != m)
+        throw c.error("ksvd.symmetrize", "(G + G')/2 needs n = m, but G is " + std::to_string(n) + " x " + std::to_string(m));
+      if (c.boolean("ksvd.symmetrize") && c.integer("ksvd.data.test_points") > 0)
+        throw c.error("ksvd.symmetrize", "has no out-of-sample rows: set ksvd.data.test_points = 0");
       if (sbm && c.integer("ksvd.data.blocks") > n) throw c.error("ksvd.data.blocks", "exceeds the number of nodes");
     }
   }
@@ -144,6 +156,12 @@ class KernelSvd : public engine::Workload {
         if (!matrix && kc.type == "given")
           throw c.error("ksvd.kernel.type", "\"given\" needs a matrix /G, but the data are points (" + data_.describe + ")");
         check_sizes(c, data_.n, data_.m);
+        if (c.boolean("ksvd.symmetrize") && data_.n != data_.m)
+          throw c.error("ksvd.symmetrize", "(G + G')/2 needs n = m, but G is " + std::to_string(data_.n) + " x " +
+                                               std::to_string(data_.m) + " (" + data_.describe + ")");
+        if (c.boolean("ksvd.symmetrize") && data_.n_test > 0)
+          throw c.error("ksvd.symmetrize", "has no out-of-sample rows (k(z, x) of a new x is not in G), but the data hold " +
+                                               std::to_string(data_.n_test) + " test rows (" + data_.describe + ")");
       });
     }
     ctx.log("ksvd: " + data_.describe + ", kernel " + kc.type + ", method " + c.string("ksvd.method"));
@@ -158,6 +176,7 @@ class KernelSvd : public engine::Workload {
         }
       });
       if (c.boolean("ksvd.center")) op_->enable_centering();
+      if (c.boolean("ksvd.symmetrize")) op_->enable_symmetrize();
     }
     k_ = sketch_columns(rank_, c.integer("ksvd.oversample"), data_.n, data_.m);
     if (method_ == Method::Krylov)
@@ -308,6 +327,7 @@ class KernelSvd : public engine::Workload {
     }
     result.write_attr("center", static_cast<std::int64_t>(op_->centered()));
     if (method_ == Method::Krylov) result.write_attr("krylov_solver", krylov_.solver);
+    result.write_attr("symmetrize", static_cast<std::int64_t>(op_->symmetrized()));
     const double evaluations = comm_.allreduce(op_->evaluations(), engine::Op::Sum);
     ctx_->log(phases_.write(result, comm_, evaluations));
   }

@@ -65,6 +65,9 @@ Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::R
     for (std::int64_t i = 0; i < nl; ++i)
       for (std::int64_t j = 0; j < m; ++j) local[i * m + j] += -op.row_means()[i] - op.col_means()[j] + op.grand_mean();
   auto G = comm.allgatherv(local);
+  if (op.symmetrized())  // (G_c + G_cᵀ)/2 = the centred (G + Gᵀ)/2 (n = m)
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t j = i + 1; j < m; ++j) G[i * m + j] = G[j * m + i] = 0.5 * (G[i * m + j] + G[j * m + i]);
   // Rank 0 factors G with every core its ranks hold (the others wait in the broadcast).
   std::vector<double> Ua(static_cast<std::size_t>(n * s)), Vs(static_cast<std::size_t>(m * s)), top(static_cast<std::size_t>(s));
   if (comm.is_root()) {

@@ -24,7 +24,8 @@ struct Triplets {
 };
 
 // G formed and gathered on every rank; rank 0 factors it (gesdd) with the cores of all ranks and
-// broadcasts the s leading triplets. `rows` are this rank's rows of G.
+// broadcasts the s leading triplets. `rows` are this rank's rows of G. A symmetrised operator's
+// (G + Gᵀ)/2 is formed from the gathered G.
 Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& rows, std::int64_t s);
 
 // Randomized subspace iteration with k = s + oversampling columns; Q (this rank's rows x k,

@@ -509,3 +509,114 @@ TEST(Ksvd, KrylovFailuresExitTwoOnEveryRank) {
   ASSERT_EQ(run({"run", points_deck("kry_again", base + "krylov.options = \"-svd_max_it 500 -svd_unused_option 1\""), "--quiet"}), kExitDone);
   if (world().is_root()) expect_krylov_matches("kry_again", reference_svd(rbf(X(), Z(), kD, 1.3), kN, kM, 4), 4, 1e-12, 1e-8);
 }
+
+// ksvd.symmetrize: the operator (G + Gᵀ)/2, matrix-free in every product, against LAPACK on the
+// formed symmetric part (centred: (I − 11ᵀ/n)(G + Gᵀ)/2(I − 11ᵀ/n)). σ_l = |λ_l| and v_l = ±u_l
+// (the sign of λ_l). A kernel of points (rbf, X and another Z of the same count, ragged tiles) by
+// exact, whose scores S V and S U come from the matrix-free operator; a given matrix G = S + K
+// (S symmetric with eigenvalues ±0.6^l, K antisymmetric and as large, so G itself is far from
+// symmetric), read by name (ksvd.data.matrix), by exact and randomized.
+namespace {
+Mat symmetric_part(const Mat& g, int n) {
+  Mat s(g);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) s[i * n + j] = 0.5 * (g[i * n + j] + g[j * n + i]);
+  return s;
+}
+void expect_symmetric_svd(const Result& r, const Mat& S, int n, int s, double tol_s, double tol_v, const std::string& what) {
+  const Svd ref = reference_svd(S, n, n, s);
+  for (int l = 0; l < s; ++l) EXPECT_NEAR(r.s[l], ref.s[l], tol_s * ref.s[0]) << what << " l = " << l;
+  EXPECT_LT(max_abs_diff(r.U, ref.U), tol_v) << what;
+  EXPECT_LT(max_abs_diff(r.V, ref.V), tol_v) << what;
+  EXPECT_LT(max_abs_diff(r.scores_rows, matmul(S, ref.V, n, n, s)), tol_v) << what;
+  EXPECT_LT(max_abs_diff(r.scores_cols, matmul(S, ref.U, n, n, s)), tol_v) << what;
+  for (double e : r.residuals) EXPECT_LT(e, tol_v) << what;
+  for (int l = 0; l < s; ++l) {  // v_l = ±u_l
+    double plus = 0, minus = 0;
+    for (int i = 0; i < n; ++i) {
+      plus = std::max(plus, std::fabs(r.V[i * s + l] - r.U[i * s + l]));
+      minus = std::max(minus, std::fabs(r.V[i * s + l] + r.U[i * s + l]));
+    }
+    EXPECT_LT(std::min(plus, minus), tol_v) << what << " l = " << l;
+  }
+}
+}  // namespace
+
+TEST(Ksvd, SymmetrizeEqualsLapackOnTheFormedSymmetricPart) {
+  const Mat z = gaussian(kN * kD, 31, 1.0, 0.4);
+  const std::string pf = data_file("sym_points", {{"X", X(), {kN, kD}}, {"Z", z, {kN, kD}}});
+  for (const std::string center : {"false", "true"}) {
+    const std::string name = "sym_rbf_c" + center;
+    ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 4\nmethod = \"exact\"\nsymmetrize = true\ntile_rows = 7\ntile_cols = 10\ncenter = " +
+                                         center + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + pf +
+                                         "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.3\n"),
+                   "--quiet"}),
+              kExitDone);
+    if (!world().is_root()) continue;
+    Mat S = symmetric_part(rbf(X(), z, kD, 1.3), kN);
+    if (center == "true") S = centred(S, kN, kN);
+    expect_symmetric_svd(read_result(name), S, kN, 4, 1e-12, 1e-10, name);
+    h5::File f = h5::File::open(dir() + "/out/" + name + ".h5", h5::File::Mode::ReadOnly);
+    EXPECT_EQ(f.root().open_group("result").read_attr<std::int64_t>("symmetrize"), 1);
+  }
+  const int n = 60, p = 40, s = 6;
+  Mat Q = gaussian(n * p, 32), tau(p), K = gaussian(n * n, 33);
+  LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, p, Q.data(), p, tau.data());
+  LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, p, p, Q.data(), p, tau.data());
+  Mat QL(Q);
+  for (int i = 0; i < n; ++i)
+    for (int l = 0; l < p; ++l) QL[i * p + l] *= (l % 3 == 1 ? -1.0 : 1.0) * std::pow(0.6, l);
+  const Mat Ssym = matmul(QL, transpose(Q, n, p), n, p, n);
+  Mat G(Ssym);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) G[i * n + j] += 0.5 * (K[i * n + j] - K[j * n + i]);
+  const std::string gf = data_file("sym_given", {{"K", G, {n, n}}});
+  for (const std::string center : {"false", "true"})
+    for (const std::string method : {"exact", "randomized"}) {
+      const std::string name = "sym_" + method + "_c" + center;
+      ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 6\nsymmetrize = true\noversample = 10\npower_iters = 4\nmethod = \"" + method +
+                                           "\"\ncenter = " + center + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + gf +
+                                           "\"\nmatrix = \"K\"\n[ksvd.kernel]\ntype = \"given\"\n"),
+                     "--quiet"}),
+                kExitDone)
+          << name;
+      if (!world().is_root()) continue;
+      const Mat S = center == "true" ? centred(Ssym, n, n) : Ssym;
+      expect_symmetric_svd(read_result(name), S, n, s, method == "exact" ? 1e-12 : 1e-10, method == "exact" ? 1e-10 : 1e-8, name);
+    }
+}
+
+// Two rows on up to 3 ranks, symmetrised: the gathers of the symmetric products include a rank
+// without rows.
+TEST(Ksvd, SymmetrizeWithRanksWithoutRows) {
+  const Mat x = gaussian(2 * kD, 41), z = gaussian(2 * kD, 42);
+  const std::string file = data_file("sym_two_rows", {{"X", x, {2, kD}}, {"Z", z, {2, kD}}});
+  for (const std::string method : {"exact", "randomized"}) {
+    const std::string name = "sym_two_rows_" + method;
+    ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 2\nsymmetrize = true\noversample = 0\npower_iters = 3\nmethod = \"" + method +
+                                         "\"\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + file + "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.3\n"),
+                   "--quiet"}),
+              kExitDone)
+        << method;
+    if (!world().is_root()) continue;
+    expect_symmetric_svd(read_result(name), symmetric_part(rbf(x, z, kD, 1.3), 2), 2, 2, 1e-12, 1e-10, name);
+  }
+}
+
+// Symmetrisation needs n = m and no test rows, and Nyström does not take it; a named matrix
+// that is not in the file: exit 2.
+TEST(Ksvd, SymmetrizeAndMatrixRefusalsExitTwo) {
+  auto go = [&](const std::string& name, const std::string& ksvd, const std::string& path, const std::string& data = "") {
+    return run({"run", deck(name, "[ksvd]\nrank = 2\n" + ksvd + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + path + "\"\n" + data +
+                                      "[ksvd.kernel]\ntype = \"" + (data.empty() ? "rbf" : "given") + "\"\n"),
+                "--quiet"});
+  };
+  EXPECT_EQ(go("sym_rect", "symmetrize = true", data_file("sym_rect", {{"X", X(), {kN, kD}}, {"Z", Z(), {kM, kD}}})), kExitBadInput);
+  EXPECT_EQ(go("sym_test", "symmetrize = true", points_file()), kExitBadInput);  // 61 x 47 and Xtest
+  const std::string sq = data_file("sym_square", {{"X", X(), {kN, kD}}, {"Xtest", Xt(), {kT, kD}}});
+  EXPECT_EQ(go("sym_xtest", "symmetrize = true", sq), kExitBadInput);
+  EXPECT_EQ(go("sym_nystrom", "symmetrize = true\nmethod = \"nystrom\"\nnystrom_rows = 10\nnystrom_cols = 10", sq), kExitBadInput);
+  const std::string gf = data_file("named", {{"G", gaussian(25, 3), {5, 5}}});
+  EXPECT_EQ(go("matrix_missing", "", gf, "matrix = \"A\"\n"), kExitBadInput);
+  EXPECT_EQ(go("matrix_named", "", gf, "matrix = \"G\"\n"), kExitDone);
+}

@@ -7,7 +7,7 @@ and exit code 2, never a traceback.
 import argparse
 import sys
 
-from . import hb, ksvd, mail, plot, qoda, report, runfile, scaling, wgan
+from . import hb, ksvd, ksvd_eval, mail, plot, qoda, report, runfile, scaling, wgan
 
 PROG = "saddle-post"
 COMMANDS = {
@@ -17,6 +17,7 @@ COMMANDS = {
     "mail": (mail, "Nash gap against expert queries of a mail run file (mean ± std per algorithm)"),
     "qoda": (qoda, "figures of qoda run files (convergence against iterations and bytes, levels, metrics)"),
     "ksvd": (ksvd, "figures of a ksvd run file (singular values, residuals, scores, phases)"),
+    "ksvd-eval": (ksvd_eval, "node classification (logistic regression) on the features of ksvd runs: accuracy mean ± std"),
     "wgan": (wgan, "figures of a wgan run file (generated samples: digit grid or ring scatter; loss and SWD curves)"),
     "scaling-report": (scaling, "CSV, table and plot of a scaling study (jobs/scaling/scaling.py)"),
 }
