@@ -46,16 +46,16 @@ class PetscSession {
     PetscBool up = PETSC_FALSE;
     check(PetscInitialized(&up), "PetscInitialized");
     if (up) throw std::runtime_error("krylov: PETSc is already initialised in this process (by someone else)");
-    MPI_Comm_dup(comm.raw(), &comm_);
-    PETSC_COMM_WORLD = comm_;
     // Set before PetscInitialize, which reads them: no signal handler, no ~/.petscrc, and no
     // report of unused options at PetscFinalize (unused_options() reports ours, once).
     check(PetscOptionsSetValue(nullptr, "-no_signal_handler", nullptr), "PetscOptionsSetValue");
     check(PetscOptionsSetValue(nullptr, "-skip_petscrc", nullptr), "PetscOptionsSetValue");
     check(PetscOptionsSetValue(nullptr, "-options_left", "no"), "PetscOptionsSetValue");
+    MPI_Comm_dup(comm.raw(), &comm_);
+    PETSC_COMM_WORLD = comm_;
     const PetscErrorCode code = SlepcInitializeNoArguments();
     if (code) {
-      MPI_Comm_free(&comm_);
+      release();
       throw petsc_failure(code, "SlepcInitialize");
     }
     PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
@@ -63,7 +63,7 @@ class PetscSession {
   ~PetscSession() {
     PetscPopErrorHandler();
     SlepcFinalize();
-    MPI_Comm_free(&comm_);
+    release();
   }
   PetscSession(const PetscSession&) = delete;
   PetscSession& operator=(const PetscSession&) = delete;
@@ -100,6 +100,10 @@ class PetscSession {
   }
 
  private:
+  void release() {  // no dangling PETSC_COMM_WORLD for a later PetscInitialize
+    PETSC_COMM_WORLD = MPI_COMM_NULL;
+    MPI_Comm_free(&comm_);
+  }
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
