@@ -1,5 +1,6 @@
 #include "apps/ksvd/exact_scalapack.hpp"
 
+#include <lapacke.h>
 #include <mpi.h>
 
 #include <algorithm>
@@ -12,8 +13,8 @@
 #include <utility>
 
 // BLACS and ScaLAPACK (Debian's libscalapack-openmpi ships no header): the C interface of BLACS
-// over MPI and the Fortran routines, with 32-bit integers; the character arguments of pdgesvd
-// carry gfortran's hidden lengths.
+// over MPI and the Fortran routines, with 32-bit integers; character arguments carry gfortran's
+// hidden lengths.
 extern "C" {
 int Csys2blacs_handle(MPI_Comm comm);
 void Cfree_blacs_system_handle(int handle);
@@ -25,10 +26,12 @@ void descinit_(int* desc, const int* m, const int* n, const int* mb, const int* 
                const int* ictxt, const int* lld, int* info);
 void pdgemr2d_(const int* m, const int* n, const double* a, const int* ia, const int* ja, const int* desca, double* b,
                const int* ib, const int* jb, const int* descb, const int* ictxt);
-void pdgesvd_(const char* jobu, const char* jobvt, const int* m, const int* n, double* a, const int* ia, const int* ja,
-              const int* desca, double* s, double* u, const int* iu, const int* ju, const int* descu, double* vt,
-              const int* ivt, const int* jvt, const int* descvt, double* work, const int* lwork, int* info,
-              std::size_t jobu_len, std::size_t jobvt_len);
+void pdgebrd_(const int* m, const int* n, double* a, const int* ia, const int* ja, const int* desca, double* d, double* e,
+              double* tauq, double* taup, double* work, const int* lwork, int* info);
+void pdormbr_(const char* vect, const char* side, const char* trans, const int* m, const int* n, const int* k, const double* a,
+              const int* ia, const int* ja, const int* desca, const double* tau, double* c, const int* ic, const int* jc,
+              const int* descc, double* work, const int* lwork, int* info, std::size_t vect_len, std::size_t side_len,
+              std::size_t trans_len);
 }
 
 namespace saddle::apps::ksvd {
@@ -115,11 +118,16 @@ std::vector<double> move_rows(const engine::Comm& comm, std::vector<double>& in,
   return out;
 }
 
-std::string pdgesvd_failure(int info, int r) {
-  std::string why = info < 0 ? "argument " + std::to_string(-info) + " is illegal"
-                    : info == r + 1 ? "the singular values differ between processes (heterogeneous grid)"
-                                    : "the bidiagonal QR iteration (dbdsqr) did not converge";
-  return "ksvd exact: ScaLAPACK pdgesvd failed with info = " + std::to_string(info) + " (" + why + ")";
+void check_info(const char* routine, int info) {
+  if (info != 0) throw std::runtime_error(std::string("ksvd exact: ") + routine + " failed with info = " + std::to_string(info));
+}
+
+// The workspace a ScaLAPACK routine asks for in a query (lwork = −1), as a 32-bit size.
+int workspace(double query, const char* routine) {
+  if (!(query < static_cast<double>(INT_MAX)))
+    throw std::runtime_error(std::string("ksvd exact: ") + routine + " asks for " + std::to_string(query) +
+                             " workspace entries, beyond its 32-bit size");
+  return std::max(1, static_cast<int>(query));
 }
 
 }  // namespace
@@ -158,7 +166,6 @@ Triplets scalapack_svd(std::vector<double>& local, std::int64_t n64, std::int64_
   Cblacs_gridinfo(grid, &pr, &pc, &myrow, &mycol);
   const int nb = L.block;
   const int mp = numroc(m, nb, myrow, pr), nq = numroc(n, nb, mycol, pc);
-  const int uq = numroc(r, nb, mycol, pc), vp = numroc(r, nb, myrow, pr);
   auto sized = [](int a, int b) { return static_cast<std::size_t>(std::max(1, a)) * static_cast<std::size_t>(std::max(1, b)); };
 
   // 1-D columns of Gᵀ -> 2-D block-cyclic on the pr x pc grid.
@@ -169,21 +176,89 @@ Triplets scalapack_svd(std::vector<double>& local, std::int64_t n64, std::int64_
   pdgemr2d_(&m, &n, A1.data(), &one, &one, d_line.data(), A.data(), &one, &one, d_a.data(), &line_grid);
   std::vector<double>().swap(A1);
 
-  // Gᵀ = U' Σ VT' with U' = V (m x r) and VT' = Uᵀ (r x n).
-  const Desc d_u = describe(m, r, nb, nb, grid, std::max(1, mp)), d_vt = describe(r, n, nb, nb, grid, std::max(1, vp));
-  std::vector<double> U(sized(mp, uq)), VT(sized(vp, nq)), sv(static_cast<std::size_t>(r));
+  // Gᵀ = Q B Pᵀ (pdgebrd; B upper bidiagonal when m >= n, lower otherwise), B = U_B Σ V_Bᵀ for the
+  // s largest singular values only (LAPACK dbdsvdx: bisection and inverse iteration on the
+  // bidiagonal, O(r s) work, on rank 0 and broadcast), then U' = Q U_B (m x s) and
+  // VT' = (P V_B)ᵀ (s x n) by pdormbr. U' is the V of G, VT' the Uᵀ of G. (pdgesvd would find
+  // all r vectors by QR iteration, dbdsqr: O(r³) of rotations, several times the reduction.)
+  const int tq = numroc(r, nb, mycol, pc), tp = numroc(r, nb, myrow, pr), ldiag = std::max(tq, tp) + 1;
+  std::vector<double> dl(static_cast<std::size_t>(ldiag)), el(dl.size()), tauq(dl.size()), taup(dl.size());
   double query = 0;
   int lwork = -1, info = 0;
-  pdgesvd_("V", "V", &m, &n, A.data(), &one, &one, d_a.data(), sv.data(), U.data(), &one, &one, d_u.data(), VT.data(), &one,
-           &one, d_vt.data(), &query, &lwork, &info, 1, 1);
-  if (info != 0) throw std::runtime_error(pdgesvd_failure(info, r) + " in the workspace query");
-  if (!(query < static_cast<double>(INT_MAX)))
-    throw std::runtime_error("ksvd exact: pdgesvd asks for " + std::to_string(query) + " workspace entries, beyond its 32-bit size");
-  lwork = std::max(1, static_cast<int>(query));
+  pdgebrd_(&m, &n, A.data(), &one, &one, d_a.data(), dl.data(), el.data(), tauq.data(), taup.data(), &query, &lwork, &info);
+  check_info("pdgebrd (workspace query)", info);
+  lwork = workspace(query, "pdgebrd");
   std::vector<double> work(static_cast<std::size_t>(lwork));
-  pdgesvd_("V", "V", &m, &n, A.data(), &one, &one, d_a.data(), sv.data(), U.data(), &one, &one, d_u.data(), VT.data(), &one,
-           &one, d_vt.data(), work.data(), &lwork, &info, 1, 1);
-  if (info != 0) throw std::runtime_error(pdgesvd_failure(info, r));
+  pdgebrd_(&m, &n, A.data(), &one, &one, d_a.data(), dl.data(), el.data(), tauq.data(), taup.data(), work.data(), &lwork, &info);
+  check_info("pdgebrd", info);
+  std::vector<double>().swap(work);
+
+  // Global index of local row / column l (blocks of nb dealt round-robin from process 0).
+  auto global = [nb](int l, int me_, int procs) { return (l / nb) * nb * procs + me_ * nb + l % nb; };
+  // The bidiagonal B from the diagonal and the first super- (m >= n) or subdiagonal of A, summed
+  // over ranks (each entry lives on one).
+  const bool upper = m >= n;
+  std::vector<double> D(static_cast<std::size_t>(r), 0.0), E(static_cast<std::size_t>(std::max(1, r - 1)), 0.0);
+  for (int lj = 0; lj < nq; ++lj) {
+    const int gj = global(lj, mycol, pc);
+    for (int gi = std::max(0, gj - 1); gi <= std::min(m - 1, gj + 1); ++gi) {
+      if ((gi / nb) % pr != myrow) continue;
+      const double a = A[static_cast<std::size_t>(lj) * static_cast<std::size_t>(std::max(1, mp)) +
+                         static_cast<std::size_t>((gi / (nb * pr)) * nb + gi % nb)];
+      if (gi == gj && gi < r) D[gi] = a;
+      if (upper && gj == gi + 1 && gi < r - 1) E[gi] = a;
+      if (!upper && gi == gj + 1 && gj < r - 1) E[gj] = a;
+    }
+  }
+  comm.allreduce(D, engine::Op::Sum);
+  comm.allreduce(E, engine::Op::Sum);
+  const std::size_t ldz = 2 * static_cast<std::size_t>(r);
+  std::vector<double> Z(ldz * static_cast<std::size_t>(s + 1)), sv(static_cast<std::size_t>(r));
+  if (me == 0) {
+    lapack_int found = 0;
+    std::vector<lapack_int> superb(12 * static_cast<std::size_t>(r));
+    const lapack_int bd = LAPACKE_dbdsvdx(LAPACK_COL_MAJOR, upper ? 'U' : 'L', 'V', 'I', r, D.data(), E.data(), 0.0, 0.0, 1, s,
+                                          &found, sv.data(), Z.data(), static_cast<lapack_int>(ldz), superb.data());
+    if (bd == 0 && found != s) throw std::runtime_error("ksvd exact: dbdsvdx found " + std::to_string(found) + " of " + std::to_string(s) + " singular values");
+    info = static_cast<int>(bd);
+  }
+  info = comm.bcast_value(info);
+  check_info("dbdsvdx (the s leading singular triplets of the bidiagonal)", info);
+  comm.bcast(Z.data(), Z.size());
+  comm.bcast(sv.data(), static_cast<std::size_t>(s));
+
+  // U' = Q [U_B; 0] and VT' = [V_Bᵀ 0] Pᵀ, distributed like A.
+  const int sq = numroc(s, nb, mycol, pc), sp = numroc(s, nb, myrow, pr);
+  const Desc d_u = describe(m, s, nb, nb, grid, std::max(1, mp)), d_vt = describe(s, n, nb, nb, grid, std::max(1, sp));
+  std::vector<double> U(sized(mp, sq), 0.0), VT(sized(sp, nq), 0.0);
+  for (int lj = 0; lj < sq; ++lj)
+    for (int li = 0; li < mp; ++li) {
+      const int gi = global(li, myrow, pr), gl = global(lj, mycol, pc);
+      if (gi < r) U[static_cast<std::size_t>(lj) * static_cast<std::size_t>(std::max(1, mp)) + li] = Z[static_cast<std::size_t>(gl) * ldz + gi];
+    }
+  for (int lj = 0; lj < nq; ++lj)
+    for (int li = 0; li < sp; ++li) {
+      const int gl = global(li, myrow, pr), gj = global(lj, mycol, pc);
+      if (gj < r) VT[static_cast<std::size_t>(lj) * static_cast<std::size_t>(std::max(1, sp)) + li] = Z[static_cast<std::size_t>(gl) * ldz + r + gj];
+    }
+  for (const bool left : {true, false}) {
+    const char* vect = left ? "Q" : "P";
+    const char* side = left ? "L" : "R";
+    const char* trans = left ? "N" : "T";
+    const int rows = left ? m : s, cols = left ? s : n, k = left ? n : m;
+    double* c_ = left ? U.data() : VT.data();
+    const int* d_c = left ? d_u.data() : d_vt.data();
+    const double* tau = left ? tauq.data() : taup.data();
+    lwork = -1;
+    pdormbr_(vect, side, trans, &rows, &cols, &k, A.data(), &one, &one, d_a.data(), tau, c_, &one, &one, d_c, &query, &lwork,
+             &info, 1, 1, 1);
+    check_info("pdormbr (workspace query)", info);
+    lwork = workspace(query, "pdormbr");
+    work.assign(static_cast<std::size_t>(lwork), 0.0);
+    pdormbr_(vect, side, trans, &rows, &cols, &k, A.data(), &one, &one, d_a.data(), tau, c_, &one, &one, d_c, work.data(), &lwork,
+             &info, 1, 1, 1);
+    check_info(left ? "pdormbr (Q U_B)" : "pdormbr (V_Bᵀ Pᵀ)", info);
+  }
   std::vector<double>().swap(work);
   std::vector<double>().swap(A);
 
@@ -208,7 +283,7 @@ Triplets scalapack_svd(std::vector<double>& local, std::int64_t n64, std::int64_
   return t;
 }
 
-double exact_bytes_per_rank(double n, double m, int ranks) {
+double exact_bytes_per_rank(double n, double m, double s, int ranks) {
   const double r = std::min(n, m), w = sizeof(double);
   // G, LAPACKE's column-major copy of it, u and vt with their copies, gesdd's workspace.
   if (ranks <= 1) return w * (2 * n * m + 2 * r * (n + m) + 4 * r * r + 8 * std::max(n, m));
@@ -216,11 +291,12 @@ double exact_bytes_per_rank(double n, double m, int ranks) {
   const ScalapackLayout L = scalapack_layout(static_cast<std::int64_t>(m), static_cast<std::int64_t>(n), ranks);
   const double nb = L.block;
   auto loc = [&](double k, int procs) { return std::ceil(std::ceil(k / nb) / procs) * nb; };
-  const double mp = loc(m, L.prow), nq = loc(n, L.pcol), rq = loc(r, L.pcol), rp = loc(r, L.prow);
-  const double work = r * (std::ceil(m / P) + std::ceil(n / P)) + nb * (mp + nq + 1) + nq + 6 * std::max(n, m) + 4 * r;
+  const double mp = loc(m, L.prow), nq = loc(n, L.pcol);
   // The rows and their shifted copy; the 1-D piece, pdgemr2d's buffer of it and the 2-D piece;
-  // during pdgesvd the 2-D piece, U', VT' and the workspace.
-  return w * std::max({2 * line, 2 * line + mp * nq, mp * nq + mp * rq + rp * nq + work});
+  // then the 2-D piece, pdgebrd's and pdormbr's workspaces (blocks of rows and columns), the
+  // bidiagonal and the s leading vectors of B on every rank, U' and VT'.
+  const double work = 2 * nb * (mp + nq + nb) + 8 * std::max(n, m), vectors = 2 * r * (s + 1) + (mp + nq) * loc(s, 1);
+  return w * std::max({2 * line, 2 * line + mp * nq, mp * nq + work + vectors});
 }
 
 double exact_entries_per_rank(double n, double m, int ranks) {
@@ -230,7 +306,7 @@ double exact_entries_per_rank(double n, double m, int ranks) {
   const ScalapackLayout L = scalapack_layout(static_cast<std::int64_t>(m), static_cast<std::int64_t>(n), ranks);
   const double nb = L.block;
   auto loc = [&](double k, int procs) { return std::ceil(std::ceil(k / nb) / procs) * nb; };
-  return std::max({m * std::ceil(n / P), loc(m, L.prow) * loc(n, L.pcol), r * (std::ceil(m / P) + std::ceil(n / P)) + 6 * std::max(n, m)});
+  return std::max(m * std::ceil(n / P), loc(m, L.prow) * loc(n, L.pcol));
 }
 
 }  // namespace saddle::apps::ksvd

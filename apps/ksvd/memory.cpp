@@ -36,7 +36,7 @@ double k_of(const engine::Config& c, double n, double m) {
 
 // The exact method's formed G and factors on one rank (split over ranks), named by ksvd.method.
 Term exact_term(const engine::Config& c, double n, double m, int ranks) {
-  return {"ksvd.method", c.string("ksvd.method") == "exact" ? exact_bytes_per_rank(n, m, ranks) : 0.0, engine::Share::Split};
+  return {"ksvd.method", c.string("ksvd.method") == "exact" ? exact_bytes_per_rank(n, m, std::min({static_cast<double>(c.integer("ksvd.rank")), n, m}), ranks) : 0.0, engine::Share::Split};
 }
 
 }  // namespace
