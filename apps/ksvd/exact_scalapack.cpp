@@ -214,15 +214,19 @@ Triplets scalapack_svd(std::vector<double>& local, std::int64_t n64, std::int64_
   comm.allreduce(E, engine::Op::Sum);
   const std::size_t ldz = 2 * static_cast<std::size_t>(r);
   std::vector<double> Z(ldz * static_cast<std::size_t>(s + 1)), sv(static_cast<std::size_t>(r));
+  int status[2] = {0, s};  // dbdsvdx's info and the number of values it found, from rank 0 to all
   if (me == 0) {
     lapack_int found = 0;
     std::vector<lapack_int> superb(12 * static_cast<std::size_t>(r));
-    const lapack_int bd = LAPACKE_dbdsvdx(LAPACK_COL_MAJOR, upper ? 'U' : 'L', 'V', 'I', r, D.data(), E.data(), 0.0, 0.0, 1, s,
-                                          &found, sv.data(), Z.data(), static_cast<lapack_int>(ldz), superb.data());
-    if (bd == 0 && found != s) throw std::runtime_error("ksvd exact: dbdsvdx found " + std::to_string(found) + " of " + std::to_string(s) + " singular values");
-    info = static_cast<int>(bd);
+    status[0] = static_cast<int>(LAPACKE_dbdsvdx(LAPACK_COL_MAJOR, upper ? 'U' : 'L', 'V', 'I', r, D.data(), E.data(), 0.0, 0.0, 1,
+                                                 s, &found, sv.data(), Z.data(), static_cast<lapack_int>(ldz), superb.data()));
+    status[1] = static_cast<int>(found);
   }
-  info = comm.bcast_value(info);
+  comm.bcast(status, 2);
+  info = status[0];
+  if (info == 0 && status[1] != s)
+    throw std::runtime_error("ksvd exact: dbdsvdx found " + std::to_string(status[1]) + " of the " + std::to_string(s) +
+                             " leading singular values of the bidiagonal");
   check_info("dbdsvdx (the s leading singular triplets of the bidiagonal)", info);
   comm.bcast(Z.data(), Z.size());
   comm.bcast(sv.data(), static_cast<std::size_t>(s));
