@@ -5,6 +5,7 @@
 // Driver steps: randomized = sketch, one per power iteration, projection (+ scores); the other
 // methods take one step.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "apps/ksvd/data.hpp"
+#include "apps/ksvd/exact_scalapack.hpp"
 #include "apps/ksvd/kernel_operator.hpp"
 #include "apps/ksvd/krylov.hpp"
 #include "apps/ksvd/memory.hpp"
@@ -162,6 +164,7 @@ class KernelSvd : public engine::Workload {
         if (c.boolean("ksvd.symmetrize") && data_.n_test > 0)
           throw c.error("ksvd.symmetrize", "has no out-of-sample rows (k(z, x) of a new x is not in G), but the data hold " +
                                                std::to_string(data_.n_test) + " test rows (" + data_.describe + ")");
+        check_exact_per_rank(c, data_.n, data_.m, comm_.size());
       });
     }
     ctx.log("ksvd: " + data_.describe + ", kernel " + kc.type + ", method " + c.string("ksvd.method"));
@@ -340,15 +343,27 @@ class KernelSvd : public engine::Workload {
                                      std::to_string(n) + " x " + std::to_string(m) + " kernel matrix");
     if (c.has("ksvd.krylov.ncv") && c.integer("ksvd.krylov.ncv") > std::min(n, m))
       throw c.error("ksvd.krylov.ncv", std::to_string(c.integer("ksvd.krylov.ncv")) + " exceeds min(n, m) = " + std::to_string(std::min(n, m)));
-    if (c.string("ksvd.method") == "exact" && static_cast<double>(n) * static_cast<double>(m) > 1e8)
-      throw c.error("ksvd.method", "\"exact\" forms G on every rank, and " + std::to_string(n) + " x " + std::to_string(m) +
-                                       " exceeds 1e8 entries: use \"randomized\" or \"nystrom\"");
+    // exact: G is split over the ranks (ScaLAPACK), and the memory check of setup refuses what
+    // one rank cannot hold; LAPACK and ScaLAPACK index with 32-bit integers.
+    if (c.string("ksvd.method") == "exact" && std::max(n, m) > std::int64_t{INT_MAX})
+      throw c.error("ksvd.method", "\"exact\" needs n and m below 2^31 (LAPACK and ScaLAPACK index with 32-bit integers), not " +
+                                       std::to_string(n) + " x " + std::to_string(m) + ": use \"randomized\" or \"nystrom\"");
     if (c.string("ksvd.method") != "nystrom") return;
     const std::int64_t nr = c.integer("ksvd.nystrom_rows"), nc = c.integer("ksvd.nystrom_cols");
     if (nr > n) throw c.error("ksvd.nystrom_rows", std::to_string(nr) + " exceeds the " + std::to_string(n) + " rows");
     if (nc > m) throw c.error("ksvd.nystrom_cols", std::to_string(nc) + " exceeds the " + std::to_string(m) + " columns");
     if (s > std::min(nr, nc))
       throw c.error("ksvd.rank", std::to_string(s) + " exceeds min(nystrom_rows, nystrom_cols) = " + std::to_string(std::min(nr, nc)));
+  }
+
+  // exact on `ranks` ranks: every local array (and ScaLAPACK's workspace) below 2^31 entries.
+  static void check_exact_per_rank(const Config& c, std::int64_t n, std::int64_t m, int ranks) {
+    if (c.string("ksvd.method") != "exact") return;
+    const double entries = exact_entries_per_rank(static_cast<double>(n), static_cast<double>(m), ranks);
+    if (entries >= static_cast<double>(INT_MAX))
+      throw c.error("ksvd.method", "\"exact\" on " + std::to_string(ranks) + " rank(s) puts about " + std::to_string(static_cast<std::int64_t>(entries)) +
+                                       " entries of G or its factors on one rank, beyond the 2^31 that LAPACK's and ScaLAPACK's 32-bit "
+                                       "indices reach: use more ranks, or \"randomized\" or \"nystrom\"");
   }
 
   const engine::RunContext* ctx_ = nullptr;

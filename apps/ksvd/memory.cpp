@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/ksvd/exact_scalapack.hpp"
 #include "engine/memory_check.hpp"
 
 namespace saddle::apps::ksvd {
@@ -33,6 +34,11 @@ double k_of(const engine::Config& c, double n, double m) {
   return std::min({static_cast<double>(c.integer("ksvd.rank")) + static_cast<double>(c.integer("ksvd.oversample")), n, m});
 }
 
+// The exact method's formed G and factors on one rank (split over ranks), named by ksvd.method.
+Term exact_term(const engine::Config& c, double n, double m, int ranks) {
+  return {"ksvd.method", c.string("ksvd.method") == "exact" ? exact_bytes_per_rank(n, m, std::min({static_cast<double>(c.integer("ksvd.rank")), n, m}), ranks) : 0.0, engine::Share::Split};
+}
+
 }  // namespace
 
 std::int64_t sketch_columns(std::int64_t rank, std::int64_t oversample, std::int64_t n, std::int64_t m) {
@@ -47,7 +53,8 @@ void require_generated_memory(const engine::Config& c, int ranks) {
     const double N = static_cast<double>(c.integer("ksvd.data.nodes")), B = static_cast<double>(c.integer("ksvd.data.blocks"));
     const double p = (c.real("ksvd.data.p_in") + c.real("ksvd.data.p_out")) / B + c.real("ksvd.data.p_noise");
     const double k = k_of(c, N, N);
-    require(c, {{"ksvd.data.nodes", (N / P) * (N * p * 2 + 6 * k + 2) * w + N * 6 * k * w, engine::Share::Split}});
+    require(c, {{"ksvd.data.nodes", (N / P) * (N * p * 2 + 6 * k + 2) * w + N * 6 * k * w, engine::Share::Split},
+                exact_term(c, N, N, ranks)});
     return;
   }
   const double n = static_cast<double>(c.integer("ksvd.data.n")), d = static_cast<double>(c.integer("ksvd.data.d"));
@@ -57,14 +64,16 @@ void require_generated_memory(const engine::Config& c, int ranks) {
   require(c, {{"ksvd.data.n", (n / P) * (d + 6 * k) * w + (same ? m * (d + 6 * k) * w : 0.0), same ? whole : split},
               {"ksvd.data.m", same ? 0.0 : m * (d + 6 * k) * w, whole},
               {"ksvd.data.test_points", static_cast<double>(c.integer("ksvd.data.test_points")) / P * (d + k) * w, split},
-              {"ksvd.data.clusters", static_cast<double>(c.integer("ksvd.data.clusters")) * d * w, whole}});
+              {"ksvd.data.clusters", static_cast<double>(c.integer("ksvd.data.clusters")) * d * w, whole},
+              exact_term(c, n, m, ranks)});
 }
 
 void require_solver_memory(const engine::Config& c, std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t tests, int ranks) {
   const double P = ranks, w = sizeof(double), k = k_of(c, static_cast<double>(n), static_cast<double>(m));
   const double rows = static_cast<double>(n) / P, cols = static_cast<double>(m), tr = static_cast<double>(tests) / P;
-  engine::require_memory((rows + cols) * (static_cast<double>(d) + 6 * k) * w + tr * k * w, "ksvd.data.path", c,
-                         cols > rows ? engine::Share::Whole : engine::Share::Split);
+  require(c, {{"ksvd.data.path", (rows + cols) * (static_cast<double>(d) + 6 * k) * w + tr * k * w,
+               cols > rows ? engine::Share::Whole : engine::Share::Split},
+              exact_term(c, static_cast<double>(n), static_cast<double>(m), ranks)});
 }
 
 }  // namespace saddle::apps::ksvd

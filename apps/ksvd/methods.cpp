@@ -5,8 +5,8 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
+#include "apps/ksvd/exact_scalapack.hpp"
 #include "apps/ksvd/tsqr.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/linalg/host_backend.hpp"
@@ -30,23 +30,6 @@ std::vector<std::int64_t> sample_indices(std::uint64_t seed, const char* purpose
   return idx;
 }
 
-// Rank 0's triplets (U: n x s, V: m x s, sigma: s) to every rank. The waiting ranks sleep
-// (bcast_idle): a blocking broadcast spins on the cores the factorisation's BLAS threads run on.
-void broadcast(const engine::Comm& comm, std::vector<double>& Ua, std::vector<double>& Vs, std::vector<double>& sv) {
-  std::vector<double> packed;
-  if (comm.is_root()) {
-    packed = Ua;
-    packed.insert(packed.end(), Vs.begin(), Vs.end());
-    packed.insert(packed.end(), sv.begin(), sv.end());
-  } else {
-    packed.resize(Ua.size() + Vs.size() + sv.size());
-  }
-  comm.bcast_idle(packed.data(), packed.size());
-  std::copy(packed.begin(), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), Ua.begin());
-  std::copy(packed.begin() + static_cast<std::ptrdiff_t>(Ua.size()), packed.begin() + static_cast<std::ptrdiff_t>(Ua.size() + Vs.size()), Vs.begin());
-  std::copy(packed.end() - static_cast<std::ptrdiff_t>(sv.size()), packed.end(), sv.begin());
-}
-
 }  // namespace
 
 Method parse_method(const std::string& name) {
@@ -57,37 +40,29 @@ Method parse_method(const std::string& name) {
   throw std::invalid_argument("ksvd: unknown method '" + name + "'");
 }
 
-Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& rows, std::int64_t s) {
+Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& /*rows*/, std::int64_t s) {
   const std::int64_t nl = op.local_rows(), n = op.n(), m = op.m();
-  std::vector<double> local(static_cast<std::size_t>(nl * m));
-  op.block(nullptr, nullptr, local.data());
+  std::vector<double> G(static_cast<std::size_t>(nl * m));
+  op.block(nullptr, nullptr, G.data());
   if (op.centered())
     for (std::int64_t i = 0; i < nl; ++i)
-      for (std::int64_t j = 0; j < m; ++j) local[i * m + j] += -op.row_means()[i] - op.col_means()[j] + op.grand_mean();
-  auto G = comm.allgatherv(local);
+      for (std::int64_t j = 0; j < m; ++j) G[i * m + j] += -op.row_means()[i] - op.col_means()[j] + op.grand_mean();
+  if (comm.size() > 1) return scalapack_svd(G, n, m, s, comm, op.symmetrized());
   if (op.symmetrized())  // (G_c + G_cᵀ)/2 = the centred (G + Gᵀ)/2 (n = m)
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t j = i + 1; j < m; ++j) G[i * m + j] = G[j * m + i] = 0.5 * (G[i * m + j] + G[j * m + i]);
-  // Rank 0 factors G with every core its ranks hold (the others wait in the broadcast).
-  std::vector<double> Ua(static_cast<std::size_t>(n * s)), Vs(static_cast<std::size_t>(m * s)), top(static_cast<std::size_t>(s));
-  if (comm.is_root()) {
-    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    const int before = comm.size() > 1 ? kernels::linalg::set_blas_threads(std::min(comm.size(), cores)) : 0;
-    const std::int64_t r = std::min(n, m);
-    std::vector<double> sv(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
-    op.linalg().svd(n, m, G.data(), sv.data(), u.data(), vt.data());
-    if (comm.size() > 1) kernels::linalg::set_blas_threads(before);
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t l = 0; l < s; ++l) Ua[i * s + l] = u[i * r + l];
-    for (std::int64_t j = 0; j < m; ++j)
-      for (std::int64_t l = 0; l < s; ++l) Vs[j * s + l] = vt[l * m + j];
-    std::copy(sv.begin(), sv.begin() + s, top.begin());
-  }
-  broadcast(comm, Ua, Vs, top);
+  // One rank: LAPACK gesdd (divide and conquer) on the whole G, with the BLAS threads it has.
+  const std::int64_t r = std::min(n, m);
+  std::vector<double> sv(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
+  op.linalg().svd(n, m, G.data(), sv.data(), u.data(), vt.data());
   Triplets t;
-  t.U.assign(Ua.begin() + rows.begin * s, Ua.begin() + rows.end * s);
-  t.V = std::move(Vs);
-  t.sigma = std::move(top);
+  t.U.resize(static_cast<std::size_t>(n * s));
+  t.V.resize(static_cast<std::size_t>(m * s));
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t l = 0; l < s; ++l) t.U[i * s + l] = u[i * r + l];
+  for (std::int64_t j = 0; j < m; ++j)
+    for (std::int64_t l = 0; l < s; ++l) t.V[j * s + l] = vt[l * m + j];
+  t.sigma.assign(sv.begin(), sv.begin() + s);
   return t;
 }
 

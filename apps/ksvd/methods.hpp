@@ -23,9 +23,10 @@ struct Triplets {
   std::int64_t iterations = 0;  // solver iterations (randomized, krylov)
 };
 
-// G formed and gathered on every rank; rank 0 factors it (gesdd) with the cores of all ranks and
-// broadcasts the s leading triplets. `rows` are this rank's rows of G. A symmetrised operator's
-// (G + Gᵀ)/2 is formed from the gathered G.
+// The exact SVD of the formed G (its s leading triplets): each rank forms its rows of G; one rank
+// factors them with LAPACK gesdd, more ranks with ScaLAPACK pdgesvd on a 2-D block-cyclic
+// distribution (exact_scalapack.hpp), so that no rank holds all of G. `rows` are this rank's rows.
+// A symmetrised operator's (G + Gᵀ)/2 is formed from G (ScaLAPACK: by PBLAS pdtran).
 Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& rows, std::int64_t s);
 
 // Randomized subspace iteration with k = s + oversampling columns; Q (this rank's rows x k,

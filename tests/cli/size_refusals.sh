@@ -12,8 +12,10 @@ refused() {  # refused DECK KEY VALUE [MESSAGE]: the override KEY=VALUE is refus
 refused selftest selftest.n 1125899906842624
 refused ksvd_sne_blobs ksvd.data.clusters $max
 refused ksvd_sne_blobs ksvd.data.test_points $max
-refused ksvd_sne_blobs ksvd.data.n 1000000000 "exceeds 1e8 entries"
-refused ksvd_sne_blobs ksvd.data.n $max "exceeds 1e8 entries"
+# exact splits G over the ranks: its per-rank memory is refused in the name of ksvd.method.
+refused ksvd_sne_blobs ksvd.data.n 1000000000 "key 'ksvd.method': needs about"
+grep -qF "use more ranks" <<<"$refusal" || fail "exact's G is split over ranks: $refusal"
+refused ksvd_sne_blobs ksvd.data.n $max "needs n and m below 2^31"
 refused ksvd_digraph ksvd.data.nodes $max
 refused ksvd_digraph ksvd.data.nodes 1000000000
 # A randomized run's rows are split over ranks, its columns are not.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/ksvd/exact_scalapack.hpp"
 #include "engine/error.hpp"
 #include "engine/h5.hpp"
 #include "mpi/driver_test_support.hpp"
@@ -174,6 +175,76 @@ TEST(Ksvd, ExactEqualsLapackOnTheFormedMatrix) {
   EXPECT_LT(max_abs_diff(r.scores_cols, matmul(transpose(G, kN, kM), ref.U, kM, kN, 4)), 1e-10);
   for (double e : r.residuals) EXPECT_LT(e, 1e-12);
   EXPECT_LT(max_abs_diff(r.scores_test, matmul(rbf(Xt(), Z(), kD, 1.3), ref.V, kT, kM, 4)), 1e-10);
+}
+
+// exact on more than one rank is ScaLAPACK pdgesvd of Gᵀ (m x n) on a block-cyclic grid: 37 x 53
+// gives a P x 1 grid (Gᵀ taller than wide), 61 x 29 a 1 x P grid, so at 2 and 3 ranks both
+// block-cyclic directions are exercised, with ragged blocks (block 4 or 7, tile 7 x 10); at 1 rank
+// it is LAPACK gesdd. Centred and not, against LAPACK dgesvd of the matrix formed here.
+TEST(Ksvd, ExactOnNonSquareMatricesEqualsLapack) {
+  const int P = world().size();
+  for (const auto& [n, m] : {std::pair{37, 53}, std::pair{61, 29}}) {
+    const auto layout = saddle::apps::ksvd::scalapack_layout(m, n, P);
+    EXPECT_EQ(layout.prow * layout.pcol, P);
+    if (P <= 3) {  // (4 ranks: 2 x 2)
+      EXPECT_EQ(layout.prow, m >= n ? P : 1) << n << " x " << m;
+    }
+    const Mat x = gaussian(n * kD, 31 + n), z = gaussian(m * kD, 32 + m, 1.1, 0.3);
+    const std::string file = data_file("ns_" + std::to_string(n), {{"X", x, {static_cast<hsize_t>(n), kD}}, {"Z", z, {static_cast<hsize_t>(m), kD}}});
+    for (const std::string center : {"false", "true"}) {
+      const std::string name = "ns_" + std::to_string(n) + "_c" + center;
+      ASSERT_EQ(run({"run", deck(name, "[ksvd]\nmethod = \"exact\"\nrank = 6\ntile_rows = 7\ntile_cols = 10\ncenter = " + center +
+                                           "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + file + "\"\n[ksvd.kernel]\ntype = \"rbf\"\nsigma = 1.2\n"),
+                     "--quiet"}),
+                kExitDone);
+      if (!world().is_root()) continue;
+      const Mat G = rbf(x, z, kD, 1.2);
+      const Svd ref = reference_svd(center == "true" ? centred(G, n, m) : G, n, m, 6);
+      const Result r = read_result(name);
+      for (int l = 0; l < 6; ++l) EXPECT_NEAR(r.s[l], ref.s[l], 1e-12 * ref.s[0]) << name << " l = " << l;
+      EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-10) << name;
+      EXPECT_LT(max_abs_diff(r.V, ref.V), 1e-10) << name;
+      for (double e : r.residuals) EXPECT_LT(e, 1e-12 * ref.s[0]) << name;
+    }
+  }
+}
+
+// exact on a CSR given matrix (45 x 38, real weights, so the singular values are distinct).
+TEST(Ksvd, ExactOnACsrMatrixEqualsLapack) {
+  const int n = 45, m = 38;
+  std::mt19937_64 g(17);
+  std::uniform_real_distribution<double> u;
+  Mat dense(n * m, 0.0), values;
+  std::vector<std::int64_t> indptr{0}, indices;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < m; ++j)
+      if (u(g) < 0.2) {
+        dense[i * m + j] = 0.5 + u(g);
+        indices.push_back(j);
+        values.push_back(dense[i * m + j]);
+      }
+    indptr.push_back(static_cast<std::int64_t>(indices.size()));
+  }
+  const std::string fc = dir() + "/exact_csr.h5";
+  if (world().is_root()) {
+    h5::File f = h5::File::create(fc);
+    const h5::Group G = f.root().create_group("G");
+    G.write("indptr", indptr);
+    G.write("indices", indices);
+    G.write("data", values);
+    G.write_attr("shape", std::vector<std::int64_t>{n, m});
+    f.close();
+  }
+  world().barrier();
+  ASSERT_EQ(run({"run", deck("exact_csr", "[ksvd]\nmethod = \"exact\"\nrank = 5\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + fc +
+                                          "\"\n[ksvd.kernel]\ntype = \"given\"\n"), "--quiet"}),
+            kExitDone);
+  if (!world().is_root()) return;
+  const Svd ref = reference_svd(dense, n, m, 5);
+  const Result r = read_result("exact_csr");
+  for (int l = 0; l < 5; ++l) EXPECT_NEAR(r.s[l], ref.s[l], 1e-12 * ref.s[0]);
+  EXPECT_LT(max_abs_diff(r.U, ref.U), 1e-10);
+  EXPECT_LT(max_abs_diff(r.V, ref.V), 1e-10);
 }
 
 // Two rows on up to 3 ranks: a rank that holds no rows still takes part in every collective
