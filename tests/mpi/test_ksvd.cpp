@@ -581,7 +581,8 @@ TEST(Ksvd, KrylovFailuresExitTwoOnEveryRank) {
   if (world().is_root()) expect_krylov_matches("kry_again", reference_svd(rbf(X(), Z(), kD, 1.3), kN, kM, 4), 4, 1e-12, 1e-8);
 }
 
-// ksvd.symmetrize: the operator (G + Gᵀ)/2, matrix-free in every product, against LAPACK on the
+// ksvd.symmetrize: the operator (G + Gᵀ)/2, matrix-free in every product (exact: formed, by
+// pdtran through ScaLAPACK at 2 and 3 ranks; krylov through the same products), against LAPACK on the
 // formed symmetric part (centred: (I − 11ᵀ/n)(G + Gᵀ)/2(I − 11ᵀ/n)). σ_l = |λ_l| and v_l = ±u_l
 // (the sign of λ_l). A kernel of points (rbf, X and another Z of the same count, ragged tiles) by
 // exact, whose scores S V and S U come from the matrix-free operator; a given matrix G = S + K
@@ -643,9 +644,10 @@ TEST(Ksvd, SymmetrizeEqualsLapackOnTheFormedSymmetricPart) {
     for (int j = 0; j < n; ++j) G[i * n + j] += 0.5 * (K[i * n + j] - K[j * n + i]);
   const std::string gf = data_file("sym_given", {{"K", G, {n, n}}});
   for (const std::string center : {"false", "true"})
-    for (const std::string method : {"exact", "randomized"}) {
+    for (const std::string method : {"exact", "randomized", "krylov"}) {
       const std::string name = "sym_" + method + "_c" + center;
-      ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 6\nsymmetrize = true\noversample = 10\npower_iters = 4\nmethod = \"" + method +
+      const std::string iters = method == "krylov" ? "tol = 1e-11\n" : "power_iters = 4\n";
+      ASSERT_EQ(run({"run", deck(name, "[ksvd]\nrank = 6\nsymmetrize = true\noversample = 10\n" + iters + "method = \"" + method +
                                            "\"\ncenter = " + center + "\n[ksvd.data]\nsource = \"hdf5\"\npath = \"" + gf +
                                            "\"\nmatrix = \"K\"\n[ksvd.kernel]\ntype = \"given\"\n"),
                      "--quiet"}),
