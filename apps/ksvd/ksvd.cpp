@@ -28,14 +28,6 @@ namespace saddle::apps::ksvd {
 using engine::Config;
 using engine::InputError;
 
-namespace {
-std::string short_real(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.3g", v);
-  return b;
-}
-}  // namespace
-
 class KernelSvd : public engine::Workload {
  public:
   void declare(engine::Schema& s) const override {
@@ -316,7 +308,7 @@ class KernelSvd : public engine::Workload {
     result.write_attr("converged", static_cast<std::int64_t>(converged));
     result.write_attr("iterations", res_.iterations);
     if (method_ == Method::Randomized) result.write_attr("max_iters", limit_);
-    ctx_->log("ksvd: relative residual " + short_real(achieved) + " (tol " + short_real(tol_) + ")" +
+    ctx_->log("ksvd: relative residual " + fmt(achieved) + " (tol " + fmt(tol_) + ")" +
               (res_.iterations > 0 ? " after " + std::to_string(res_.iterations) + " iterations" : ""));
     if (!converged && comm_.is_root()) {
       const std::string why =
@@ -326,7 +318,7 @@ class KernelSvd : public engine::Workload {
               : method_ == Method::Krylov ? "raise ksvd.max_iters or ksvd.krylov.ncv"
                                           : "the singular values are too close to zero for this tolerance in float64";
       std::fprintf(stderr, "saddle: warning: ksvd: not converged: relative residual %s > ksvd.tol = %s (%s); results written with converged = 0\n",
-                   short_real(achieved).c_str(), short_real(tol_).c_str(), why.c_str());
+                   fmt(achieved).c_str(), fmt(tol_).c_str(), why.c_str());
     }
     result.write_attr("center", static_cast<std::int64_t>(op_->centered()));
     if (method_ == Method::Krylov) result.write_attr("krylov_solver", krylov_.solver);

@@ -30,6 +30,13 @@ std::vector<std::int64_t> sample_indices(std::uint64_t seed, const char* purpose
   return idx;
 }
 
+// The first s columns of a (rows x ld, row-major).
+std::vector<double> leading_columns(const double* a, std::int64_t rows, std::int64_t ld, std::int64_t s) {
+  std::vector<double> out(static_cast<std::size_t>(rows * s));
+  for (std::int64_t i = 0; i < rows; ++i) std::copy(a + i * ld, a + i * ld + s, out.begin() + i * s);
+  return out;
+}
+
 }  // namespace
 
 Method parse_method(const std::string& name) {
@@ -56,10 +63,8 @@ Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::R
   std::vector<double> sv(static_cast<std::size_t>(r)), u(static_cast<std::size_t>(n * r)), vt(static_cast<std::size_t>(r * m));
   op.linalg().svd(n, m, G.data(), sv.data(), u.data(), vt.data());
   Triplets t;
-  t.U.resize(static_cast<std::size_t>(n * s));
+  t.U = leading_columns(u.data(), n, r, s);
   t.V.resize(static_cast<std::size_t>(m * s));
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t l = 0; l < s; ++l) t.U[i * s + l] = u[i * r + l];
   for (std::int64_t j = 0; j < m; ++j)
     for (std::int64_t l = 0; l < s; ++l) t.V[j * s + l] = vt[l * m + j];
   t.sigma.assign(sv.begin(), sv.begin() + s);
@@ -98,12 +103,8 @@ RitzStep randomized_iterate(KernelOperator& op, const engine::Comm& comm, std::i
   RitzStep out;
   for (std::int64_t l = 0; l < s; ++l) out.residual = std::max(out.residual, relative_residual(std::sqrt(r[l]), sv[l], sv[0]));
   Triplets& t = out.ritz;
-  t.U.resize(static_cast<std::size_t>(nl * s));
-  t.V.resize(static_cast<std::size_t>(m * s));
-  for (std::int64_t i = 0; i < nl; ++i)
-    for (std::int64_t l = 0; l < s; ++l) t.U[i * s + l] = U[i * k + l];
-  for (std::int64_t j = 0; j < m; ++j)
-    for (std::int64_t l = 0; l < s; ++l) t.V[j * s + l] = Vb[j * k + l];
+  t.U = leading_columns(U.data(), nl, k, s);
+  t.V = leading_columns(Vb.data(), m, k, s);
   t.sigma.assign(sv.begin(), sv.begin() + s);
   if (!(out.residual <= stop_below)) {
     out.advanced = true;

@@ -5,15 +5,11 @@
 #include <cstdio>
 
 namespace saddle::apps::ksvd {
-namespace {
-
 std::string fmt(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.3g", v);
   return b;
 }
-
-}  // namespace
 
 std::string PhaseLog::write(const engine::h5::Group& result, const engine::Comm& comm, double kernel_evaluations) const {
   // Per phase: seconds (slowest rank), floating-point operations (all ranks), GFLOP/s.

@@ -13,6 +13,9 @@
 
 namespace saddle::apps::ksvd {
 
+// A number for the log: three significant digits ("%.3g").
+std::string fmt(double v);
+
 class PhaseLog {
   struct Perf {
     double seconds = 0, flops = 0;
