@@ -1,9 +1,11 @@
 // ksvd: asymmetric kernel SVD (docs/algorithms.md section 1). The s leading singular triplets of
-// G_ij = κ(x_i, z_j) by an exact SVD of the formed matrix, by randomized range finding on the
-// matrix-free operator, or by the asymmetric Nyström method (methods.hpp); then scores,
-// matrix-free residuals and out-of-sample scores (results.hpp). Rows are distributed over ranks.
-// Driver steps: randomized = sketch, one per power iteration, projection (+ scores); the other
-// methods take one step.
+// G_ij = κ(x_i, z_j) by an exact SVD of the formed matrix (LAPACK, or ScaLAPACK on more ranks), by
+// randomized subspace iteration or SLEPc's Krylov solvers on the matrix-free operator, or by the
+// asymmetric Nyström method (methods.hpp, krylov.hpp, exact_scalapack.hpp); then scores,
+// matrix-free residuals against ksvd.tol and out-of-sample scores (results.hpp). Rows are
+// distributed over ranks. Driver steps: randomized = the sketch, then one per iteration until the
+// tolerance or max_iters (the last also computes the scores; finished() stops the driver early);
+// the other methods take one step.
 #include <algorithm>
 #include <climits>
 #include <cmath>
