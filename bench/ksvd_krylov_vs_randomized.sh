@@ -16,14 +16,7 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-/usr/bin/python3 - "$out" "$n" <<'PY'
-import sys, h5py, numpy as np
-out, n = sys.argv[1], int(sys.argv[2])
-rng = np.random.default_rng(1)
-X = rng.normal(size=(n, 16)); Z = rng.normal(size=(n, 16)) + 0.5
-with h5py.File(f"{out}/data.h5", "w") as f:
-    f["X"] = X; f["Z"] = Z
-PY
+/usr/bin/python3 "$(dirname "$0")/ksvd_rbf_data.py" "$out/data.h5" "$n"
 cat > "$out/rbf.toml" <<EOF
 [run]
 workload = "ksvd"

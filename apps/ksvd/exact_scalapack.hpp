@@ -35,7 +35,7 @@ ScalapackLayout scalapack_layout(std::int64_t rows, std::int64_t cols, int ranks
 // routine and its info when one fails.
 // With `symmetrize` (n = m) the matrix factored is (G + Gᵀ)/2, formed on the grid by PBLAS pdtran.
 Triplets scalapack_svd(std::vector<double>& local, std::int64_t n, std::int64_t m, std::int64_t s, const engine::Comm& comm,
-                       bool symmetrize = false);
+                       bool symmetrize);
 
 // Bytes one rank allocates at its peak for the exact method on an n x m matrix and s triplets
 // over `ranks` ranks (1 rank: LAPACK gesdd on the whole G; more: the ScaLAPACK path, about

@@ -194,7 +194,7 @@ class KernelSvd : public engine::Workload {
     Triplets t;
     if (method_ == Method::Exact) {
       auto p = phases_.phase("exact");
-      t = exact_svd(*op_, comm_, data_.rows, rank_);
+      t = exact_svd(*op_, comm_, rank_);
     } else if (method_ == Method::Krylov) {
       auto p = phases_.phase("krylov");
       t = krylov_svd(*op_, comm_, rank_, krylov_);

@@ -47,7 +47,7 @@ Method parse_method(const std::string& name) {
   throw std::invalid_argument("ksvd: unknown method '" + name + "'");
 }
 
-Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& /*rows*/, std::int64_t s) {
+Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, std::int64_t s) {
   const std::int64_t nl = op.local_rows(), n = op.n(), m = op.m();
   std::vector<double> G(static_cast<std::size_t>(nl * m));
   op.block(nullptr, nullptr, G.data());

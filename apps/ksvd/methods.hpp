@@ -1,8 +1,9 @@
 #pragma once
 // The s leading singular triplets of the kernel matrix G by the three methods of ksvd
-// (docs/algorithms.md section 1): an exact SVD of the formed G, randomized range finding
-// (Halko–Martinsson–Tropp) on the matrix-free operator in one call per driver step, and the
-// asymmetric Nyström method (the fourth, SLEPc's Krylov solvers, is krylov.hpp). Collective over
+// (docs/algorithms.md section 1): an exact SVD of the formed G, randomized subspace iteration
+// (Halko–Martinsson–Tropp range finding iterated to ksvd.tol) on the matrix-free operator in one
+// call per driver step, and the asymmetric Nyström method (the fourth, SLEPc's Krylov solvers, is
+// krylov.hpp). Collective over
 // the ranks that hold G's rows.
 #include <cmath>
 #include <cstdint>
@@ -24,10 +25,10 @@ struct Triplets {
 };
 
 // The exact SVD of the formed G (its s leading triplets): each rank forms its rows of G; one rank
-// factors them with LAPACK gesdd, more ranks with ScaLAPACK pdgesvd on a 2-D block-cyclic
-// distribution (exact_scalapack.hpp), so that no rank holds all of G. `rows` are this rank's rows.
+// factors them with LAPACK gesdd, more ranks with ScaLAPACK (pdgesvd's steps narrowed to the s
+// triplets) on a 2-D block-cyclic distribution (exact_scalapack.hpp), so that no rank holds all of G.
 // A symmetrised operator's (G + Gᵀ)/2 is formed from G (ScaLAPACK: by PBLAS pdtran).
-Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, const engine::RowRange& rows, std::int64_t s);
+Triplets exact_svd(KernelOperator& op, const engine::Comm& comm, std::int64_t s);
 
 // Randomized subspace iteration with k = s + oversampling columns; Q (this rank's rows x k,
 // orthonormal over all ranks) carries the state from one step to the next.
