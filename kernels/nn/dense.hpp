@@ -66,6 +66,7 @@ class Dense {
   }
 
   T* out() const { return out_.data(); }
+  std::size_t workspace_bytes() const { return (out_.span() + adj_.span() + g_.span() + s2_.span() + db_.span()) * sizeof(T); }
   T* adj() const { return adj_.data(); }
   T* g() const { return g_.data(); }
 

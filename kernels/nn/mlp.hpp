@@ -61,27 +61,47 @@ class ParameterAccess {
   virtual std::vector<std::int64_t> tensor_offsets() const = 0;
 };
 
+// The layers [first, last) of a network, a pipeline stage's share of it (all layers by default).
+struct LayerRange {
+  std::int64_t first = 0, last = -1;  // last < 0: to the output
+};
+
 template <class T = double>
 class Mlp final : public ParameterAccess {
  public:
   using value_type = T;
   Mlp() = default;
   // widths = {d_0, ..., d_L}; acts has L entries (one per layer, the last is the output's).
-  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const linalg::Backend& la = linalg::host_backend())
+  // `range` selects the layers this object holds (a pipeline stage; its parameters are the slice
+  // [param_offset(), param_offset() + size()) of the whole network's flat vector), `slots` the
+  // number of independent workspace sets (micro-batches in flight at once); every pass takes the
+  // slot it works in, and all slots accumulate into the one gradient.
+  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const linalg::Backend& la = linalg::host_backend(),
+      LayerRange range = {}, int slots = 1)
       : widths_(std::move(widths)), la_(&la) {
     if (widths_.size() < 2 || acts.size() + 1 != widths_.size()) throw std::invalid_argument("Mlp: widths and activations disagree");
+    const auto total = static_cast<std::int64_t>(acts.size());
+    first_ = range.first;
+    last_ = range.last < 0 ? total : range.last;
+    if (first_ < 0 || first_ >= last_ || last_ > total) throw std::invalid_argument("Mlp: layer range out of bounds");
+    if (slots < 1) throw std::invalid_argument("Mlp: needs at least one workspace slot");
     std::int64_t n = 0;
-    for (std::size_t l = 0; l < acts.size(); ++l) {
-      layers_.emplace_back(widths_[l], widths_[l + 1], acts[l]);
-      n += widths_[l] * widths_[l + 1] + widths_[l + 1];
+    for (std::int64_t l = 0; l < last_; ++l) {
+      const std::int64_t c = widths_[static_cast<std::size_t>(l)] * widths_[static_cast<std::size_t>(l) + 1] + widths_[static_cast<std::size_t>(l) + 1];
+      (l < first_ ? offset_ : n) += c;
     }
     params_ = Vector<T>("nn::params", static_cast<std::size_t>(n));
     grad_ = Vector<T>("nn::grad", static_cast<std::size_t>(n));
-    std::int64_t o = 0;
-    for (auto& layer : layers_) {
-      const std::int64_t nw = layer.din() * layer.dout();
-      layer.bind(params_.data() + o, params_.data() + o + nw, grad_.data() + o, grad_.data() + o + nw);
-      o += nw + layer.dout();
+    slots_.resize(static_cast<std::size_t>(slots));
+    for (auto& slot : slots_) {
+      std::int64_t o = 0;
+      for (std::int64_t l = first_; l < last_; ++l) {
+        const auto i = static_cast<std::size_t>(l);
+        Dense<T>& layer = slot.layers.emplace_back(widths_[i], widths_[i + 1], acts[i]);
+        const std::int64_t nw = layer.din() * layer.dout();
+        layer.bind(params_.data() + o, params_.data() + o + nw, grad_.data() + o, grad_.data() + o + nw);
+        o += nw + layer.dout();
+      }
     }
   }
 
@@ -91,20 +111,37 @@ class Mlp final : public ParameterAccess {
   Mlp(Mlp&&) = default;
   Mlp& operator=(Mlp&&) = default;
 
-  std::int64_t layers() const { return static_cast<std::int64_t>(layers_.size()); }
-  std::int64_t in_dim() const { return widths_.front(); }
-  std::int64_t out_dim() const { return widths_.back(); }
+  // Layers held here, and where they sit in the whole network.
+  std::int64_t layers() const { return last_ - first_; }
+  std::int64_t first_layer() const { return first_; }
+  std::int64_t total_layers() const { return static_cast<std::int64_t>(widths_.size()) - 1; }
+  bool input_stage() const { return first_ == 0; }
+  bool output_stage() const { return last_ == total_layers(); }
+  int slots() const { return static_cast<int>(slots_.size()); }
+  std::int64_t in_dim() const { return widths_[static_cast<std::size_t>(first_)]; }
+  std::int64_t out_dim() const { return widths_[static_cast<std::size_t>(last_)]; }
+  // The whole network's widths.
   const std::vector<std::int64_t>& widths() const { return widths_; }
-  const Dense<T>& layer(std::int64_t l) const { return layers_[static_cast<std::size_t>(l)]; }
+  const Dense<T>& layer(std::int64_t l) const { return slots_.front().layers[static_cast<std::size_t>(l)]; }
   std::int64_t size() const override { return static_cast<std::int64_t>(params_.extent(0)); }
+  std::int64_t param_offset() const { return offset_; }
   const Vector<T>& params() const { return params_; }
   const Vector<T>& grad() const { return grad_; }
   void zero_grad() const { Kokkos::deep_copy(grad_, T(0)); }
+  // Bytes of every slot's workspaces (activations and the passes' scratch) allocated so far.
+  std::size_t workspace_bytes() const {
+    std::size_t b = 0;
+    for (const auto& s : slots_) {
+      b += (s.x.span() + s.gx.span()) * sizeof(T);
+      for (const auto& layer : s.layers) b += layer.workspace_bytes();
+    }
+    return b;
+  }
 
-  // Offsets of the parameter tensors (W_1, b_1, W_2, ...): 0 = o_0 < ... < o_{2L} = size().
+  // Offsets of the parameter tensors held here (W, b of each layer): 0 = o_0 < ... = size().
   std::vector<std::int64_t> tensor_offsets() const override {
     std::vector<std::int64_t> o{0};
-    for (const auto& layer : layers_) {
+    for (const auto& layer : slots_.front().layers) {
       o.push_back(o.back() + layer.din() * layer.dout());
       o.push_back(o.back() + layer.dout());
     }
@@ -120,87 +157,139 @@ class Mlp final : public ParameterAccess {
     Kokkos::parallel_for("nn::store_grad", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
   }
 
-  // Initial parameters in float64 drawn from the stream (seed, purpose) by parameter index:
-  // biases as PyTorch's Linear (U(-1/sqrt(fan_in), +)), weights by `init`.
+  // Initial parameters (of the layers held here) in float64 drawn from the stream (seed, purpose)
+  // by the parameter's index in the whole network, so every stage draws its slice of the same
+  // vector: biases as PyTorch's Linear (U(-1/sqrt(fan_in), +)), weights by `init`.
   std::vector<double> draw(Init init, std::uint64_t seed, std::uint32_t purpose) const {
     const CounterRng rng(seed, purpose);
-    std::vector<double> p(static_cast<std::size_t>(size()));
-    std::uint64_t i = 0;
-    for (const auto& layer : layers_) {
+    std::vector<double> p;
+    p.reserve(static_cast<std::size_t>(size()));
+    std::uint64_t i = static_cast<std::uint64_t>(offset_);
+    for (const auto& layer : slots_.front().layers) {
       const double fin = static_cast<double>(layer.din()), fout = static_cast<double>(layer.dout());
       const double bound = 1.0 / std::sqrt(fin);
       for (std::int64_t k = 0; k < layer.din() * layer.dout(); ++k, ++i) {
         switch (init) {
-          case Init::uniform_fan_in: p[i] = bound * (2.0 * rng.uniform(i, 0) - 1.0); break;
-          case Init::he_normal: p[i] = std::sqrt(2.0 / fin) * rng.normal(i, 0); break;
-          case Init::xavier_uniform: p[i] = std::sqrt(6.0 / (fin + fout)) * (2.0 * rng.uniform(i, 0) - 1.0); break;
+          case Init::uniform_fan_in: p.push_back(bound * (2.0 * rng.uniform(i, 0) - 1.0)); break;
+          case Init::he_normal: p.push_back(std::sqrt(2.0 / fin) * rng.normal(i, 0)); break;
+          case Init::xavier_uniform: p.push_back(std::sqrt(6.0 / (fin + fout)) * (2.0 * rng.uniform(i, 0) - 1.0)); break;
         }
       }
-      for (std::int64_t k = 0; k < layer.dout(); ++k, ++i) p[i] = bound * (2.0 * rng.uniform(i, 0) - 1.0);
+      for (std::int64_t k = 0; k < layer.dout(); ++k, ++i) p.push_back(bound * (2.0 * rng.uniform(i, 0) - 1.0));
     }
     return p;
   }
   void initialise(Init init, std::uint64_t seed, std::uint32_t purpose) { load_params(draw(init, seed, purpose).data()); }
 
-  // The input rows (rows x d_0) to fill before forward(rows); grows the workspaces if needed.
-  T* input(std::int64_t rows) {
-    if (rows > cap_) {
-      cap_ = rows;
+  // The input rows (rows x in_dim()) of `slot` to fill before forward(rows, slot); grows the
+  // slot's workspaces if needed. A later stage receives its input (the earlier stage's output)
+  // here.
+  T* input(std::int64_t rows, int slot = 0) {
+    Slot& s = at(slot);
+    if (rows > s.cap) {
+      s.cap = rows;
       const auto c = static_cast<std::size_t>(rows), d0 = static_cast<std::size_t>(in_dim());
-      x_ = Matrix<T>("nn::x", 2 * c, d0);
-      gx_ = Matrix<T>("nn::gx", c, d0);
-      for (auto& layer : layers_) layer.reserve(rows);
+      s.x = Matrix<T>("nn::x", 2 * c, d0);
+      s.gx = Matrix<T>("nn::gx", c, d0);
+      for (auto& layer : s.layers) layer.reserve(rows);
     }
-    return x_.data();
+    s.rows = rows;
+    return s.x.data();
   }
 
-  // Forward pass of the rows in input(); returns h_L (rows x d_L).
-  Rows<const T> forward(std::int64_t rows) {
-    if (rows > cap_) throw std::invalid_argument("Mlp::forward: more rows than input() reserved");
-    rows_ = rows;
-    const T* in = x_.data();
-    for (const auto& layer : layers_) {
+  // Forward pass of the rows in input(); returns h at the last layer held (rows x out_dim()).
+  Rows<const T> forward(std::int64_t rows, int slot = 0) {
+    Slot& s = at(slot);
+    if (rows > s.cap) throw std::invalid_argument("Mlp::forward: more rows than input() reserved");
+    s.rows = rows;
+    const T* in = s.x.data();
+    for (const auto& layer : s.layers) {
       layer.forward(*la_, in, rows);
       in = layer.out();
     }
-    return output();
+    return output(slot);
   }
-  Rows<const T> forward(const T* x, std::int64_t rows) {
-    T* dst = input(rows);
+  Rows<const T> forward(const T* x, std::int64_t rows, int slot = 0) {
+    T* dst = input(rows, slot);
     const std::int64_t n = rows * in_dim();
     Kokkos::parallel_for("nn::copy_input", host_range(n), KOKKOS_LAMBDA(const std::int64_t i) { dst[i] = x[i]; });
-    return forward(rows);
+    return forward(rows, slot);
   }
-  Rows<const T> output() const { return {layers_.back().out(), static_cast<std::size_t>(rows_ * out_dim())}; }
+  Rows<const T> output(int slot = 0) const {
+    const Slot& s = at(slot);
+    return {s.layers.back().out(), static_cast<std::size_t>(s.rows * out_dim())};
+  }
 
-  // After forward: with `params`, grad += d/dparams sum_b <seed_b, h_L,b> (seed: rows x d_L);
-  // with `input`, returns the input gradient (rows x d_0, else empty). The first layer's input
-  // product is skipped when the input gradient is not wanted.
-  Rows<const T> backward(const T* seed, bool params = false, bool input = true) {
-    sweep(seed, rows_, 0, params, input);
-    if (!input) return {};
-    return {gx_.data(), static_cast<std::size_t>(rows_ * in_dim())};
+  // After forward: with `params`, grad += d/dparams sum_b <seed_b, h_b> (seed: rows x out_dim(),
+  // h the output of the last layer held); with `input`, returns the input gradient (rows x
+  // in_dim(), else empty). The first layer's input product is skipped when it is not wanted.
+  Rows<const T> backward(const T* seed, bool params = false, bool input = true, int slot = 0) {
+    return backward_from(seed, 0, params, input, slot);
   }
 
   // After forward of R rows, of which the last P are penalty points (output width 1): adds to
   // grad the gradient of sum_{b < R-P} seed_b h_L,b (seed may be null when P = R) plus the
   // gradient of the penalty (lambda/P) sum_b (|u_b| - 1)^2 over the last P rows, u_b = grad_x
-  // D(x_b), and returns the penalty. `norms` (if given, P entries) receives |u_b|.
-  double penalty_backward(const T* seed, std::int64_t P, double lambda, double* norms = nullptr) {
-    if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
-    const std::int64_t R = rows_;
-    if (P < 1 || P > R) throw std::invalid_argument("Mlp::penalty_backward: penalty rows out of range");
-    const std::size_t L = layers_.size();
-    // Input-gradient pass over the penalty rows: g_L = 1, then g_{l-1} = (g_l o s'_l) W_l.
-    T* top = layers_.back().g();
-    Kokkos::parallel_for("nn::penalty_seed", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
-    for (std::size_t l = L; l-- > 0;) layers_[l].penalty_input_grad(*la_, R, P, l > 0 ? layers_[l - 1].g() : gx_.data());
-    // The penalty and its adjoint on u = g_0: gbar_0 = (2 lambda / P) (|u| - 1) / |u| u, stored
-    // below the forward rows of the input so the first layer's weight product picks it up.
+  // D(x_b), and returns the penalty. `norms` (if given, P entries) receives |u_b|. The whole
+  // network only: a pipeline runs the four passes below stage by stage.
+  double penalty_backward(const T* seed, std::int64_t P, double lambda, double* norms = nullptr, int slot = 0) {
+    if (!input_stage() || !output_stage()) throw std::invalid_argument("Mlp::penalty_backward needs the whole network");
+    penalty_input_grad(P, slot);
+    const double sum = penalty_norms(P, 2.0 * lambda / static_cast<double>(P), norms, slot);
+    penalty_double_backward(P, slot);
+    backward_from(seed, P, true, false, slot);
+    return lambda / static_cast<double>(P) * sum;
+  }
+
+  // The penalty alone at x (rows x d_0): forward, then penalty_backward over every row.
+  double penalty(const T* x, std::int64_t rows, double lambda, double* norms = nullptr) {
+    forward(x, rows);
+    return penalty_backward(nullptr, rows, lambda, norms);
+  }
+
+  // --- The passes of the penalty one stage at a time (docs/algorithms.md section 3). A stage
+  // that is not the network's output (input) receives what its neighbour computed into the
+  // buffers named below before the pass. R = the slot's forward rows, P = its penalty rows (the
+  // last P of the R).
+
+  // Where a non-output stage receives g (P x out_dim()) from the stage above before
+  // penalty_input_grad, and the adjoint of its output h (R x out_dim()) before backward_from.
+  T* top_g(int slot) const { return at(slot).layers.back().g(); }
+  T* top_adjoint(int slot) const { return at(slot).layers.back().adj(); }
+  // Where a non-input stage receives gbar (P x in_dim()) from the stage below before
+  // penalty_double_backward.
+  T* input_gbar(int slot) const {
+    const Slot& s = at(slot);
+    return s.x.data() + s.rows * in_dim();
+  }
+
+  // Input-gradient pass over the penalty rows: g = 1 at the output, g_{l-1} = (g_l o s'_l) W_l;
+  // returns g at the stage's input (P x in_dim()), which the stage below receives as its top_g.
+  Rows<const T> penalty_input_grad(std::int64_t P, int slot = 0) {
+    Slot& s = at(slot);
+    const std::int64_t R = s.rows;
+    if (P < 1 || P > R) throw std::invalid_argument("Mlp::penalty: penalty rows out of range");
+    if (output_stage()) {
+      if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
+      T* top = s.layers.back().g();
+      Kokkos::parallel_for("nn::penalty_seed", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
+    }
+    for (std::size_t l = s.layers.size(); l-- > 0;) s.layers[l].penalty_input_grad(*la_, R, P, l > 0 ? s.layers[l - 1].g() : s.gx.data());
+    return {s.gx.data(), static_cast<std::size_t>(P * in_dim())};
+  }
+
+  // Input stage, after penalty_input_grad: u = g_0 (P x d_0), writes |u_b| to norms (if given)
+  // and the penalty's adjoint gbar_0 = coef (|u| - 1) / |u| u below the forward rows of the
+  // input, where the first layer's weight product picks it up (coef = 2 lambda / N for the
+  // penalty (lambda / N) sum over N rows, these P and those of other micro-batches); returns
+  // sum_b (|u_b| - 1)^2 over these P rows.
+  double penalty_norms(std::int64_t P, double coef, double* norms = nullptr, int slot = 0) {
+    if (!input_stage()) throw std::invalid_argument("Mlp::penalty_norms: on the network's input stage only");
+    Slot& s = at(slot);
     const std::int64_t d0 = in_dim();
-    const T* u = gx_.data();
-    T* gbar = x_.data() + R * d0;
-    const T scale = static_cast<T>(2.0 * lambda / static_cast<double>(P));
+    const T* u = s.gx.data();
+    T* gbar = s.x.data() + s.rows * d0;
+    const T scale = static_cast<T>(coef);
     double sum = 0;
     Kokkos::parallel_reduce("nn::penalty_norms", host_range(P), KOKKOS_LAMBDA(const std::int64_t r, double& acc) {
       T n2 = 0;
@@ -211,46 +300,63 @@ class Mlp final : public ParameterAccess {
       const T c = n > T(0) ? scale * (n - T(1)) / n : T(0);
       for (std::int64_t j = 0; j < d0; ++j) gbar[r * d0 + j] = c * u[r * d0 + j];
     }, sum);
-    // Double backward, from the input up: each layer turns gbar of its input into gbar of its
-    // output and its second-order source abar.
-    for (std::size_t l = 0; l < L; ++l)
-      layers_[l].penalty_double_backward(*la_, layer_input(l) + R * layers_[l].din(), R, P, l + 1 < L);
-    sweep(seed, R - P, P, true, false);
-    return lambda / static_cast<double>(P) * sum;
+    return sum;
   }
 
-  // The penalty alone at x (rows x d_0): forward, then penalty_backward over every row.
-  double penalty(const T* x, std::int64_t rows, double lambda, double* norms = nullptr) {
-    forward(x, rows);
-    return penalty_backward(nullptr, rows, lambda, norms);
+  // Double backward, from the input up: each layer turns gbar of its input into gbar of its
+  // output and its second-order source abar. Returns gbar at the stage's output (P x out_dim(),
+  // for the stage above's input_gbar; empty on the output stage).
+  Rows<const T> penalty_double_backward(std::int64_t P, int slot = 0) {
+    Slot& s = at(slot);
+    const std::int64_t R = s.rows, total = total_layers();
+    for (std::size_t l = 0; l < s.layers.size(); ++l)
+      s.layers[l].penalty_double_backward(*la_, layer_input(s, l) + R * s.layers[l].din(), R, P, first_ + static_cast<std::int64_t>(l) + 1 < total);
+    if (output_stage()) return {};
+    return {s.layers.back().out() + R * out_dim(), static_cast<std::size_t>(P * out_dim())};
+  }
+
+  // The parameter/input backward over the slot's R forward rows, of which the last P are penalty
+  // rows (P = 0: none, or the penalty did not run). The top adjoint: on the output stage seed o
+  // s' on rows [0, R - P) (seed: (R - P) x out_dim(); null when P = R) and abar on the penalty
+  // rows; on another stage the adjoint of the output received into top_adjoint() (R rows), then
+  // through the activation. Weight products include the penalty's delta' gbar rows. With
+  // `params`, grad += the parameter gradient; with `input`, returns the adjoint of the stage's
+  // input (R x in_dim()).
+  Rows<const T> backward_from(const T* seed, std::int64_t P, bool params, bool input, int slot = 0) {
+    Slot& s = at(slot);
+    const std::int64_t R = s.rows;
+    if (output_stage()) s.layers.back().seed_adjoint(seed, R - P, R, P);
+    else s.layers.back().adjoint_through_activation(R, P);
+    for (std::size_t l = s.layers.size(); l-- > 0;) {
+      if (params) s.layers[l].accumulate_grad(*la_, layer_input(s, l), R, P);
+      if (l > 0) {
+        s.layers[l].input_adjoint(*la_, R, s.layers[l - 1].adj());
+        s.layers[l - 1].adjoint_through_activation(R, P);
+      } else if (input) {
+        s.layers[0].input_adjoint(*la_, R, s.gx.data());
+      }
+    }
+    if (!input) return {};
+    return {s.gx.data(), static_cast<std::size_t>(R * in_dim())};
   }
 
  private:
-  const T* layer_input(std::size_t l) const { return l == 0 ? x_.data() : layers_[l - 1].out(); }
-
-  // The parameter/input backward over the R forward rows: the top adjoint is seed o s' on rows
-  // [0, S) and abar on the P penalty rows [S, R); weight products include the penalty's
-  // delta' gbar rows.
-  void sweep(const T* seed, std::int64_t S, std::int64_t P, bool params, bool input) {
-    const std::int64_t R = rows_;
-    layers_.back().seed_adjoint(seed, S, R, P);
-    for (std::size_t l = layers_.size(); l-- > 0;) {
-      if (params) layers_[l].accumulate_grad(*la_, layer_input(l), R, P);
-      if (l > 0) {
-        layers_[l].input_adjoint(*la_, R, layers_[l - 1].adj());
-        layers_[l - 1].adjoint_through_activation(R, P);
-      } else if (input) {
-        layers_[0].input_adjoint(*la_, R, gx_.data());
-      }
-    }
-  }
+  // One set of workspaces: the layers (bound to the shared parameters) with their buffers, the
+  // input rows x (forward rows, then gbar rows) and the input gradient gx.
+  struct Slot {
+    std::vector<Dense<T>> layers;
+    Matrix<T> x, gx;
+    std::int64_t cap = 0, rows = 0;
+  };
+  Slot& at(int slot) { return slots_.at(static_cast<std::size_t>(slot)); }
+  const Slot& at(int slot) const { return slots_.at(static_cast<std::size_t>(slot)); }
+  static const T* layer_input(const Slot& s, std::size_t l) { return l == 0 ? s.x.data() : s.layers[l - 1].out(); }
 
   std::vector<std::int64_t> widths_;
-  std::vector<Dense<T>> layers_;
+  std::int64_t first_ = 0, last_ = 0, offset_ = 0;
+  std::vector<Slot> slots_;
   const linalg::Backend* la_ = &linalg::host_backend();
   Vector<T> params_, grad_;
-  Matrix<T> x_, gx_;
-  std::int64_t cap_ = 0, rows_ = 0;
 };
 
 }  // namespace saddle::kernels::nn
