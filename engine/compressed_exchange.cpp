@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/error.hpp"
+#include "engine/pipeline.hpp"
 
 namespace saddle::engine {
 
@@ -17,8 +18,8 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 }  // namespace
 
 CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
-                                       std::uint64_t seed)
-    : comm_(comm), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
+                                       std::uint64_t seed, ExchangePart part)
+    : comm_(comm), part_(std::move(part)), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
   stats_.layer_error_sq.assign(layout.blocks(), 0.0);
   stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
   if (!compressed_) return;
@@ -26,6 +27,11 @@ CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions&
   adaptive_ = o.codebook.adaptive();
   huffman_ = o.codebook.huffman();
   if (adaptive_ || huffman_) hist_ = std::make_unique<q::LevelHistogram>(cb_.s, o.codebook.exp_base);
+  if (part_.total_types < 0) part_.total_types = cb_.layout.ntypes;
+  if (o.codebook.scheme != q::Scheme::Layerwise) {  // one level set per part
+    part_.first_type = part_.stages.rank();
+    part_.total_types = part_.stages.size();
+  }
 }
 
 // Per-type statistics of this rank's normalised coordinates, summed over ranks, refit the levels
@@ -71,7 +77,7 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
       refit(v);
     }
     auto t0 = clock_type::now();
-    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_);
+    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, part_.first);
     stats_.quantize += since(t0);
     t0 = clock_type::now();
     q::encode(mine_, cb_, payload_);
@@ -124,9 +130,13 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
 }
 
 void CompressedExchange::save(const h5::Group& g) const {
-  g.write_attr("bytes_total", static_cast<std::int64_t>(stats_.bytes_total));
-  g.write_attr("round_bytes", static_cast<std::int64_t>(stats_.round_bytes));
-  g.write("times", std::vector<double>{stats_.quantize, stats_.encode, stats_.exchange, stats_.decode});
+  // Counters and times summed over the stages (the whole vector's), restored on stage 0 by load.
+  std::vector<double> counters = {static_cast<double>(stats_.bytes_total), static_cast<double>(stats_.round_bytes), stats_.quantize,
+                                  stats_.encode, stats_.exchange, stats_.decode};
+  if (part_.stages.size() > 1) part_.stages.allreduce(counters, Op::Sum);
+  g.write_attr("bytes_total", static_cast<std::int64_t>(counters[0]));
+  g.write_attr("round_bytes", static_cast<std::int64_t>(counters[1]));
+  g.write("times", std::vector<double>(counters.begin() + 2, counters.end()));
   if (!compressed_) return;
   g.write_attr("epoch", static_cast<std::int64_t>(cb_.epoch));
   std::vector<double> levels;
@@ -135,35 +145,44 @@ void CompressedExchange::save(const h5::Group& g) const {
     levels.insert(levels.end(), cb_.levels[t].begin(), cb_.levels[t].end());
     if (huffman_) lengths.insert(lengths.end(), cb_.huffman[t].lengths().begin(), cb_.huffman[t].lengths().end());
   }
-  const auto rows = static_cast<hsize_t>(cb_.levels.size()), cols = static_cast<hsize_t>(cb_.s + 1);
-  g.write("levels", levels, {rows, cols});
-  if (huffman_) g.write("huffman_lengths", lengths, {rows, cols});
+  const auto cols = static_cast<std::int64_t>(cb_.s + 1);
+  const auto rows = static_cast<hsize_t>(part_.total_types);
+  g.write("levels", gather_parts(part_.stages, levels, part_.first_type * cols, part_.total_types * cols), {rows, static_cast<hsize_t>(cols)});
+  if (huffman_)
+    g.write("huffman_lengths", gather_parts(part_.stages, lengths, part_.first_type * cols, part_.total_types * cols), {rows, static_cast<hsize_t>(cols)});
 }
 
 void CompressedExchange::load(const h5::Group& g) {
-  stats_.bytes_total = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("bytes_total"));
-  stats_.round_bytes = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("round_bytes"));
+  const bool lead = part_.stages.rank() == 0;
+  stats_.bytes_total = lead ? static_cast<std::uint64_t>(g.read_attr<std::int64_t>("bytes_total")) : 0;
+  stats_.round_bytes = lead ? static_cast<std::uint64_t>(g.read_attr<std::int64_t>("round_bytes")) : 0;
   const auto t = g.read<double>("times");
   if (t.size() != 4) throw InputError("checkpoint: exchange times must hold 4 values");
-  stats_.quantize = t[0];
-  stats_.encode = t[1];
-  stats_.exchange = t[2];
-  stats_.decode = t[3];
+  stats_.quantize = lead ? t[0] : 0;
+  stats_.encode = lead ? t[1] : 0;
+  stats_.exchange = lead ? t[2] : 0;
+  stats_.decode = lead ? t[3] : 0;
   if (!compressed_) return;
   cb_.epoch = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("epoch"));
   std::vector<hsize_t> dims;
   const auto levels = g.read<double>("levels", &dims);
   const auto cols = static_cast<std::size_t>(cb_.s + 1);
-  if (dims.size() != 2 || dims[0] != cb_.levels.size() || dims[1] != cols) throw InputError("checkpoint: quantiser levels have another shape");
+  if (dims.size() != 2 || dims[1] != cols) throw InputError("checkpoint: quantiser levels have another shape");
+  if (dims[0] != static_cast<hsize_t>(part_.total_types))
+    throw InputError("checkpoint: " + g.path() + " holds " + std::to_string(dims[0]) + " quantiser level sets, this run " +
+                     std::to_string(part_.total_types) +
+                     (opt_.codebook.scheme == q::Scheme::Layerwise ? std::string(" (another network?)")
+                                                                   : std::string(" (the global and bucket schemes keep one per pipeline stage: restart with the parallel.layer it was written with)")));
+  const auto first = static_cast<std::size_t>(part_.first_type) * cols;
   for (std::size_t t = 0; t < cb_.levels.size(); ++t)
-    cb_.set_levels(static_cast<int>(t), std::vector<double>(levels.begin() + static_cast<std::ptrdiff_t>(t * cols),
-                                                            levels.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
+    cb_.set_levels(static_cast<int>(t), std::vector<double>(levels.begin() + static_cast<std::ptrdiff_t>(first + t * cols),
+                                                            levels.begin() + static_cast<std::ptrdiff_t>(first + (t + 1) * cols)));
   if (huffman_) {
     const auto lengths = g.read<std::uint8_t>("huffman_lengths");
-    if (lengths.size() != cb_.levels.size() * cols) throw InputError("checkpoint: Huffman tables have another shape");
+    if (lengths.size() != levels.size()) throw InputError("checkpoint: Huffman tables have another shape");
     for (std::size_t t = 0; t < cb_.levels.size(); ++t)
-      cb_.huffman[t] = q::HuffmanCode(std::vector<std::uint8_t>(lengths.begin() + static_cast<std::ptrdiff_t>(t * cols),
-                                                                lengths.begin() + static_cast<std::ptrdiff_t>((t + 1) * cols)));
+      cb_.huffman[t] = q::HuffmanCode(std::vector<std::uint8_t>(lengths.begin() + static_cast<std::ptrdiff_t>(first + t * cols),
+                                                                lengths.begin() + static_cast<std::ptrdiff_t>(first + (t + 1) * cols)));
   }
 }
 

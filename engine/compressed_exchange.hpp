@@ -32,13 +32,24 @@ struct ExchangeStats {
   std::vector<double> layer_error_sq, layer_norm_sq;
 };
 
+// A pipeline stage's part of the exchanged vector: it starts at coordinate `first` and at level-set
+// type `first_type` of the whole vector's `total_types`, and the other parts live on the ranks of
+// `stages` (ProcessGrid::layer). Rounding draws are keyed by the coordinate's index in the whole
+// vector, and checkpoints hold the whole vector's codebook, so a layer-wise exchange of the parts
+// is the exchange of the whole (the global and bucket schemes have one level set per part).
+struct ExchangePart {
+  Comm stages{MPI_COMM_SELF};
+  std::uint64_t first = 0;
+  std::int64_t first_type = 0, total_types = -1;  // -1: this part's own types are all
+};
+
 class CompressedExchange {
  public:
   // `layout`: the layers of the vector (offsets 0 = o_0 < ... < o_B = n) with one level-set type
   // per block (layout.types). The global and bucket schemes use one block and one type whatever
   // `layout` is (kernels::quant::make_codebook).
   CompressedExchange(const Comm& comm, const QuantizerOptions& options, const kernels::quant::Layout& layout,
-                     std::uint64_t seed);
+                     std::uint64_t seed, ExchangePart part = {});
 
   bool compressed() const { return compressed_; }
   std::int64_t n() const { return n_; }
@@ -53,7 +64,8 @@ class CompressedExchange {
   // Levels of each type (for /result/levels/<type>).
   const std::vector<std::vector<double>>& levels() const { return cb_.levels; }
 
-  // The codebook (levels, Huffman code lengths, epoch) and the counters.
+  // The codebook (levels, Huffman code lengths, epoch) and the counters, of the whole vector
+  // (collective over the part's stages; the counters are the stages' sums, restored on stage 0).
   void save(const h5::Group& g) const;
   void load(const h5::Group& g);
 
@@ -61,6 +73,7 @@ class CompressedExchange {
   void refit(const double* v);
 
   Comm comm_;
+  ExchangePart part_;
   QuantizerOptions opt_;
   bool compressed_ = false, adaptive_ = false, huffman_ = false;
   std::int64_t n_ = 0;

@@ -142,6 +142,14 @@ class Session {
       if (world_.size() % layers != 0)
         throw config_->error("parallel.layer", std::to_string(layers) + " pipeline stages do not divide " +
                                                    std::to_string(world_.size()) + " ranks");
+      if (!workload_->pipelined() && layers != 1)
+        throw config_->error("parallel.layer", workload_name_ + " is not layer-parallel (only wgan is); use 1");
+      if (!workload_->pipelined())
+        for (const std::string k : {"parallel.micro_batches", "parallel.schedule", "parallel.stage_layers"})
+          if (config_->is_set(k)) throw config_->error(k, "applies to pipelined workloads only (wgan); " + workload_name_ + " is not one");
+      if (config_->has("parallel.stage_layers") && static_cast<std::int64_t>(config_->int_list("parallel.stage_layers").size()) != layers)
+        throw config_->error("parallel.stage_layers", "has " + std::to_string(config_->int_list("parallel.stage_layers").size()) +
+                                                          " entries; it needs one per pipeline stage (parallel.layer = " + std::to_string(layers) + ")");
       workload_->validate(*config_);
     });
   }
@@ -337,7 +345,15 @@ Schema engine_schema(const std::string& deck_path) {
   s.real("run.progress_interval").def(2.0).range(0).restart_neutral().help("seconds between progress lines");
   s.real("run.flush_interval").def(60.0).range(0).restart_neutral()
       .help("seconds between refreshes of /metrics in the run file (also at every checkpoint)");
-  s.integer("parallel.layer").def(std::int64_t{1}).range(1).help("pipeline stages; data replicas = ranks / layer");
+  // The pipeline keys are restart-neutral: a pipelined workload's checkpoints hold the global
+  // layout, so a run may continue with another stage count or schedule.
+  s.integer("parallel.layer").def(std::int64_t{1}).range(1).restart_neutral().help("pipeline stages; data replicas = ranks / layer");
+  s.integer("parallel.micro_batches").def(std::int64_t{1}).range(1, 4096).restart_neutral()
+      .help("micro-batches each rank's batch is split into in a pipelined workload (wgan); > 1 with layer = 1 accumulates gradients");
+  s.string("parallel.schedule").def(std::string("1f1b")).one_of({"gpipe", "1f1b"}).restart_neutral()
+      .help("pipeline schedule: gpipe (every micro-batch's pass before the next pass) or 1f1b (at most layer micro-batches in flight per stage)");
+  s.int_list("parallel.stage_layers").optional().range(1, 1 << 20).restart_neutral()
+      .help("layers of each pipeline stage, in order, for every network the workload cuts (default: balanced by FLOPs per sample)");
   return s;
 }
 

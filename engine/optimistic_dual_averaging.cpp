@@ -7,8 +7,8 @@
 
 namespace saddle::engine {
 
-OptimisticDualAveraging::OptimisticDualAveraging(const Comm& comm, std::vector<double> x1, const kernels::OptdaRates& rates)
-    : comm_(comm), rates_(rates), x1_(std::move(x1)) {
+OptimisticDualAveraging::OptimisticDualAveraging(const Comm& comm, std::vector<double> x1, const kernels::OptdaRates& rates, StagePart part)
+    : comm_(comm), part_(std::move(part)), rates_(rates), x1_(std::move(x1)) {
   const std::size_t n = x1_.size();
   x_ = x1_;
   for (auto* v : {&y_, &half_, &last_avg_, &last_own_, &x_sum_, &avg_, &own_}) v->assign(n, 0.0);
@@ -35,7 +35,10 @@ const std::vector<double>& OptimisticDualAveraging::stay() {
 void OptimisticDualAveraging::update() {
   const std::size_t n = x_.size();
   auto terms = rates_.terms(own_.data(), last_own_.data(), n);
-  if (rates_.adaptive) comm_.allreduce(terms.data(), 2, Op::Sum);
+  if (rates_.adaptive) {
+    comm_.allreduce(terms.data(), 2, Op::Sum);
+    if (part_.split()) part_.stages.allreduce(terms.data(), 2, Op::Sum);  // norms of the whole vector
+  }
   rates_.absorb(terms);
   const double eta = rates_.eta();
   for (std::size_t i = 0; i < n; ++i) {
@@ -51,13 +54,12 @@ void OptimisticDualAveraging::update() {
 
 void OptimisticDualAveraging::save(const h5::Group& g) const {
   g.write_attr("iterations", t_);
-  g.write("x", x_);
-  g.write("x1", x1_);
-  g.write("y", y_);
-  g.write("last_avg", last_avg_);
-  g.write("x_sum", x_sum_);
+  for (const auto& [name, v] : {std::pair<const char*, const std::vector<double>*>{"x", &x_}, {"x1", &x1_}, {"y", &y_}, {"last_avg", &last_avg_}, {"x_sum", &x_sum_}})
+    g.write(name, part_.whole(*v));
   rates_.save(g);
-  g.write_rows("last_own", last_own_.data(), 1, static_cast<std::int64_t>(last_own_.size()));
+  // One row per worker: written by its first stage.
+  const std::vector<double> own = part_.whole(last_own_);
+  g.write_rows("last_own", own.data(), part_.stages.rank() == 0 ? 1 : 0, static_cast<std::int64_t>(own.size()));
 }
 
 void OptimisticDualAveraging::load_below(const h5::Group& state) {
@@ -69,8 +71,11 @@ void OptimisticDualAveraging::load_below(const h5::Group& state) {
 
 void OptimisticDualAveraging::load(const h5::Group& g) {
   const auto check = [&](const std::string& name, std::vector<double> v, std::vector<double>& into) {
-    if (v.size() != x_.size()) throw InputError("checkpoint: " + g.path() + "/" + name + " has another length");
-    into = std::move(v);
+    try {
+      into = part_.part(std::move(v), x_.size(), "checkpoint: " + g.path() + "/" + name);
+    } catch (const std::length_error& e) {
+      throw InputError(e.what());
+    }
   };
   t_ = g.read_attr<std::int64_t>("iterations");
   using Named = std::pair<const char*, std::vector<double>*>;

@@ -12,6 +12,7 @@
 
 #include "engine/comm.hpp"
 #include "engine/h5.hpp"
+#include "engine/pipeline.hpp"
 #include "kernels/optda_rates.hpp"
 
 namespace saddle::engine {
@@ -19,8 +20,10 @@ namespace saddle::engine {
 class OptimisticDualAveraging {
  public:
   OptimisticDualAveraging() = default;
-  // Starts at X_1 = x1 with Y = 0 and a zero previous round.
-  OptimisticDualAveraging(const Comm& comm, std::vector<double> x1, const kernels::OptdaRates& rates);
+  // Starts at X_1 = x1 with Y = 0 and a zero previous round. `comm` connects the workers; `part`
+  // says which part of the whole vector x1 is when the vector is split over pipeline stages (the
+  // adaptive rates' terms are then summed over the stages too, and checkpoints hold the whole).
+  OptimisticDualAveraging(const Comm& comm, std::vector<double> x1, const kernels::OptdaRates& rates, StagePart part = {});
 
   const std::vector<double>& x() const { return x_; }        // X_t
   const std::vector<double>& half() const { return half_; }  // X_{t+1/2} of the iteration under way
@@ -54,6 +57,7 @@ class OptimisticDualAveraging {
 
  private:
   Comm comm_;
+  StagePart part_;
   kernels::OptdaRates rates_;
   std::vector<double> x1_, x_, y_, half_, last_avg_, last_own_, x_sum_, avg_, own_;
   std::int64_t t_ = 0;

@@ -173,4 +173,28 @@ std::vector<T> gather_parts(const Comm& stages, const std::vector<T>& part, std:
   return whole;
 }
 
+// A stage's part [offset, offset + n) of a vector of `total` elements (total < 0: the part is the
+// whole vector) whose other parts live on the ranks of `stages`: checkpoints write and read the
+// whole vector, so a run restarts with another stage count.
+struct StagePart {
+  Comm stages{MPI_COMM_SELF};
+  std::int64_t offset = 0, total = -1;
+  bool split() const { return total >= 0; }
+  // The whole vector (collective over the stages).
+  template <class T>
+  std::vector<T> whole(const std::vector<T>& part) const {
+    return split() ? gather_parts(stages, part, offset, total) : part;
+  }
+  // This stage's n elements of a whole vector read from a checkpoint (`what` names it in the
+  // InputError a wrong length raises).
+  template <class T>
+  std::vector<T> part(std::vector<T> whole, std::size_t n, const std::string& what) const {
+    const std::size_t want = split() ? static_cast<std::size_t>(total) : n;
+    if (whole.size() != want)
+      throw std::length_error(what + " holds " + std::to_string(whole.size()) + " values, expected " + std::to_string(want) + " (another network?)");
+    if (!split()) return whole;
+    return std::vector<T>(whole.begin() + offset, whole.begin() + offset + static_cast<std::ptrdiff_t>(n));
+  }
+};
+
 }  // namespace saddle::engine

@@ -44,6 +44,10 @@ class Workload {
   // Cross-key checks that need no data (e.g. rank <= min(n, m) for generated data); throws
   // config.error(key, ...). Called by `saddle check` and `saddle run`.
   virtual void validate(const Config&) const {}
+  // True for a workload that runs layer-parallel (parallel.layer > 1, parallel.micro_batches,
+  // parallel.schedule, parallel.stage_layers; engine/pipeline.hpp); the driver refuses those keys
+  // for the others.
+  virtual bool pipelined() const { return false; }
   // The number of driver steps: run.steps by default; a workload whose steps are chunks of a
   // sweep derives it from its own keys (and may reject an explicit run.steps in validate).
   virtual std::int64_t steps(const Config& config) const { return config.integer("run.steps"); }

@@ -13,8 +13,9 @@ const std::pair<const char*, std::vector<double> Player::*> Player::kState[4] = 
     {"x", &Player::x_}, {"m", &Player::m_}, {"v", &Player::v_}, {"u_prev", &Player::u_prev_}};
 
 void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, const PlayerOptions& o,
-                  std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm) {
+                  std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm, engine::StagePart part) {
   net_ = &net;
+  part_ = part;
   method_ = o.method;
   lr_ = o.lr;
   beta1_ = o.beta1;
@@ -24,7 +25,7 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   const std::size_t n = x0.size();
   for (auto* v : {&local_, &avg_, &own_}) v->assign(n, 0.0);
   if (method_ == Method::Qoda) {
-    oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates);
+    oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates, std::move(part));
   } else {
     x_ = std::move(x0);
     if (method_ == Method::Adam || method_ == Method::OptimisticAdam) {
@@ -54,23 +55,27 @@ std::uint64_t Player::exchange_grad() {
   net_->store_grad(local_.data());
   const bool qoda = method_ == Method::Qoda;
   double* avg = qoda ? oda_.average_out() : avg_.data();
+  std::string failure;
   try {
     exchange_->exchange(local_.data(), avg, qoda ? oda_.own_out() : own_.data(), round_++);
   } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
-    throw engine::CollectiveError("training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)",
-                                  e.exit_code(), e.origin_rank());
+    failure = "training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)";
   }
-  // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
-  // which vectorises, unlike a floating-point sum or an isfinite loop.
-  std::uint64_t low = ~std::uint64_t{0};
-  for (std::size_t i = 0; i < local_.size(); ++i) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &avg[i], sizeof bits);
-    low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+  if (failure.empty()) {
+    // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
+    // which vectorises, unlike a floating-point sum or an isfinite loop.
+    std::uint64_t low = ~std::uint64_t{0};
+    for (std::size_t i = 0; i < local_.size(); ++i) {
+      std::uint64_t bits;
+      std::memcpy(&bits, &avg[i], sizeof bits);
+      low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+    }
+    if (low == 0) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   }
-  if (low == 0)
-    throw engine::CollectiveError("training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr",
-                                  engine::kExitFailure, 0);
+  // Every stage of a split network learns of a divergence another stage saw.
+  if (part_.split() && part_.stages.allreduce(static_cast<int>(!failure.empty()), engine::Op::Max) && failure.empty())
+    failure = "training diverged on another pipeline stage (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
+  if (!failure.empty()) throw engine::CollectiveError(failure, engine::kExitFailure, 0);
   return exchange_->stats().round_bytes;
 }
 
@@ -124,6 +129,13 @@ void Player::adam_step() {
   }
 }
 
+std::size_t Player::state_bytes() const {
+  std::size_t n = 0;
+  for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &local_, &avg_, &own_}) n += v->size();
+  if (method_ == Method::Qoda) n += 9 * local_.size();  // X_1, X, Y, X_{t+1/2}, last average/own, ergodic sum, average/own
+  return n * sizeof(double);
+}
+
 void Player::save(const engine::h5::Group& g) const {
   g.write_attr("round", static_cast<std::int64_t>(round_));
   exchange_->save(g.create_group("exchange"));
@@ -133,7 +145,7 @@ void Player::save(const engine::h5::Group& g) const {
   }
   g.write_attr("t", t_);
   for (const auto& [name, member] : kState)
-    if (!(this->*member).empty()) g.write(name, this->*member);
+    if (!(this->*member).empty()) g.write(name, part_.whole(this->*member));
 }
 
 void Player::load(const engine::h5::Group& g) {
@@ -146,9 +158,11 @@ void Player::load(const engine::h5::Group& g) {
     for (const auto& [name, member] : kState) {
       std::vector<double>& v = this->*member;
       if (v.empty()) continue;
-      auto r = g.read<double>(name);
-      if (r.size() != v.size()) throw engine::InputError("checkpoint: " + g.path() + "/" + name + " has another length (another network?)");
-      v = std::move(r);
+      try {
+        v = part_.part(g.read<double>(name), v.size(), "checkpoint: " + g.path() + "/" + name);
+      } catch (const std::length_error& e) {
+        throw engine::InputError(e.what());
+      }
     }
   }
   net_->load_params(x().data());

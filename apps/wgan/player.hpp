@@ -35,8 +35,11 @@ struct PlayerOptions {
 class Player {
  public:
   // Starts at x0 and loads it into `net`; net and the exchange's layout have x0.size() parameters.
+  // `comm` connects the data replicas; `part` places x0 in the whole parameter vector when the
+  // network is split over pipeline stages (checkpoints hold the whole vector, a divergence seen
+  // on one stage stops every stage, qoda's adaptive rates take the whole vector's norms).
   void init(kernels::nn::ParameterAccess& net, std::vector<double> x0, const PlayerOptions& o,
-            std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm);
+            std::unique_ptr<engine::CompressedExchange> exchange, const engine::Comm& comm, engine::StagePart part = {});
 
   int evaluations() const { return method_ == Method::Extragradient ? 2 : 1; }
   std::int64_t size() const { return net_->size(); }
@@ -46,6 +49,8 @@ class Player {
   std::vector<double> average() const { return oda_.average(); }
   const kernels::OptdaRates& rates() const { return oda_.rates(); }
   const engine::CompressedExchange& exchange() const { return *exchange_; }
+  // Bytes of the optimiser's float64 vectors on this rank (iterate, moments, exchange buffers).
+  std::size_t state_bytes() const;
 
   // One evaluation `phase` (< evaluations()) of a step: prepare loads its point into the
   // network, exchange_grad averages the network's gradient over the ranks (collective; returns
@@ -70,6 +75,7 @@ class Player {
   std::int64_t t_ = 0;  // Adam steps
   engine::OptimisticDualAveraging oda_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
+  engine::StagePart part_;
   std::vector<double> local_, avg_, own_;  // this rank's gradient; the exchange's outputs (not qoda)
   std::uint32_t round_ = 0;
   bool net_at_x_ = false;  // the network holds x (prepare need not convert it again)

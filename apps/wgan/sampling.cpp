@@ -7,10 +7,10 @@
 namespace saddle::apps::wgan {
 
 template <class T>
-void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows) const {
+void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows, std::int64_t first) const {
   const kernels::CounterRng rng(seed_, purpose);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const std::uint64_t idx = global_rows ? row_index(r) : static_cast<std::uint64_t>(r);
+    const std::uint64_t idx = global_rows ? row_index(first + r) : static_cast<std::uint64_t>(r);
     for (std::int64_t j = 0; j < latent_; j += 2) {
       double z0, z1;
       rng.normal2(idx, step, static_cast<std::uint32_t>(j / 2), z0, z1);
@@ -21,12 +21,13 @@ void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t
 }
 
 template <class T>
-void Sampler::real_batch(T* x, std::uint32_t eval) const {
+void Sampler::real_batch(T* x, std::uint32_t eval, std::int64_t first, std::int64_t rows) const {
+  if (rows < 0) rows = batch_;
   if (type_ == DataType::Ring) {
     const kernels::CounterRng rng(seed_, "ring");
     double p[2];
-    for (std::int64_t r = 0; r < batch_; ++r) {
-      ring_.sample(rng, row_index(r), eval, p);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      ring_.sample(rng, row_index(first + r), eval, p);
       x[2 * r] = static_cast<T>(p[0]);
       x[2 * r + 1] = static_cast<T>(p[1]);
     }
@@ -34,17 +35,18 @@ void Sampler::real_batch(T* x, std::uint32_t eval) const {
   }
   const kernels::CounterRng rng(seed_, "batch");
   const std::int64_t n = data_->train_rows(), dim = data_->dim;
-  for (std::int64_t r = 0; r < batch_; ++r) {
-    const auto i = std::min<std::int64_t>(static_cast<std::int64_t>(rng.uniform(row_index(r), eval) * static_cast<double>(n)), n - 1);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const auto i = std::min<std::int64_t>(static_cast<std::int64_t>(rng.uniform(row_index(first + r), eval) * static_cast<double>(n)), n - 1);
     for (std::int64_t j = 0; j < dim; ++j) x[r * dim + j] = static_cast<T>(data_->train[static_cast<std::size_t>(i * dim + j)]);
   }
 }
 
 template <class T>
-void Sampler::interpolate(T* xhat, const T* real, const T* fake, std::int64_t dim, std::uint32_t eval) const {
+void Sampler::interpolate(T* xhat, const T* real, const T* fake, std::int64_t dim, std::uint32_t eval, std::int64_t first, std::int64_t rows) const {
+  if (rows < 0) rows = batch_;
   const kernels::CounterRng rng(seed_, "eps");
-  for (std::int64_t r = 0; r < batch_; ++r) {
-    const double e = rng.uniform(row_index(r), eval);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const double e = rng.uniform(row_index(first + r), eval);
     for (std::int64_t j = 0; j < dim; ++j) {
       const std::int64_t i = r * dim + j;
       xhat[i] = static_cast<T>(e * static_cast<double>(real[i]) + (1 - e) * static_cast<double>(fake[i]));
@@ -53,11 +55,11 @@ void Sampler::interpolate(T* xhat, const T* real, const T* fake, std::int64_t di
 }
 
 // The networks' two precisions (wgan.precision).
-template void Sampler::latent(float*, std::int64_t, const char*, std::uint32_t, bool) const;
-template void Sampler::latent(double*, std::int64_t, const char*, std::uint32_t, bool) const;
-template void Sampler::real_batch(float*, std::uint32_t) const;
-template void Sampler::real_batch(double*, std::uint32_t) const;
-template void Sampler::interpolate(float*, const float*, const float*, std::int64_t, std::uint32_t) const;
-template void Sampler::interpolate(double*, const double*, const double*, std::int64_t, std::uint32_t) const;
+template void Sampler::latent(float*, std::int64_t, const char*, std::uint32_t, bool, std::int64_t) const;
+template void Sampler::latent(double*, std::int64_t, const char*, std::uint32_t, bool, std::int64_t) const;
+template void Sampler::real_batch(float*, std::uint32_t, std::int64_t, std::int64_t) const;
+template void Sampler::real_batch(double*, std::uint32_t, std::int64_t, std::int64_t) const;
+template void Sampler::interpolate(float*, const float*, const float*, std::int64_t, std::uint32_t, std::int64_t, std::int64_t) const;
+template void Sampler::interpolate(double*, const double*, const double*, std::int64_t, std::uint32_t, std::int64_t, std::int64_t) const;
 
 }  // namespace saddle::apps::wgan

@@ -24,15 +24,17 @@ class Sampler {
   std::uint64_t row_index(std::int64_t r) const { return static_cast<std::uint64_t>(rank_ * batch_ + r); }
 
   // Latent rows into z (rows x latent): row i of the stream (seed, purpose) at counter step
-  // `step`, i the global row index (global_rows) or the row itself.
+  // `step`, i the global row index of minibatch row first + r (global_rows) or r itself.
   template <class T>
-  void latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows) const;
-  // This rank's rows of the real minibatch of evaluation `eval` into x (batch x dim).
+  void latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows, std::int64_t first = 0) const;
+  // This rank's rows [first, first + rows) of the real minibatch of evaluation `eval` into x
+  // (rows x dim; rows < 0: the whole batch). A micro-batch draws its rows of the same minibatch.
   template <class T>
-  void real_batch(T* x, std::uint32_t eval) const;
-  // The penalty's points xhat = e real + (1 - e) fake, one weight e ~ U[0, 1] per row (batch x dim).
+  void real_batch(T* x, std::uint32_t eval, std::int64_t first = 0, std::int64_t rows = -1) const;
+  // The penalty's points xhat = e real + (1 - e) fake, one weight e ~ U[0, 1] per row (rows x
+  // dim, minibatch rows [first, first + rows); rows < 0: the whole batch).
   template <class T>
-  void interpolate(T* xhat, const T* real, const T* fake, std::int64_t dim, std::uint32_t eval) const;
+  void interpolate(T* xhat, const T* real, const T* fake, std::int64_t dim, std::uint32_t eval, std::int64_t first = 0, std::int64_t rows = -1) const;
 
  private:
   std::uint64_t seed_ = 0;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace saddle::apps::wgan {
@@ -60,7 +61,25 @@ void declare_keys(engine::Schema& s) {
 
 void validate_keys(const engine::Config& c) {
   const std::string type = c.string("wgan.data.type");
-  if (c.integer("parallel.layer") != 1) throw c.error("parallel.layer", "wgan is data-parallel only (a layer-parallel mode is planned); use 1");
+  // The pipeline: L stages of each network, m micro-batches of each rank's batch.
+  const std::int64_t L = c.integer("parallel.layer"), m = c.integer("parallel.micro_batches");
+  const auto g_layers = static_cast<std::int64_t>(c.int_list("wgan.generator.widths").size()) + 1;
+  const auto d_layers = static_cast<std::int64_t>(c.int_list("wgan.critic.widths").size()) + 1;
+  if (c.integer("wgan.batch") % m != 0)
+    throw c.error("parallel.micro_batches", std::to_string(m) + " does not divide wgan.batch = " + std::to_string(c.integer("wgan.batch")) +
+                                                " (each micro-batch takes batch / micro_batches rows)");
+  for (const auto& [name, layers] : {std::pair<const char*, std::int64_t>{"generator", g_layers}, {"critic", d_layers}}) {
+    if (L > layers)
+      throw c.error("parallel.layer", std::to_string(L) + " pipeline stages, but the " + name + " has " + std::to_string(layers) +
+                                          " layers (wgan." + name + ".widths and the output layer); each stage needs one");
+    if (c.has("parallel.stage_layers")) {
+      std::int64_t sum = 0;
+      for (auto n : c.int_list("parallel.stage_layers")) sum += n;
+      if (sum != layers)
+        throw c.error("parallel.stage_layers", "sums to " + std::to_string(sum) + ", but the " + name + " has " + std::to_string(layers) +
+                                                   " layers (wgan." + name + ".widths and the output layer); the list cuts both networks");
+    }
+  }
   if (type == "hdf5" && !c.has("wgan.data.path")) throw c.error("wgan.data.path", "is required with wgan.data.type = \"hdf5\"");
   if (type == "ring" && c.has("wgan.data.path")) throw c.error("wgan.data.path", "the ring is generated; remove the path or set wgan.data.type");
   if (c.string("wgan.schedule") == "simultaneous" && c.integer("wgan.n_critic") != 1)

@@ -256,6 +256,8 @@ class Mlp final : public ParameterAccess {
   // penalty_input_grad, and the adjoint of its output h (R x out_dim()) before backward_from.
   T* top_g(int slot) const { return at(slot).layers.back().g(); }
   T* top_adjoint(int slot) const { return at(slot).layers.back().adj(); }
+  // The input adjoint the slot's last backward_from(..., input = true) or penalty_input_grad left.
+  const T* input_adjoint(int slot) const { return at(slot).gx.data(); }
   // Where a non-input stage receives gbar (P x in_dim()) from the stage below before
   // penalty_double_backward.
   T* input_gbar(int slot) const {

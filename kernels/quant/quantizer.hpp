@@ -139,28 +139,32 @@ class Divider {
 };
 
 // Calls f(c0, c1, words) for chunks [c0, c1) of [lo, hi), where words[i - c0] is the random
-// 32-bit word of coordinate i: word i % 4 of the Philox block i / 4 of (round, worker). Drawing a
-// chunk's words first keeps the rounding loops branch-free, so they vectorise.
+// 32-bit word of coordinate i: word g % 4 of the Philox block g / 4 of (round, worker), g = first
+// + i the coordinate's index in the whole vector (first > 0 when v is a pipeline stage's part).
+// Drawing a chunk's words first keeps the rounding loops branch-free, so they vectorise.
 template <class F>
-void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t worker, std::int64_t lo, std::int64_t hi, F&& f) {
+void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t worker, std::int64_t lo, std::int64_t hi, std::uint64_t first, F&& f) {
   constexpr std::int64_t kChunk = 1024;
   std::uint32_t words[kChunk + 8];
   for (std::int64_t c0 = lo; c0 < hi; c0 += kChunk) {
     const std::int64_t c1 = std::min(hi, c0 + kChunk);
-    const std::uint64_t b0 = static_cast<std::uint64_t>(c0) >> 2, b1 = (static_cast<std::uint64_t>(c1) + 3) >> 2;
+    const std::uint64_t g0 = first + static_cast<std::uint64_t>(c0), g1 = first + static_cast<std::uint64_t>(c1);
+    const std::uint64_t b0 = g0 >> 2, b1 = (g1 + 3) >> 2;
     for (std::uint64_t b = b0; b < b1; ++b) {
       const Philox4x32 bits = rng.bits(b, round, worker);
       for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
     }
-    f(c0, c1, words + (static_cast<std::uint64_t>(c0) - 4 * b0));
+    f(c0, c1, words + (g0 - 4 * b0));
   }
 }
 
 inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
 
+// Q(v) into out, the rounding of coordinate i drawn from (round, worker) at index first + i (first:
+// where v starts in the whole vector, so a pipeline stage's part rounds as the whole would).
 template <class T>
 void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32_t round, std::uint32_t worker,
-              Quantized& out) {
+              Quantized& out, std::uint64_t first = 0) {
   const std::int64_t n = cb.n();
   out.q.resize(static_cast<std::size_t>(n));
   std::int16_t* qi = out.q.data();
@@ -185,7 +189,7 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
       out.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
       const Divider per_unit(unit > 0 ? unit : INFINITY);
       const int top = cb.s - 1;
-      for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+      for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
         for (std::int64_t i = c0; i < c1; ++i) {
           const double x = std::min(steps, per_unit(static_cast<double>(v[i]) - mn));
           const int j = std::min(top, static_cast<int>(x));
@@ -207,7 +211,7 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     const Divider by_norm(norm > 0 ? norm : INFINITY);
     const bool uni = cb.uniform[type] != 0;
     const double sd = cb.s;
-    for_random_chunks(rng, round, worker, lo, hi, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+    for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
       if (uni) {
         for (std::int64_t i = c0; i < c1; ++i) {
           const double x = static_cast<double>(v[i]);
