@@ -17,7 +17,7 @@ PipelineSchedule parse_pipeline_schedule(const std::string& name) {
   throw std::invalid_argument("unknown pipeline schedule '" + name + "' (gpipe or 1f1b)");
 }
 
-PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batches, std::vector<PipelinePass> passes)
+PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batches, std::vector<PipelinePass> passes, int window)
     : schedule_(schedule), stages_(stages), micro_(micro_batches), passes_(std::move(passes)) {
   if (stages < 1) throw std::invalid_argument("PipelinePlan: stages must be >= 1");
   if (micro_batches < 1 || micro_batches > kMaxMicroBatches)
@@ -26,9 +26,24 @@ PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batc
     throw std::invalid_argument("PipelinePlan: 1 to " + std::to_string(kMaxPasses) + " passes");
   for (const auto& p : passes_)
     if ((p.direction != 1 && p.direction != -1) || !(p.cost > 0)) throw std::invalid_argument("PipelinePlan: pass '" + p.name + "' needs direction +-1 and a cost > 0");
+  if (schedule == PipelineSchedule::GPipe || window > 0) {
+    simulate(schedule == PipelineSchedule::GPipe ? 0 : window);
+    return;
+  }
+  // 1f1b: the smallest window (>= L) whose efficiency is within 1 % of fill-drain's. With two
+  // passes that is L (the classic 1F1B); passes that alternate direction more often keep a
+  // micro-batch on a stage for several round trips and need a wider one.
+  simulate(0);
+  const double target = efficiency_ - 0.01;
+  for (int w = std::min(stages, micro_batches); w <= micro_batches; ++w) {
+    simulate(w);
+    if (efficiency_ >= target) break;
+  }
+}
 
-  const int L = stages, m = micro_batches, K = static_cast<int>(passes_.size());
-  const bool one_f_one_b = schedule == PipelineSchedule::OneFOneB;
+void PipelinePlan::simulate(int window) {
+  const int L = stages_, m = micro_, K = static_cast<int>(passes_.size());
+  const bool limited = window > 0;  // 1f1b: latest pass first, at most `window` in flight
   // Finish time of op (k, j) on stage s once scheduled (< 0: not yet).
   std::vector<double> done(static_cast<std::size_t>(K) * static_cast<std::size_t>(m) * static_cast<std::size_t>(L), -1.0);
   const auto at = [&](int k, int j, int s) -> double& {
@@ -37,29 +52,36 @@ PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batc
   std::vector<std::vector<int>> next(static_cast<std::size_t>(L), std::vector<int>(static_cast<std::size_t>(m), 0));
   std::vector<std::vector<int>> slot_of(static_cast<std::size_t>(L), std::vector<int>(static_cast<std::size_t>(m), -1));
   std::vector<std::vector<char>> used(static_cast<std::size_t>(L));
-  std::vector<int> in_flight(static_cast<std::size_t>(L), 0);
+  std::vector<int> in_flight(static_cast<std::size_t>(L), 0), lowest(static_cast<std::size_t>(L), 0);
   std::vector<double> free_at(static_cast<std::size_t>(L), 0.0), busy(static_cast<std::size_t>(L), 0.0);
   programs_.assign(static_cast<std::size_t>(L), {});
   slots_.assign(static_cast<std::size_t>(L), 0);
 
   std::size_t remaining = done.size();
   double t = 0;
-  bool relax = false;  // 1f1b: admit past the window when nothing else can run (never needed so far)
+  bool relax = false;  // admit past the window when nothing else can run (a safety net)
   while (remaining > 0) {
     bool started = false;
     for (int s = 0; s < L; ++s) {
       const auto su = static_cast<std::size_t>(s);
       if (free_at[su] > t) continue;
+      auto& nx = next[su];
+      while (lowest[su] < m && nx[static_cast<std::size_t>(lowest[su])] >= K) ++lowest[su];
       int bk = -1, bj = -1;
-      for (int j = 0; j < m; ++j) {
-        const int k = next[su][static_cast<std::size_t>(j)];
+      // Micro-batches below `lowest` are done here; pass 0 runs in micro-batch order on every
+      // stage, so the scan stops after the first one not yet started.
+      for (int j = lowest[su]; j < m; ++j) {
+        const int k = nx[static_cast<std::size_t>(j)];
         if (k >= K) continue;
-        if (k > 0 && !(at(k - 1, j, s) >= 0 && at(k - 1, j, s) <= t)) continue;
+        const bool fresh = k == 0;
         const int p = s - passes_[static_cast<std::size_t>(k)].direction;
-        if (p >= 0 && p < L && !(at(k, j, p) >= 0 && at(k, j, p) <= t)) continue;
-        if (k == 0 && one_f_one_b && !relax && in_flight[su] >= L) continue;
-        const bool better = bk < 0 || (one_f_one_b ? (k > bk || (k == bk && j < bj)) : (k < bk || (k == bk && j < bj)));
-        if (better) bk = k, bj = j;
+        const bool ready = (k == 0 || (at(k - 1, j, s) >= 0 && at(k - 1, j, s) <= t)) && (p < 0 || p >= L || (at(k, j, p) >= 0 && at(k, j, p) <= t)) &&
+                           !(fresh && limited && !relax && in_flight[su] >= window);
+        if (ready) {
+          const bool better = bk < 0 || (limited ? (k > bk || (k == bk && j < bj)) : (k < bk || (k == bk && j < bj)));
+          if (better) bk = k, bj = j;
+        }
+        if (fresh) break;
       }
       if (bk < 0) continue;
       const auto ju = static_cast<std::size_t>(bj);
@@ -80,7 +102,7 @@ PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batc
         used[su][static_cast<std::size_t>(slot_of[su][ju])] = 0;
         --in_flight[su];
       }
-      ++next[su][ju];
+      ++nx[ju];
       free_at[su] = t + cost;
       busy[su] += cost;
       --remaining;
@@ -91,7 +113,7 @@ PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batc
       if (f > t) nt = std::min(nt, f);
     if (nt == std::numeric_limits<double>::infinity()) {
       if (started || remaining == 0) continue;
-      if (one_f_one_b && !relax) {
+      if (limited && !relax) {
         relax = true;
         continue;
       }
@@ -102,13 +124,13 @@ PipelinePlan::PipelinePlan(PipelineSchedule schedule, int stages, int micro_batc
   }
   makespan_ = *std::max_element(free_at.begin(), free_at.end());
   efficiency_ = *std::max_element(busy.begin(), busy.end()) / makespan_;
+  window_ = window;
 }
 
 int PipelinePlan::max_slots() const { return *std::max_element(slots_.begin(), slots_.end()); }
 
 Pipeline::Pipeline(const Comm& stages) : comm_(stages) {
-  comm_.barrier();
-  epoch_ = MPI_Wtime();
+  epoch_ = comm_.bcast_value(MPI_Wtime(), 0);
 }
 
 int Pipeline::neighbour(const PipelineOp& op, bool next) const {
@@ -165,7 +187,7 @@ void Pipeline::recv_bytes(const PipelineOp& op, void* data, std::size_t bytes) {
   received_at_ = MPI_Wtime();
 }
 
-void Pipeline::run(const PipelinePlan& plan, const std::function<void(const PipelineOp&)>& fn) {
+void Pipeline::run(const PipelinePlan& plan, const std::function<void(const PipelineOp&)>& fn, bool timed) {
   if (plan.stages() != stages()) throw std::logic_error("Pipeline::run: the plan has another stage count");
   plan_ = &plan;
   const double w0 = MPI_Wtime();
@@ -181,14 +203,17 @@ void Pipeline::run(const PipelinePlan& plan, const std::function<void(const Pipe
                 exit_code_of(e));
     }
     // The op is busy from its last receive on (the wait before it is idle time).
+    if (!timed) continue;
     const double t1 = MPI_Wtime();
     busy_ += t1 - received_at_;
     if (recording_) timeline_.push_back({runs_, op.pass, op.micro, received_at_ - epoch_, t1 - epoch_});
   }
   reap(true);
-  wall_ += MPI_Wtime() - w0;
-  ++runs_;
   plan_ = nullptr;
+  if (timed) {
+    wall_ += MPI_Wtime() - w0;
+    ++runs_;
+  }
 }
 
 std::vector<std::int64_t> balance_layers(const std::vector<double>& cost, int parts) {

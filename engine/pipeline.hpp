@@ -9,7 +9,9 @@
 //   every micro-batch on every stage:
 //     gpipe  fill-drain: every micro-batch's pass k before any pass k + 1 (m slots per stage);
 //     1f1b   a stage prefers the ready op of the latest pass (finishes micro-batches first) and
-//            admits a new micro-batch only while fewer than L are in flight on it (<= L slots).
+//            admits a new micro-batch only while fewer than W are in flight on it (W slots): W
+//            is given, or the smallest W >= L whose simulated efficiency is within 1 % of
+//            gpipe's (L for two passes, the classic 1F1B; about 2L for wgan's five passes).
 //   Each program is the simulated order of its stage, so all programs follow one topological
 //   order of the ops: whatever the real durations, the earliest unfinished op can always run,
 //   and with non-blocking sends no stage waits on a neighbour that waits on it (any m, any L).
@@ -50,8 +52,9 @@ class PipelinePlan {
  public:
   PipelinePlan() = default;
   // Throws std::invalid_argument for stages < 1, micro_batches < 1 or > kMaxMicroBatches, no
-  // passes, or more than kMaxPasses.
-  PipelinePlan(PipelineSchedule schedule, int stages, int micro_batches, std::vector<PipelinePass> passes);
+  // passes, or more than kMaxPasses. `window`: 1f1b's micro-batches in flight per stage (0: the
+  // smallest as good as gpipe within 1 %).
+  PipelinePlan(PipelineSchedule schedule, int stages, int micro_batches, std::vector<PipelinePass> passes, int window = 0);
 
   static constexpr int kMaxMicroBatches = 4096, kMaxPasses = 7;
 
@@ -68,6 +71,8 @@ class PipelinePlan {
   // ideal efficiency (m / (m + L - 1) for two passes of equal cost).
   double makespan() const { return makespan_; }
   double ideal_efficiency() const { return efficiency_; }
+  // 1f1b's window (0 for gpipe).
+  int window() const { return window_; }
 
  private:
   PipelineSchedule schedule_ = PipelineSchedule::GPipe;
@@ -76,6 +81,8 @@ class PipelinePlan {
   std::vector<std::vector<PipelineOp>> programs_;
   std::vector<int> slots_;
   double makespan_ = 0, efficiency_ = 1;
+  int window_ = 0;
+  void simulate(int window);
 };
 
 class Pipeline {
@@ -96,8 +103,9 @@ class Pipeline {
   bool last(int direction) const { return direction > 0 ? stage() == stages() - 1 : stage() == 0; }
 
   // Runs this stage's program of `plan` (collective over the stages, each its own program):
-  // fn(op) for each op; returns when the ops are done and every send has completed.
-  void run(const PipelinePlan& plan, const std::function<void(const PipelineOp&)>& fn);
+  // fn(op) for each op; returns when the ops are done and every send has completed. `timed`
+  // runs count in busy_seconds()/run_seconds() and the timeline (not, e.g., sampling for metrics).
+  void run(const PipelinePlan& plan, const std::function<void(const PipelineOp&)>& fn, bool timed = true);
 
   // Inside run(): n elements to the next stage of op's pass (non-blocking; the data is copied),
   // or from the previous one into data (blocking; the count must match the sender's).
@@ -115,8 +123,8 @@ class Pipeline {
   double run_seconds() const { return wall_; }
   std::uint64_t bytes_sent() const { return bytes_; }
   void reset_counters() { busy_ = wall_ = 0, bytes_ = 0; }
-  // With recording on, every op's span (seconds since the pipeline was made; the stages share the
-  // host clock on one node, and are aligned by a barrier at construction).
+  // With recording on, every timed op's span, in seconds since one epoch that stage 0 broadcasts at
+  // construction (MPI_Wtime: the stages of one node read the same clock).
   struct Span {
     int run = 0, pass = 0, micro = 0;
     double begin = 0, end = 0;

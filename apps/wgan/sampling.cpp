@@ -10,7 +10,7 @@ template <class T>
 void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows, std::int64_t first) const {
   const kernels::CounterRng rng(seed_, purpose);
   for (std::int64_t r = 0; r < rows; ++r) {
-    const std::uint64_t idx = global_rows ? row_index(first + r) : static_cast<std::uint64_t>(r);
+    const std::uint64_t idx = global_rows ? row_index(first + r) : static_cast<std::uint64_t>(first + r);
     for (std::int64_t j = 0; j < latent_; j += 2) {
       double z0, z1;
       rng.normal2(idx, step, static_cast<std::uint32_t>(j / 2), z0, z1);

@@ -24,7 +24,7 @@ class Sampler {
   std::uint64_t row_index(std::int64_t r) const { return static_cast<std::uint64_t>(rank_ * batch_ + r); }
 
   // Latent rows into z (rows x latent): row i of the stream (seed, purpose) at counter step
-  // `step`, i the global row index of minibatch row first + r (global_rows) or r itself.
+  // `step`, i the global row index of minibatch row first + r (global_rows) or first + r itself.
   template <class T>
   void latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows, std::int64_t first = 0) const;
   // This rank's rows [first, first + rows) of the real minibatch of evaluation `eval` into x

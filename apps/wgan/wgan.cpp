@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -213,11 +214,10 @@ class Wgan : public engine::Workload {
     m.push_back({"bits_per_param", sums[1] > 0 ? 8.0 * sums[0] / sums[1] : 0.0});
     m.push_back({"bytes_total", sums[2]});
     m.push_back({"time_step", comm_.allreduce(compute_, engine::Op::Max)});
-    if (piped_) {
-      // The least busy stage's share of the time inside the pipeline (1 - its bubble and waits).
-      const double busy = pipe_.run_seconds() > 0 ? pipe_.busy_seconds() / pipe_.run_seconds() : 0.0;
-      m.push_back({"stage_busy", comm_.allreduce(busy, engine::Op::Min)});
-    }
+    // The least busy stage's share of the time inside the pipeline's training runs (1 - its
+    // bubble and waits; 1 without a pipeline, so restarts across layouts keep one series).
+    const double busy = piped_ && pipe_.run_seconds() > 0 ? pipe_.busy_seconds() / pipe_.run_seconds() : 1.0;
+    m.push_back({"stage_busy", comm_.allreduce(busy, engine::Op::Min)});
     // Replicas must hold identical parameters: max - min over replicas of a position-weighted
     // sum (positions in the whole vectors, summed over the stages).
     double sum = 0;
@@ -370,7 +370,6 @@ class Wgan : public engine::Workload {
     critic.push_back({"D backward", +1, 2 * rows * cd});
     critic_plan_ = engine::PipelinePlan(schedule, L, micro_, critic);
     gen_plan_ = engine::PipelinePlan(schedule, L, micro_, {{"G forward", +1, cg}, {"D forward", -1, cd}, {"D input adjoint", +1, cd}, {"G backward", -1, 2 * cg}});
-    sample_plan_ = engine::PipelinePlan(schedule, L, 1, {{"G forward", +1, cg}});
     pipe_ = engine::Pipeline(layer_comm_);
     pipe_.record(true);
   }
@@ -387,15 +386,22 @@ class Wgan : public engine::Workload {
       const auto y = n.gen.forward(rows);
       std::copy(y.begin(), y.end(), out.begin());
     } else {
-      // One micro-batch of all rows through G's stages; the last stage shares the samples.
-      pipe_.run(sample_plan_, [&](const engine::PipelineOp& op) {
-        T* in = n.gen.input(rows, op.slot);
-        if (pipe_.first(+1)) sampler_.latent(in, rows, purpose, 0, false);
-        else pipe_.recv(op, in, static_cast<std::size_t>(rows * n.gen.in_dim()));
-        const auto y = n.gen.forward(rows, op.slot);
+      // The rows in chunks of a micro-batch's rows through G's stages (the training workspaces
+      // suffice); the last stage shares the samples.
+      const std::int64_t M = micro_rows_;
+      const int chunks = static_cast<int>((rows + M - 1) / M);
+      auto plan = sample_plans_.find(chunks);
+      if (plan == sample_plans_.end())
+        plan = sample_plans_.emplace(chunks, engine::PipelinePlan(critic_plan_.schedule(), pipe_.stages(), chunks, {{"G forward", +1, 1.0}})).first;
+      pipe_.run(plan->second, [&](const engine::PipelineOp& op) {
+        const std::int64_t first = op.micro * M, count = std::min(M, rows - first);
+        T* in = n.gen.input(count, op.slot);
+        if (pipe_.first(+1)) sampler_.latent(in, count, purpose, 0, false, first);
+        else pipe_.recv(op, in, static_cast<std::size_t>(count * n.gen.in_dim()));
+        const auto y = n.gen.forward(count, op.slot);
         if (!pipe_.last(+1)) pipe_.send(op, y.data(), y.size());
-        else std::copy(y.begin(), y.end(), out.begin());
-      });
+        else std::copy(y.begin(), y.end(), out.begin() + first * dim_);
+      }, false);
       layer_comm_.bcast(out.data(), out.size(), layer_comm_.size() - 1);
     }
     Kokkos::deep_copy(n.gen.params(), n.saved);
@@ -557,6 +563,8 @@ class Wgan : public engine::Workload {
     g.write_attr("schedule", std::string(critic_plan_.schedule() == engine::PipelineSchedule::GPipe ? "gpipe" : "1f1b"));
     g.write_attr("ideal_efficiency_critic", critic_plan_.ideal_efficiency());
     g.write_attr("ideal_efficiency_generator", gen_plan_.ideal_efficiency());
+    g.write_attr("window_critic", static_cast<std::int64_t>(critic_plan_.window()));
+    g.write_attr("window_generator", static_cast<std::int64_t>(gen_plan_.window()));
     g.write("generator_stage_layers", g_layers_);
     g.write("critic_stage_layers", d_layers_);
     std::vector<std::string> names;
@@ -601,7 +609,8 @@ class Wgan : public engine::Workload {
   std::int64_t micro_rows_ = 0;
   std::vector<std::int64_t> g_layers_, d_layers_;
   nn::LayerRange g_range_, d_range_;
-  engine::PipelinePlan critic_plan_, gen_plan_, sample_plan_;
+  engine::PipelinePlan critic_plan_, gen_plan_;
+  std::map<int, engine::PipelinePlan> sample_plans_;  // sampling in this many micro-batches
   engine::Pipeline pipe_;
   engine::StagePart crit_part_, gen_part_;
   std::int64_t crit_offset_ = 0, gen_offset_ = 0;

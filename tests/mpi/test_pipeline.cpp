@@ -76,7 +76,15 @@ TEST(PipelinePlan, ProgramsCoverEveryOpInADependencyOrder) {
           }
           if (K == 1) EXPECT_EQ(plan.max_slots(), 1);  // a one-pass micro-batch leaves nothing behind
           else if (sched == PipelineSchedule::GPipe) EXPECT_EQ(plan.max_slots(), m);
-          else EXPECT_LE(plan.max_slots(), std::min(m, L));
+          else EXPECT_LE(plan.max_slots(), plan.window());
+          if (sched == PipelineSchedule::OneFOneB) {
+            EXPECT_GE(plan.window(), std::min(m, L));
+            EXPECT_LE(plan.window(), m);
+            // Within 1 % of fill-drain's efficiency, unless the window is already every micro-batch.
+            if (plan.window() < m) {
+              EXPECT_GE(plan.ideal_efficiency(), PipelinePlan(PipelineSchedule::GPipe, L, m, passes).ideal_efficiency() - 0.01);
+            }
+          }
         }
 }
 
@@ -87,6 +95,20 @@ TEST(PipelinePlan, IdealEfficiencyOfTwoEqualPasses) {
         const PipelinePlan plan(sched, L, m, {{"forward", +1, 1.0}, {"backward", -1, 1.0}});
         EXPECT_NEAR(plan.ideal_efficiency(), static_cast<double>(m) / (m + L - 1), 1e-12) << "L=" << L << " m=" << m;
       }
+}
+
+// Two passes: 1F1B keeps at most L micro-batches in flight per stage (the first stage exactly L,
+// the last one), against GPipe's m, at GPipe's efficiency m / (m + L - 1).
+TEST(PipelinePlan, OneFOneBOfTwoPassesKeepsAtMostLInFlight) {
+  for (int L : {2, 3, 4})
+    for (int m : {L, 2 * L, 4 * L}) {
+      const PipelinePlan plan(PipelineSchedule::OneFOneB, L, m, {{"forward", +1, 1.0}, {"backward", -1, 2.0}});
+      EXPECT_EQ(plan.window(), L);
+      EXPECT_EQ(plan.slots(0), L);
+      EXPECT_EQ(plan.slots(L - 1), 1);
+      for (int s = 0; s < L; ++s) EXPECT_LE(plan.slots(s), L) << "L=" << L << " m=" << m << " stage " << s;
+      EXPECT_NEAR(plan.ideal_efficiency(), static_cast<double>(m) / (m + L - 1), 1e-12);
+    }
 }
 
 TEST(PipelinePlan, RefusesBadShapes) {

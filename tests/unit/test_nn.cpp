@@ -276,3 +276,77 @@ TEST(Nn, Float32TanhApproximation) {
   EXPECT_EQ(act::fast_tanh(0.0f), 0.0f);
   EXPECT_EQ(act::fast_tanh(-3.0f), -act::fast_tanh(3.0f));
 }
+
+namespace {
+
+// A pipeline's view of the critic: D cut into stages (layers [0,2), [2,3), [3,4)) with two
+// workspace slots, the batch in two micro-batches, the four penalty passes run stage by stage with
+// the boundary buffers copied by hand (what engine::Pipeline's messages carry). The stages'
+// gradients, concatenated, equal the whole network's fused gradient and central finite
+// differences of the loss; the same for the generator's gradient through a staged critic.
+void check_staged_critic(std::vector<Activation> acts) {
+  const std::vector<std::int64_t> w = {4, 6, 5, 3, 1};
+  std::vector<ActivationFn> fns;
+  for (auto a : acts) fns.push_back({a, 0.2});
+  Mlp<double> whole = make(w, acts, 11);
+  std::vector<double> p(static_cast<std::size_t>(whole.size()));
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = whole.params()(i);
+  const std::vector<LayerRange> ranges = {{0, 2}, {2, 3}, {3, 4}};
+  std::vector<Mlp<double>> st;
+  for (const auto& r : ranges) {
+    st.emplace_back(w, fns, saddle::kernels::linalg::host_backend(), r, 2);
+    st.back().load_params(p.data() + st.back().param_offset());
+    st.back().zero_grad();
+  }
+  const std::int64_t B = 6, M = 3, R = 3 * M, S = st.size();
+  auto real = draw(static_cast<std::size_t>(B * 4), 13), fake = draw(static_cast<std::size_t>(B * 4), 14),
+       xhat = draw(static_cast<std::size_t>(B * 4), 15, 0.7);
+  const double lambda = 10;
+  std::vector<double> seed(static_cast<std::size_t>(2 * M), 1.0 / B);
+  for (std::int64_t r = M; r < 2 * M; ++r) seed[r] = -seed[r];
+  double gp = 0;
+  const auto copy = [](auto rows, double* dst) { std::copy(rows.begin(), rows.end(), dst); };
+  for (int mb = 0; mb < 2; ++mb) {  // micro-batch mb in slot mb
+    double* in = st[0].input(R, mb);
+    for (std::int64_t i = 0; i < M * 4; ++i) {
+      in[i] = fake[mb * M * 4 + i];
+      in[M * 4 + i] = real[mb * M * 4 + i];
+      in[2 * M * 4 + i] = xhat[mb * M * 4 + i];
+    }
+    for (std::int64_t s = 0; s < S; ++s) {
+      if (s > 0) copy(st[s - 1].output(mb), st[s].input(R, mb));
+      st[s].forward(R, mb);
+    }
+    for (std::int64_t s = S; s-- > 0;) {
+      if (s + 1 < S) std::copy_n(st[s + 1].input_adjoint(mb), M * st[s].out_dim(), st[s].top_g(mb));
+      st[s].penalty_input_grad(M, mb);
+    }
+    gp += st[0].penalty_norms(M, 2 * lambda / B, nullptr, mb);
+    for (std::int64_t s = 0; s < S; ++s) {
+      if (s > 0) copy(st[s - 1].penalty_double_backward(M, mb), st[s].input_gbar(mb));
+      else st[s].penalty_double_backward(M, mb);
+    }
+    for (std::int64_t s = S; s-- > 0;) {
+      const auto gx = st[s].backward_from(seed.data(), M, true, s > 0, mb);
+      if (s > 0) copy(gx, st[s - 1].top_adjoint(mb));
+    }
+  }
+  std::vector<double> staged;
+  for (auto& s : st) {
+    const auto g = to_vec(s.grad());
+    staged.insert(staged.end(), g.begin(), g.end());
+  }
+  const double whole_gp = fused_critic(whole, fake, real, xhat, B, lambda);
+  EXPECT_NEAR(lambda / B * gp, whole_gp, 1e-12 * std::fabs(whole_gp));
+  EXPECT_LT(rel_err(staged, to_vec(whole.grad())), 1e-12);
+  EXPECT_LT(rel_err(staged, fd(whole.params(), [&] { return critic_loss(whole, fake, real, xhat, B, lambda); })), 1e-6);
+}
+
+}  // namespace
+
+TEST(Nn, StagedCriticEqualsTheWholeNetworkLeakyRelu) {
+  check_staged_critic({Activation::leaky_relu, Activation::leaky_relu, Activation::leaky_relu, Activation::identity});
+}
+TEST(Nn, StagedCriticEqualsTheWholeNetworkCurved) {
+  check_staged_critic({Activation::tanh, Activation::sigmoid, Activation::tanh, Activation::identity});
+}
