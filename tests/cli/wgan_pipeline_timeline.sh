@@ -7,7 +7,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 source "$src/tests/cli/common.sh"
 post() { /usr/bin/python3 "$src/jobs/post/saddle-post" wgan-timeline "$@"; }
 small=(run.steps=2 run.log_every=1 wgan.n_critic=2 wgan.eval_samples=200 wgan.swd_projections=8
-       wgan.generator.widths=[16,16] wgan.critic.widths=[16,16] -q)
+       'wgan.generator.widths=[16,16]' 'wgan.critic.widths=[16,16]' -q)
 mpi 2 "$SADDLE" run "$src/inputs/wgan_ring.toml" run.name=piped parallel.layer=2 parallel.micro_batches=2 "${small[@]}" \
   || fail "pipelined ring run"
 listing=$(post out/piped.h5) || fail "saddle-post wgan-timeline exited $?"
