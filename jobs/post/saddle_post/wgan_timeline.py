@@ -13,7 +13,11 @@ plan's ideal efficiency (/result/pipeline attributes), and the whole run's busy/
 (/result/pipeline/ranks).
 
 The runs after the step's evaluations that only sample G (the step's metrics and the final
-/result/samples: one "G forward" of one micro-batch) are left out unless --all-runs.
+/result/samples: one "G forward" of one micro-batch) are left out unless --all-runs. Each rank
+times its ops from its own epoch (taken after a barrier), which can lag another's by a scheduler
+slice when ranks share cores; where an op then seems to start before the op it receives from has
+ended, the stages' clocks are shifted to restore the order (align_clocks; --raw-clocks: as
+recorded), and the title says by how much.
 
 Writes <run>_timeline.png beside the run file, or to PNG (a path not ending in .png is a folder,
 created if need be, for <run>_timeline.png), and prints the path. A run without a pipeline, a file
@@ -94,6 +98,44 @@ def classify(d):
     return out
 
 
+def align_clocks(ops):
+    """Shift each stage's begin_s and end_s (in place) so that no op starts before the op of the
+    stage before it in its pass has ended, when the file has such ops: each rank times its ops
+    from its own epoch (MPI_Wtime after a barrier), which can lag another rank's by a scheduler
+    slice when ranks share cores. Between neighbouring stages s - 1 and s of a data replica the
+    offset is taken as half the difference between the least slack (a receiver's begin minus its
+    sender's end) of the passes sent forward and of those sent back, which leaves both least
+    slacks equal and positive. Passes alternate in direction, the even ones (G forward first) from
+    stage 0 on: the layout of the wgan plans. Returns the largest shift in seconds (0: none)."""
+    key = {}
+    for i, k in enumerate(zip(ops["data"], ops["stage"], ops["run"], ops["pass"], ops["micro"])):
+        key[tuple(int(x) for x in k)] = i
+    worst = 0.0
+    for data in np.unique(ops["data"]):
+        stages = sorted(set(ops["stage"][ops["data"] == data].tolist()))
+        for a, b in zip(stages, stages[1:]):  # stage a already aligned: b against it
+            shift = 0.0
+            slack = {+1: [], -1: []}
+            for (d, st, r, k, j), i in key.items():
+                if d != data or st != b:
+                    continue
+                o = key.get((d, a, r, k, j))
+                if o is None:
+                    continue
+                if k % 2 == 0:  # a sends to b
+                    slack[+1].append(ops["begin_s"][i] - ops["end_s"][o])
+                else:  # b sends to a
+                    slack[-1].append(ops["begin_s"][o] - ops["end_s"][i])
+            if slack[+1] and slack[-1] and min(min(slack[+1]), min(slack[-1])) < 0:
+                shift = (min(slack[+1]) - min(slack[-1])) / 2
+            if shift:
+                rows = (ops["data"] == data) & (ops["stage"] == b)
+                ops["begin_s"][rows] -= shift
+                ops["end_s"][rows] -= shift
+                worst = max(worst, abs(shift))
+    return worst
+
+
 def busy_fractions(ops, runs, rows):
     """{(data, stage): (busy fraction over the critic runs, over the generator runs)}: per row,
     time in its ops over the runs' spans (first begin to last end within its data replica)."""
@@ -114,8 +156,9 @@ def busy_fractions(ops, runs, rows):
     return out
 
 
-def figure(d, all_runs=False):
+def figure(d, all_runs=False, raw_clocks=False):
     ops = d["ops"]
+    shifted = 0.0 if raw_clocks else align_clocks(ops)
     runs = classify(d)
     drawn = [(r, k) for r, k in runs if all_runs or k != "sampling"] or runs
     keep = np.isin(ops["run"], [r for r, _ in drawn])
@@ -188,7 +231,9 @@ def figure(d, all_runs=False):
         + (f" + {counts['sampling']} sampling run(s)" if counts["sampling"] else "") + "\n"
         f"busy fraction critic/generator, measured: {', '.join(per_stage)}; ideal "
         f"{d['ideal']['critic']:.2f}/{d['ideal']['generator']:.2f}; whole run busy/wall per rank: "
-        + " ".join(f"{v:.2f}" for v in whole), fontsize=9)
+        + " ".join(f"{v:.2f}" for v in whole)
+        + (f"\nstage clocks shifted by up to {shifted * 1e6:.0f} µs to keep each op after its sender's (the ranks' epochs differ)"
+           if shifted else ""), fontsize=9)
     return fig
 
 
@@ -198,6 +243,8 @@ def add_arguments(p):
                                                       "a path not ending in .png is a folder for <run>_timeline.png")
     p.add_argument("--all-runs", action="store_true",
                    help="also the runs that only sample G after the step (metrics, final samples)")
+    p.add_argument("--raw-clocks", action="store_true",
+                   help="the ranks' times as recorded, even where an op starts before its sender's has ended")
 
 
 def run(a):
@@ -208,5 +255,5 @@ def run(a):
         out = os.path.join(out, stem)
     if os.path.dirname(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
-    save(figure(d, a.all_runs), out)
+    save(figure(d, a.all_runs, a.raw_clocks), out)
     return 0
