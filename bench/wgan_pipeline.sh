@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Layer-parallel (pipeline) wgan on inputs/wgan_digits_pipeline.toml (G and D 64-1024x5, batch 64,
+# Layer-parallel (pipeline) wgan on inputs/wgan_digits_pipeline.toml (G and D 64-1024x5, batch 256,
 # Adam), side by side in one run, one thread per rank, ranks bound to cores:
 #   a  1 rank, L = 1, m = 1            the baseline
 #   b  1 rank, L = 1, m = 8            micro-batching alone (gradients accumulated over 8 micro-batches)
