@@ -567,14 +567,13 @@ class Wgan : public engine::Workload {
     g.write_attr("window_generator", static_cast<std::int64_t>(gen_plan_.window()));
     g.write("generator_stage_layers", g_layers_);
     g.write("critic_stage_layers", d_layers_);
-    std::vector<std::string> names;
-    for (const auto& p : critic_plan_.passes()) names.push_back(p.name);
-    std::string joined;
-    for (const auto& nme : names) joined += (joined.empty() ? "" : ";") + nme;
-    g.write_attr("critic_passes", joined);
-    joined.clear();
-    for (const auto& p : gen_plan_.passes()) joined += (joined.empty() ? "" : ";") + p.name;
-    g.write_attr("generator_passes", joined);
+    const auto pass_names = [](const engine::PipelinePlan& plan) {
+      std::string joined;
+      for (const auto& p : plan.passes()) joined += (joined.empty() ? "" : ";") + p.name;
+      return joined;
+    };
+    g.write_attr("critic_passes", pass_names(critic_plan_));
+    g.write_attr("generator_passes", pass_names(gen_plan_));
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     const auto [param_bytes, workspace_bytes] = with_nets_const([](const auto& n) {

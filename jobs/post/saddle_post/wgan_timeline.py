@@ -1,4 +1,4 @@
-"""`saddle-post wgan-timeline RUN.h5 [-o PNG] [--all-runs]`: the per-stage busy/idle timeline of
+"""`saddle-post wgan-timeline RUN.h5 [-o PNG] [--raw-clocks]`: the per-stage busy/idle timeline of
 the last training step of a layer-parallel wgan run (parallel.layer > 1 or
 parallel.micro_batches > 1; docs/workloads/wgan.md).
 
@@ -8,16 +8,15 @@ per (data replica, stage), one bar per op coloured by its pass (the critic's fiv
 generator's four), labelled with its micro-batch when the bar has room; the x axis is seconds from
 the step's first op, a dotted line marks the start of each pipeline run (C1.. the critic
 evaluations, G the generator evaluation). The title gives the schedule, L, m and, per stage, the
-measured busy fraction of the drawn evaluations (time in ops over the runs' spans) against the
+measured busy fraction of the evaluations (time in ops over the runs' spans) against the
 plan's ideal efficiency (/result/pipeline attributes), and the whole run's busy/wall per rank
 (/result/pipeline/ranks).
 
-The runs after the step's evaluations that only sample G (the step's metrics and the final
-/result/samples: one "G forward" of one micro-batch) are left out unless --all-runs. Each rank
-times its ops from its own epoch (taken after a barrier), which can lag another's by a scheduler
-slice when ranks share cores; where an op then seems to start before the op it receives from has
-ended, the stages' clocks are shifted to restore the order (align_clocks; --raw-clocks: as
-recorded), and the title says by how much.
+The timeline holds the training runs only (sampling G for the metrics is not timed). The stages
+share one clock epoch broadcast by stage 0 (MPI_Wtime, one clock per node); should an op still seem
+to start before the op it receives from has ended (stages on different nodes), the stages' clocks
+are shifted to restore the order (align_clocks; --raw-clocks: as recorded), and the title says by
+how much.
 
 Writes <run>_timeline.png beside the run file, or to PNG (a path not ending in .png is a folder,
 created if need be, for <run>_timeline.png), and prints the path. A run without a pipeline, a file
@@ -83,13 +82,13 @@ def load(path):
 
 
 def classify(d):
-    """[(run, kind)] in order of run, kind "critic", "generator" or "sampling": a run holding
-    every pass of an evaluation is that evaluation, any other (G forward alone) samples G."""
+    """[(run, kind)] in order of run, kind "critic" or "generator" (the evaluation whose passes the
+    run holds; "other" for anything else)."""
     ops = d["ops"]
     out = []
     for r in np.unique(ops["run"]):
         present = set(np.unique(ops["pass"][ops["run"] == r]).tolist())
-        kind = "sampling"
+        kind = "other"
         for k in ("critic", "generator"):
             if present == set(range(len(d["passes"][k]))):
                 kind = k
@@ -156,12 +155,11 @@ def busy_fractions(ops, runs, rows):
     return out
 
 
-def figure(d, all_runs=False, raw_clocks=False):
+def figure(d, raw_clocks=False):
     ops = d["ops"]
     shifted = 0.0 if raw_clocks else align_clocks(ops)
     runs = classify(d)
-    drawn = [(r, k) for r, k in runs if all_runs or k != "sampling"] or runs
-    keep = np.isin(ops["run"], [r for r, _ in drawn])
+    keep = np.isin(ops["run"], [r for r, _ in runs])
     rows = sorted({(int(a), int(s)) for a, s in zip(ops["data"][keep], ops["stage"][keep])})
     rank_of = {(int(a), int(s)): int(w) for a, s, w in zip(ops["data"], ops["stage"], ops["world_rank"])}
     t0 = float(ops["begin_s"][keep].min())
@@ -176,8 +174,8 @@ def figure(d, all_runs=False, raw_clocks=False):
     ax.set_xlim(0, max(t1 - t0, 1e-9) * 1.005)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     used = set()
-    for r, kind in drawn:
-        labels = d["passes"][kind if kind != "sampling" else "critic"]
+    for r, kind in runs:
+        labels = d["passes"][kind if kind != "other" else "critic"]
         sel = np.nonzero(ops["run"] == r)[0]
         for i in sel:
             y = rows.index((ops["data"][i], ops["stage"][i]))
@@ -190,20 +188,20 @@ def figure(d, all_runs=False, raw_clocks=False):
     # micro-batch numbers where the bar is wide enough for them (pixels from the data transform)
     x0 = ax.transData.transform((0, 0))[0]
     per_s = ax.transData.transform((1, 0))[0] - x0
-    for r, _ in drawn:
+    for r, _ in runs:
         for i in np.nonzero(ops["run"] == r)[0]:
             b, e = ops["begin_s"][i] - t0, ops["end_s"][i] - t0
             text = str(ops["micro"][i])
             if (e - b) * per_s >= 6.5 * len(text) + 3:
                 ax.text((b + e) / 2, rows.index((ops["data"][i], ops["stage"][i])), text, ha="center",
                         va="center", fontsize=6.5, color="white")
-    counts = {"critic": 0, "generator": 0, "sampling": 0}
+    counts = {"critic": 0, "generator": 0, "other": 0}
     last, lift = -np.inf, 0
-    for r, kind in drawn:
+    for r, kind in runs:
         counts[kind] += 1
         start = float(ops["begin_s"][ops["run"] == r].min()) - t0
         ax.axvline(start, color="k", lw=0.6, ls=":")
-        tag = {"critic": f"C{counts[kind]}", "generator": "G", "sampling": "S"}[kind]
+        tag = {"critic": f"C{counts[kind]}", "generator": "G", "other": "?"}[kind]
         lift = lift + 1 if (start - last) * per_s < 22 else 0  # tags closer than 22 px: one line up
         last = start
         ax.annotate(f" {tag}", (start, -0.5), xytext=(0, 9 * lift), textcoords="offset points", ha="left",
@@ -216,7 +214,7 @@ def figure(d, all_runs=False, raw_clocks=False):
     fig.legend(handles, [n for n in names if n in used], fontsize=7, ncol=min(4, len(handles)),
                loc="lower center", frameon=False)
 
-    frac = busy_fractions(ops, drawn, rows)
+    frac = busy_fractions(ops, runs, rows)
     per_stage = []
     for s in sorted({s for _, s in rows}):
         c = np.nanmean([frac[k][0] for k in rows if k[1] == s])
@@ -228,7 +226,7 @@ def figure(d, all_runs=False, raw_clocks=False):
     fig.suptitle(
         f"{d['name']}: {d['schedule']}, L = {d['stages']}, m = {d['micro']}; {step}: "
         f"{counts['critic']} critic + {counts['generator']} generator evaluation(s)"
-        + (f" + {counts['sampling']} sampling run(s)" if counts["sampling"] else "") + "\n"
+        + (f" + {counts['sampling']} sampling run(s)" if counts["other"] else "") + "\n"
         f"busy fraction critic/generator, measured: {', '.join(per_stage)}; ideal "
         f"{d['ideal']['critic']:.2f}/{d['ideal']['generator']:.2f}; whole run busy/wall per rank: "
         + " ".join(f"{v:.2f}" for v in whole)
@@ -241,8 +239,6 @@ def add_arguments(p):
     p.add_argument("run", metavar="RUN.h5", help="wgan run file of a layer-parallel run")
     p.add_argument("-o", "--out", metavar="PNG", help="the PNG (default: <run>_timeline.png beside the run file); "
                                                       "a path not ending in .png is a folder for <run>_timeline.png")
-    p.add_argument("--all-runs", action="store_true",
-                   help="also the runs that only sample G after the step (metrics, final samples)")
     p.add_argument("--raw-clocks", action="store_true",
                    help="the ranks' times as recorded, even where an op starts before its sender's has ended")
 
@@ -255,5 +251,5 @@ def run(a):
         out = os.path.join(out, stem)
     if os.path.dirname(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
-    save(figure(d, a.all_runs, a.raw_clocks), out)
+    save(figure(d, a.raw_clocks), out)
     return 0
