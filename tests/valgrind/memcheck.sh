@@ -13,7 +13,7 @@ src=$(cd "$here/../.." && pwd)
 saddle=$(realpath "${1:?usage: $0 SADDLE [WORKLOAD ...]}")
 shift
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(selftest ksvd qoda wgan hb mail)
+[ ${#workloads[@]} -gt 0 ] || workloads=(selftest ksvd qoda wgan wgan_pipeline hb mail)
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
@@ -24,6 +24,8 @@ deck_of() {
     ksvd) echo "$src/inputs/ksvd_sne_blobs.toml ksvd.data.n=120 ksvd.data.test_points=10" ;;
     qoda) echo "$src/inputs/qoda_layers.toml run.steps=20 qoda.problem.dim=48 qoda.problem.blocks=[16,4,16,4,8] qoda.quantizer.adapt_every=5" ;;
     wgan) echo "$src/inputs/wgan_ring.toml run.steps=6 run.log_every=3 wgan.eval_samples=100 wgan.batch=16" ;;
+    # One stage with 4 micro-batches in 1f1b slots (the pipeline's code paths on one rank).
+    wgan_pipeline) echo "$src/inputs/wgan_ring.toml run.steps=4 run.log_every=2 wgan.eval_samples=100 wgan.batch=16 parallel.micro_batches=4" ;;
     hb) echo "$src/inputs/hb_bilinear.toml hb.steps=200 hb.h.count=3 hb.beta.count=3 hb.trace_every=50" ;;
     mail) echo "$src/inputs/mail_random.toml mail.seeds=1 mail.budgets=[20] mail.murmail.inner_episodes=2 mail.game.states=4" ;;
     *) echo "unknown workload $1" >&2; return 1 ;;
