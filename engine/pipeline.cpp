@@ -192,10 +192,10 @@ void Pipeline::run(const PipelinePlan& plan, const std::function<void(const Pipe
   plan_ = &plan;
   const double w0 = MPI_Wtime();
   for (const PipelineOp& op : plan.program(stage())) {
-    fault_point("stage");
     const double t0 = MPI_Wtime();
     received_at_ = t0;
     try {
+      fault_point("stage");
       fn(op);
     } catch (const std::exception& e) {
       abort_all("pipeline stage " + std::to_string(stage()) + " of " + std::to_string(stages()) + " (pass '" +
