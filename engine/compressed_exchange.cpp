@@ -18,7 +18,7 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 }  // namespace
 
 CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
-                                       std::uint64_t seed, ExchangePart part)
+                                       std::uint64_t seed, StagePart part)
     : comm_(comm), part_(std::move(part)), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
   stats_.layer_error_sq.assign(layout.blocks(), 0.0);
   stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
@@ -27,10 +27,16 @@ CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions&
   adaptive_ = o.codebook.adaptive();
   huffman_ = o.codebook.huffman();
   if (adaptive_ || huffman_) hist_ = std::make_unique<q::LevelHistogram>(cb_.s, o.codebook.exp_base);
-  if (part_.total_types < 0) part_.total_types = cb_.layout.ntypes;
-  if (o.codebook.scheme != q::Scheme::Layerwise) {  // one level set per part
-    part_.first_type = part_.stages.rank();
-    part_.total_types = part_.stages.size();
+  // The level sets of the parts that start before this one come first.
+  const std::int64_t mine = cb_.layout.ntypes;
+  total_types_ = mine;
+  if (part_.split()) {
+    const auto firsts = part_.stages.allgather(part_.offset), counts = part_.stages.allgather(mine);
+    total_types_ = 0;
+    for (std::size_t r = 0; r < counts.size(); ++r) {
+      total_types_ += counts[r];
+      if (firsts[r] < part_.offset) first_type_ += counts[r];
+    }
   }
 }
 
@@ -77,7 +83,7 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
       refit(v);
     }
     auto t0 = clock_type::now();
-    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, part_.first);
+    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, static_cast<std::uint64_t>(part_.offset));
     stats_.quantize += since(t0);
     t0 = clock_type::now();
     q::encode(mine_, cb_, payload_);
@@ -146,10 +152,10 @@ void CompressedExchange::save(const h5::Group& g) const {
     if (huffman_) lengths.insert(lengths.end(), cb_.huffman[t].lengths().begin(), cb_.huffman[t].lengths().end());
   }
   const auto cols = static_cast<std::int64_t>(cb_.s + 1);
-  const auto rows = static_cast<hsize_t>(part_.total_types);
-  g.write("levels", gather_parts(part_.stages, levels, part_.first_type * cols, part_.total_types * cols), {rows, static_cast<hsize_t>(cols)});
+  const auto rows = static_cast<hsize_t>(total_types_);
+  g.write("levels", gather_parts(part_.stages, levels, first_type_ * cols, total_types_ * cols), {rows, static_cast<hsize_t>(cols)});
   if (huffman_)
-    g.write("huffman_lengths", gather_parts(part_.stages, lengths, part_.first_type * cols, part_.total_types * cols), {rows, static_cast<hsize_t>(cols)});
+    g.write("huffman_lengths", gather_parts(part_.stages, lengths, first_type_ * cols, total_types_ * cols), {rows, static_cast<hsize_t>(cols)});
 }
 
 void CompressedExchange::load(const h5::Group& g) {
@@ -168,12 +174,12 @@ void CompressedExchange::load(const h5::Group& g) {
   const auto levels = g.read<double>("levels", &dims);
   const auto cols = static_cast<std::size_t>(cb_.s + 1);
   if (dims.size() != 2 || dims[1] != cols) throw InputError("checkpoint: quantiser levels have another shape");
-  if (dims[0] != static_cast<hsize_t>(part_.total_types))
+  if (dims[0] != static_cast<hsize_t>(total_types_))
     throw InputError("checkpoint: " + g.path() + " holds " + std::to_string(dims[0]) + " quantiser level sets, this run " +
-                     std::to_string(part_.total_types) +
+                     std::to_string(total_types_) +
                      (opt_.codebook.scheme == q::Scheme::Layerwise ? std::string(" (another network?)")
                                                                    : std::string(" (the global and bucket schemes keep one per pipeline stage: restart with the parallel.layer it was written with)")));
-  const auto first = static_cast<std::size_t>(part_.first_type) * cols;
+  const auto first = static_cast<std::size_t>(first_type_) * cols;
   for (std::size_t t = 0; t < cb_.levels.size(); ++t)
     cb_.set_levels(static_cast<int>(t), std::vector<double>(levels.begin() + static_cast<std::ptrdiff_t>(first + t * cols),
                                                             levels.begin() + static_cast<std::ptrdiff_t>(first + (t + 1) * cols)));

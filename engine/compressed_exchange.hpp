@@ -14,6 +14,7 @@
 
 #include "engine/comm.hpp"
 #include "engine/h5.hpp"
+#include "engine/pipeline.hpp"
 #include "engine/quantizer_options.hpp"
 #include "kernels/counter_rng.hpp"
 #include "kernels/quant/codebook.hpp"
@@ -32,24 +33,18 @@ struct ExchangeStats {
   std::vector<double> layer_error_sq, layer_norm_sq;
 };
 
-// A pipeline stage's part of the exchanged vector: it starts at coordinate `first` and at level-set
-// type `first_type` of the whole vector's `total_types`, and the other parts live on the ranks of
-// `stages` (ProcessGrid::layer). Rounding draws are keyed by the coordinate's index in the whole
-// vector, and checkpoints hold the whole vector's codebook, so a layer-wise exchange of the parts
-// is the exchange of the whole (the global and bucket schemes have one level set per part).
-struct ExchangePart {
-  Comm stages{MPI_COMM_SELF};
-  std::uint64_t first = 0;
-  std::int64_t first_type = 0, total_types = -1;  // -1: this part's own types are all
-};
-
 class CompressedExchange {
  public:
   // `layout`: the layers of the vector (offsets 0 = o_0 < ... < o_B = n) with one level-set type
   // per block (layout.types). The global and bucket schemes use one block and one type whatever
   // `layout` is (kernels::quant::make_codebook).
+  // `part`: where the vector sits in a whole vector split over pipeline stages (the other parts on
+  // the ranks of part.stages). Rounding draws are then keyed by the coordinate's index in the whole
+  // vector and checkpoints hold the whole vector's codebook (this part's level sets placed after
+  // those of the parts that start earlier), so a layer-wise exchange of the parts is the exchange
+  // of the whole; the global and bucket schemes have one level set per part.
   CompressedExchange(const Comm& comm, const QuantizerOptions& options, const kernels::quant::Layout& layout,
-                     std::uint64_t seed, ExchangePart part = {});
+                     std::uint64_t seed, StagePart part = {});
 
   bool compressed() const { return compressed_; }
   std::int64_t n() const { return n_; }
@@ -73,7 +68,8 @@ class CompressedExchange {
   void refit(const double* v);
 
   Comm comm_;
-  ExchangePart part_;
+  StagePart part_;
+  std::int64_t first_type_ = 0, total_types_ = 0;  // this part's level sets among the whole vector's
   QuantizerOptions opt_;
   bool compressed_ = false, adaptive_ = false, huffman_ = false;
   std::int64_t n_ = 0;

@@ -223,7 +223,7 @@ class Wgan : public engine::Workload {
     double sum = 0;
     for (const auto* p : {&crit_, &gen_}) {
       const auto& v = p->x();
-      const std::int64_t o = p == &crit_ ? crit_offset_ : gen_offset_;
+      const std::int64_t o = (p == &crit_ ? crit_part_ : gen_part_).offset;
       for (std::size_t i = 0; i < v.size(); ++i) sum += v[i] * static_cast<double>((static_cast<std::int64_t>(i) + o) % 97 + 1);
     }
     sum = layer_comm_.allreduce(sum, engine::Op::Sum);
@@ -302,17 +302,16 @@ class Wgan : public engine::Workload {
     const engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.quantizer", qoda_);
     const auto init = nn::parse_init(c.string("wgan.init"));
     const auto start = [&](Player& p, nn::ParameterAccess& net, std::vector<double> x0, double lr, const char* gamma_key, std::uint64_t salt,
-                           const engine::StagePart& part, std::int64_t first_type, std::int64_t total_types) {
+                           const engine::StagePart& part) {
       o.lr = lr;
       o.rates = kernels::OptdaRates(adaptive, c.has(gamma_key) ? c.real(gamma_key) : lr, lr, c.real("wgan.rates.q"));
-      engine::ExchangePart xp{part.stages, static_cast<std::uint64_t>(part.offset), first_type, total_types};
       p.init(net, std::move(x0), o,
-             std::make_unique<engine::CompressedExchange>(data_comm_, quantizer, kernels::quant::block_layout(net.tensor_offsets()), seed_ ^ salt, xp),
+             std::make_unique<engine::CompressedExchange>(data_comm_, quantizer, kernels::quant::block_layout(net.tensor_offsets()), seed_ ^ salt, part),
              data_comm_, part);
     };
     const double lr = c.real("wgan.lr"), lr_generator = c.has("wgan.lr_generator") ? c.real("wgan.lr_generator") : lr;
     with_nets([&](auto& n) {
-      // Each stage's part of the whole vectors: offsets, and the first of its tensors (2 per layer).
+      // Each stage's part of the whole vectors.
       const auto part = [&](const auto& net) {
         engine::StagePart sp{layer_comm_, net.param_offset(), -1};
         if (piped_) sp.total = layer_comm_.allreduce(net.size(), engine::Op::Sum);
@@ -320,12 +319,9 @@ class Wgan : public engine::Workload {
       };
       crit_part_ = part(n.crit);
       gen_part_ = part(n.gen);
-      crit_offset_ = n.crit.param_offset();
-      gen_offset_ = n.gen.param_offset();
-      start(crit_, n.crit, n.crit.draw(init, seed_, kernels::purpose_id("init_critic")), lr, "wgan.rates.gamma", 0x1234u, crit_part_,
-            2 * n.crit.first_layer(), 2 * n.crit.total_layers());
+      start(crit_, n.crit, n.crit.draw(init, seed_, kernels::purpose_id("init_critic")), lr, "wgan.rates.gamma", 0x1234u, crit_part_);
       start(gen_, n.gen, n.gen.draw(init, seed_, kernels::purpose_id("init_generator")), lr_generator, "wgan.rates.gamma_generator", 0x5678u,
-            gen_part_, 2 * n.gen.first_layer(), 2 * n.gen.total_layers());
+            gen_part_);
     });
   }
 
@@ -612,7 +608,6 @@ class Wgan : public engine::Workload {
   std::map<int, engine::PipelinePlan> sample_plans_;  // sampling in this many micro-batches
   engine::Pipeline pipe_;
   engine::StagePart crit_part_, gen_part_;
-  std::int64_t crit_offset_ = 0, gen_offset_ = 0;
   std::string type_name_, optimizer_;
   DataType type_ = DataType::Ring;
   Ring ring_;

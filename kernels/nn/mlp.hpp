@@ -113,7 +113,6 @@ class Mlp final : public ParameterAccess {
 
   // Layers held here, and where they sit in the whole network.
   std::int64_t layers() const { return last_ - first_; }
-  std::int64_t first_layer() const { return first_; }
   std::int64_t total_layers() const { return static_cast<std::int64_t>(widths_.size()) - 1; }
   bool input_stage() const { return first_ == 0; }
   bool output_stage() const { return last_ == total_layers(); }
