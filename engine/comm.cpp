@@ -69,10 +69,15 @@ void half_sum(void* in, void* inout, int* len, MPI_Datatype*) {
 }
 }  // namespace
 
-void Comm::allreduce_half_sum(std::uint16_t* data, std::size_t n) const {
-  // Created and freed per call (both local operations), so no op outlives MPI_Finalize.
+MPI_Op Comm::make_half_sum_op() {
   MPI_Op op;
   MPI_Op_create(&half_sum, /*commute=*/1, &op);
+  return op;
+}
+
+void Comm::allreduce_half_sum(std::uint16_t* data, std::size_t n) const {
+  // Created and freed per call (both local operations), so no op outlives MPI_Finalize.
+  MPI_Op op = make_half_sum_op();
   MPI_Allreduce(MPI_IN_PLACE, data, checked_count(n), MPI_UINT16_T, op, raw());
   MPI_Op_free(&op);
 }

@@ -23,6 +23,7 @@ MPI_Datatype mpi_type() {
   else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
   else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
   else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return MPI_UINT16_T;  // IEEE halves (engine/half.hpp)
   else if constexpr (std::is_same_v<T, std::uint32_t>) return MPI_UINT32_T;
   else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
   else if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::byte> || std::is_same_v<T, char>)
@@ -101,6 +102,18 @@ class Comm {
   // sum back to half (ties to even; overflow gives inf), as fp16 sums of NCCL and gloo do. The op
   // is commutative, so every rank receives the same bits (as with MPI_SUM).
   void allreduce_half_sum(std::uint16_t* data, std::size_t n) const;
+  // The op of allreduce_half_sum, for its non-blocking form (the caller frees it with MPI_Op_free
+  // once the operations using it are complete).
+  static MPI_Op make_half_sum_op();
+
+  // Non-blocking in-place sum over ranks of n elements (float, double; or IEEE halves with
+  // `op` = make_half_sum_op()); complete the request with MPI_Test/MPI_Wait.
+  template <class T>
+  MPI_Request iallreduce_sum(T* data, std::size_t n, MPI_Op op = MPI_SUM) const {
+    MPI_Request request;
+    MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(n), mpi_type<T>(), op, raw(), &request);
+    return request;
+  }
 
   // Exclusive prefix sum (rank 0 gets 0): the global offset of this rank's rows.
   std::int64_t exscan_sum(std::int64_t value) const;

@@ -103,53 +103,140 @@ void CompressedExchange::maybe_refit(const double* v, std::uint32_t round) {
 }
 
 void CompressedExchange::exchange(const double* v, double* avg, double* own, std::uint32_t round) {
+  const auto t0 = clock_type::now();
   stats_.received_bytes = 0;
   if (!compressed_) exchange_plain(v, avg, own);
   else if (reduce_scatter_) exchange_reduce_scatter(v, avg, own, round);
   else exchange_allgather(v, avg, own, round);
+  stats_.exposed += since(t0);
 }
 
+namespace {
+std::size_t wire_bytes(WirePrecision p) {
+  return p == WirePrecision::Float64 ? sizeof(double) : p == WirePrecision::Float32 ? sizeof(float) : sizeof(std::uint16_t);
+}
+}  // namespace
+
+void CompressedExchange::to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi) {
+  const double K = comm_.size();
+  const auto b = static_cast<std::size_t>(lo), e = static_cast<std::size_t>(hi);
+  if (opt_.precision == WirePrecision::Float64) {
+    std::copy(v + b, v + e, own + b);
+  } else if (opt_.precision == WirePrecision::Float32) {
+    wire32_.resize(static_cast<std::size_t>(n_));
+    for (std::size_t i = b; i < e; ++i) {
+      wire32_[i] = static_cast<float>(v[i]);
+      own[i] = static_cast<double>(wire32_[i]);
+    }
+  } else {
+    wire16_.resize(static_cast<std::size_t>(n_));
+    for (std::size_t i = b; i < e; ++i) {
+      wire16_[i] = half_from_double(v[i] / K);
+      own[i] = half_to_double(wire16_[i]) * K;  // exact: 11 significant bits times an int
+    }
+  }
+}
+
+// avg: float64 sums in place; float32 and float16 sums in the wire buffers, read back here.
 void CompressedExchange::exchange_plain(const double* v, double* avg, double* own) {
   const int K = comm_.size();
   const auto n = static_cast<std::size_t>(n_);
   const auto t0 = clock_type::now();
-  std::size_t bytes = sizeof(double);
+  const std::size_t bytes = wire_bytes(opt_.precision);
   if (K == 1) {
     // Nothing on the wire, nothing rounded (x / 1 == x, so no division either).
     std::copy(v, v + n, avg);
     std::copy(v, v + n, own);
-    if (opt_.precision == WirePrecision::Float32) bytes = sizeof(float);
-    if (opt_.precision == WirePrecision::Float16) bytes = sizeof(std::uint16_t);
-  } else if (opt_.precision == WirePrecision::Float64) {
-    // Summed in place in avg.
-    std::copy(v, v + n, avg);
-    comm_.allreduce(avg, n, Op::Sum);
-    for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
-    std::copy(v, v + n, own);
-  } else if (opt_.precision == WirePrecision::Float32) {
-    bytes = sizeof(float);
-    wire32_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      wire32_[i] = static_cast<float>(v[i]);
-      own[i] = static_cast<double>(wire32_[i]);
-    }
-    comm_.allreduce(wire32_.data(), n, Op::Sum);
-    for (std::size_t i = 0; i < n; ++i) avg[i] = static_cast<double>(wire32_[i]) / K;
   } else {
-    bytes = sizeof(std::uint16_t);
-    wire16_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      wire16_[i] = half_from_double(v[i] / K);
-      own[i] = half_to_double(wire16_[i]) * K;  // exact: 11 significant bits times an int
-    }
-    comm_.allreduce_half_sum(wire16_.data(), n);
-    for (std::size_t i = 0; i < n; ++i) avg[i] = half_to_double(wire16_[i]);
+    if (opt_.precision == WirePrecision::Float64) std::copy(v, v + n, avg);
+    to_wire(v, own, 0, n_);
+    if (opt_.precision == WirePrecision::Float64) comm_.allreduce(avg, n, Op::Sum);
+    else if (opt_.precision == WirePrecision::Float32) comm_.allreduce(wire32_.data(), n, Op::Sum);
+    else comm_.allreduce_half_sum(wire16_.data(), n);
+    for (std::size_t i = 0; i < n; ++i)
+      avg[i] = opt_.precision == WirePrecision::Float64 ? avg[i] / K
+               : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
+                                                           : half_to_double(wire16_[i]);
   }
   stats_.exchange += since(t0);
   const auto Ku = static_cast<std::uint64_t>(K);
   stats_.round_bytes = Ku * n * bytes;
   stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
   stats_.bytes_total += stats_.round_bytes;
+}
+
+void CompressedExchange::begin(std::uint32_t round) {
+  round_ = round;
+  overlapping_ = !compressed_ && comm_.size() > 1;
+  posted_.clear();
+  requests_.clear();
+  if (!overlapping_) return;
+  const auto n = static_cast<std::size_t>(n_);
+  own_wire_.resize(n);
+  // float64 is summed in a buffer of its own, so that avg stays free until finish.
+  if (opt_.precision == WirePrecision::Float64) wire64_.resize(n);
+  // A user op is a local object: created per round, freed once its operations are complete.
+  if (opt_.precision == WirePrecision::Float16) half_op_ = Comm::make_half_sum_op();
+}
+
+void CompressedExchange::start(const double* v, std::int64_t lo, std::int64_t hi) {
+  if (opt_.precision == WirePrecision::Float64) std::copy(v + lo, v + hi, wire64_.begin() + lo);
+  to_wire(v, own_wire_.data(), lo, hi);
+  const auto len = static_cast<std::size_t>(hi - lo);
+  if (opt_.precision == WirePrecision::Float64) requests_.push_back(comm_.iallreduce_sum(wire64_.data() + lo, len));
+  else if (opt_.precision == WirePrecision::Float32) requests_.push_back(comm_.iallreduce_sum(wire32_.data() + lo, len));
+  else requests_.push_back(comm_.iallreduce_sum(wire16_.data() + lo, len, half_op_));
+  posted_.emplace_back(lo, hi);
+}
+
+void CompressedExchange::post(const double* v, std::int64_t lo, std::int64_t hi) {
+  if (!overlapping_ || hi <= lo) return;
+  const auto t0 = clock_type::now();
+  start(v, lo, hi);
+  // Drive the transfers in flight (MPI progresses non-blocking collectives inside MPI calls).
+  int done = 0;
+  MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE);
+  const double dt = since(t0);
+  stats_.exchange += dt;
+  stats_.exposed += dt;
+}
+
+void CompressedExchange::finish(const double* v, double* avg, double* own) {
+  if (!overlapping_) {
+    exchange(v, avg, own, round_);
+    return;
+  }
+  overlapping_ = false;
+  const auto t0 = clock_type::now();
+  stats_.received_bytes = 0;
+  // The ranges never posted, in order (every rank posted the same ranges).
+  auto posted = posted_;
+  std::sort(posted.begin(), posted.end());
+  std::int64_t at = 0;
+  for (const auto& [lo, hi] : posted) {
+    if (lo < at) throw std::logic_error("CompressedExchange::post: overlapping ranges");
+    if (lo > at) start(v, at, lo);
+    at = hi;
+  }
+  if (at < n_) start(v, at, n_);
+  MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  requests_.clear();
+  if (half_op_ != MPI_OP_NULL) MPI_Op_free(&half_op_);
+  const auto n = static_cast<std::size_t>(n_);
+  const double K = comm_.size();
+  std::copy(own_wire_.begin(), own_wire_.end(), own);
+  for (std::size_t i = 0; i < n; ++i)
+    avg[i] = opt_.precision == WirePrecision::Float64 ? wire64_[i] / K
+             : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
+                                                         : half_to_double(wire16_[i]);
+  const auto Ku = static_cast<std::uint64_t>(comm_.size());
+  const std::size_t bytes = wire_bytes(opt_.precision);
+  stats_.round_bytes = Ku * n * bytes;
+  stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
+  stats_.bytes_total += stats_.round_bytes;
+  const double dt = since(t0);
+  stats_.exchange += dt;
+  stats_.exposed += dt;
 }
 
 namespace {

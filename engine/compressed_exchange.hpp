@@ -27,6 +27,7 @@
 // quantise, encode, exchange and decode.
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/comm.hpp"
@@ -53,6 +54,9 @@ struct ExchangeStats {
   // Not checkpointed (0 after a load until the next round).
   std::uint64_t received_bytes = 0;
   double quantize = 0, encode = 0, exchange = 0, decode = 0;  // this rank's seconds
+  // This rank's seconds inside exchange(), post() and finish(): the time its computation waited
+  // on the exchange (with overlap, what the transfers did not hide). Not checkpointed.
+  double exposed = 0;
   // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2, with Q(v) =
   // own (reduce_scatter: the segments' quantisations). 0 when uncompressed.
   double error_sq = 0, expected_sq = 0, norm_sq = 0;
@@ -96,6 +100,19 @@ class CompressedExchange {
   // float16 overflow to inf, so the check fires).
   void exchange(const double* v, double* avg, double* own, std::uint32_t round);
 
+  // The same exchange overlapped with the computation that produces v: begin(round), post(v, lo,
+  // hi) as soon as v[lo, hi) is final (disjoint ranges, in the same order on every rank; a range
+  // never posted is sent by finish), then finish(v, avg, own) gives what exchange(v, avg, own,
+  // round) gives. The allreduce (uncompressed, K > 1) sends each posted range at once with a
+  // non-blocking allreduce in its wire format and drives the ones in flight at every post, so
+  // the transfer of one layer proceeds while the next is computed. A quantised exchange runs whole
+  // in finish (its norms, refits and segments need the whole vector). The element-wise sums are
+  // those of exchange() at K = 2; at K >= 3 MPI may associate a short range's sums otherwise than
+  // the whole vector's (every rank still gets the same bits).
+  void begin(std::uint32_t round);
+  void post(const double* v, std::int64_t lo, std::int64_t hi);
+  void finish(const double* v, double* avg, double* own);
+
   // reduce_scatter: where segment j starts (j = 0..K; segment j is [begin(j), begin(j + 1)) of
   // this part's n coordinates): block_rows(n, j, K) (the first n % K segments one longer), for the
   // bucket scheme block_rows of the buckets (segments hold whole buckets). Empty otherwise.
@@ -116,6 +133,10 @@ class CompressedExchange {
   // Refits when due; a non-finite v (on any rank: the check is collective) throws invalid_argument.
   void maybe_refit(const double* v, std::uint32_t round);
   void exchange_plain(const double* v, double* avg, double* own);
+  // The wire value of v[i] into the wire buffer, and its float64 value (own) back.
+  void to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi);
+  // Rounds v[lo, hi) into the wire buffer and starts its non-blocking allreduce.
+  void start(const double* v, std::int64_t lo, std::int64_t hi);
   void exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round);
   void exchange_reduce_scatter(const double* v, double* avg, double* own, std::uint32_t round);
   // The codebook of segment j: cb_'s levels and tables with the segment's pieces as blocks.
@@ -146,6 +167,14 @@ class CompressedExchange {
   // uncompressed float32 / float16 wire buffers
   std::vector<float> wire32_;
   std::vector<std::uint16_t> wire16_;
+  std::vector<double> wire64_, own_wire_;  // begin/post/finish: float64 sums, and own
+  // begin/post/finish: the round, whether posted ranges travel at once, the ranges posted and
+  // their requests, the fp16 op while in use.
+  std::uint32_t round_ = 0;
+  bool overlapping_ = false;
+  std::vector<std::pair<std::int64_t, std::int64_t>> posted_;
+  std::vector<MPI_Request> requests_;
+  MPI_Op half_op_ = MPI_OP_NULL;
   ExchangeStats stats_;
 };
 
