@@ -1,14 +1,16 @@
 // engine::CompressedExchange per collective and wire precision, on a vector shaped like a network
 // (the weight and bias tensors of a small VGG-like convnet with a fully connected head, 2.86 M
-// coordinates): bytes received per rank per round, the round's time (slowest rank, best of the
-// rounds), bits per coordinate each rank sends, whether every rank holds the same bits, and the
-// error of the average against the float64 average. Then the bytes received per rank predicted at
-// 64 and 256 ranks from this run's payload sizes:
+// coordinates): bytes received per rank per round (the most over ranks and timed rounds), the
+// round's time (slowest rank, best of the rounds), bits per coordinate each rank sends
+// (8 round_bytes / (K n): reduce_scatter's include the re-quantised segment), whether every rank
+// holds the same bits, and the error of the average against the float64 average. Then the bytes
+// received per rank predicted at 64 and 256 ranks from this run's payload sizes:
 //   allgather       (K - 1) P                      (P: one rank's payload)
-//   reduce_scatter  2 (K - 1) / K P  + 2 (K - 1) headers
+//   reduce_scatter  2 (K - 1) / K P + 2 (K - 1) 40, or (K - 1) / K (P + P2) + 2 (K - 1) 40 with P2
+//                   the re-quantised vector's payload (all K segments) measured at this K
 //   ring allreduce  2 (K - 1) / K n b              (b = 8, 4, 2 bytes for float64, float32, float16)
 //     mpirun -np 4 --oversubscribe build/bench/bench_exchange [rounds = 5] [width = 1]
-// `width` scales every tensor (0.5: a quarter of the coordinates of the convolutions).
+// `width` scales every tensor's channels.
 #include <mpi.h>
 
 #include <algorithm>
@@ -114,12 +116,12 @@ int main(int argc, char** argv) {
 
   if (me == 0) {
     std::printf("ranks %d  coordinates %lld  tensors %zu  rounds %d\n", K, static_cast<long long>(n), layout.blocks(), rounds);
-    std::printf("%-30s %14s %12s %12s %10s %12s %16s\n", "exchange", "recv_B/rank", "recv/n(B)", "round_ms", "bits/coord", "identical", "rel_err_vs_f64");
+    std::printf("%-34s %14s %12s %12s %10s %10s %16s\n", "exchange", "recv_B/rank", "recv/n(B)", "round_ms", "bits/coord", "identical", "rel_err_vs_f64");
   }
   std::vector<double> avg(static_cast<std::size_t>(n)), own(static_cast<std::size_t>(n)), avg64;
   struct Row {
     std::string name;
-    double received, payload;
+    double received, payload, requant;
   };
   std::vector<Row> rows;
   using clock = std::chrono::steady_clock;
@@ -151,22 +153,28 @@ int main(int argc, char** argv) {
     // allgather row's of the same scheme (the row before); allreduce, n b.
     double P = static_cast<double>(n) * (c.options.precision == WirePrecision::Float64 ? 8 : c.options.precision == WirePrecision::Float32 ? 4 : 2);
     if (ex.compressed()) P = c.options.collective == ExchangeCollective::Allgather ? static_cast<double>(ex.stats().round_bytes) / K : rows.back().payload;
-    rows.push_back({c.name, received, P});
+    rows.push_back({c.name, received, P, static_cast<double>(ex.stats().requant_bytes)});
     if (me == 0)
-      std::printf("%-30s %14.0f %12.3f %12.2f %10.3f %12s %16.3g\n", c.name.c_str(), received, received / static_cast<double>(n), 1e3 * best, bits,
+      std::printf("%-34s %14.0f %12.3f %12.2f %10.3f %10s %16.3g\n", c.name.c_str(), received, received / static_cast<double>(n), 1e3 * best, bits,
                   same ? "yes" : "NO", std::sqrt(e / s));
   }
   if (me == 0) {
-    std::printf("\npredicted bytes received per rank per round (P: this run's payload of one rank)\n");
-    std::printf("%-30s %12s %16s %16s\n", "exchange", "P (B)", "K = 64", "K = 256");
+    // allgather (K - 1) P; ring allreduce 2 (K - 1) / K n b; reduce_scatter 2 (K - 1) / K P (the
+    // re-quantised vector costing what the first rounding does) and, with this run's re-quantised
+    // vector P2, (K - 1) / K (P + P2); plus a 40-byte header per segment payload, 2 (K - 1).
+    std::printf("\npredicted bytes received per rank per round (P: one rank's payload, P2: the re-quantised vector's, both of this run)\n");
+    std::printf("%-34s %12s %12s %16s %16s %16s %16s\n", "exchange", "P (B)", "P2 (B)", "K = 64", "K = 256", "K = 64 (P2)", "K = 256 (P2)");
     for (const Row& r : rows) {
-      const bool ag = r.name.find("allgather") != std::string::npos;
-      auto at = [&](double k) {
+      const bool ag = r.name.find("allgather") != std::string::npos, rs = r.name.find("reduce_scatter") != std::string::npos;
+      auto at = [&](double k, bool with_p2) {
         if (ag) return (k - 1) * r.payload;
-        const bool rs = r.name.find("reduce_scatter") != std::string::npos;
-        return 2 * (k - 1) / k * r.payload + (rs ? 2 * (k - 1) * 40 : 0);  // reduce_scatter: a 40-byte header per segment payload
+        if (!rs) return 2 * (k - 1) / k * r.payload;
+        return (with_p2 ? (k - 1) / k * (r.payload + r.requant) : 2 * (k - 1) / k * r.payload) + 2 * (k - 1) * 40;
       };
-      std::printf("%-30s %12.0f %16.4g %16.4g\n", r.name.c_str(), r.payload, at(64), at(256));
+      if (rs)
+        std::printf("%-34s %12.0f %12.0f %16.4g %16.4g %16.4g %16.4g\n", r.name.c_str(), r.payload, r.requant, at(64, false), at(256, false), at(64, true), at(256, true));
+      else
+        std::printf("%-34s %12.0f %12s %16.4g %16.4g %16s %16s\n", r.name.c_str(), r.payload, "", at(64, false), at(256, false), "", "");
     }
   }
   return 0;

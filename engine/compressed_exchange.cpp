@@ -339,6 +339,7 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   comm_.allreduce(sums, Op::Sum);
   stats_.avg_expected_sq = sums[0] / (static_cast<double>(K) * K) + sums[1];
   stats_.round_bytes = static_cast<std::uint64_t>(sums[2]) + phase2_bytes;
+  stats_.requant_bytes = phase2_bytes;
   stats_.received_bytes += phase1_bytes - counts[static_cast<std::size_t>(me)] + phase2_bytes - counts2[static_cast<std::size_t>(me)];
   stats_.bytes_total += stats_.round_bytes;
 }

@@ -52,6 +52,9 @@ struct ExchangeStats {
   // statistics) counts as a ring allreduce would: floor(2 (K - 1) n bytes_per_element / K).
   // Not checkpointed (0 after a load until the next round).
   std::uint64_t received_bytes = 0;
+  // reduce_scatter: the K re-quantised segments' payloads of the last round (part of round_bytes:
+  // one vector's worth, coded with the first rounding's levels and tables); 0 otherwise.
+  std::uint64_t requant_bytes = 0;
   double quantize = 0, encode = 0, exchange = 0, decode = 0;  // this rank's seconds
   // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2, with Q(v) =
   // own (reduce_scatter: the segments' quantisations). 0 when uncompressed.

@@ -90,7 +90,7 @@ q::Codebook segment_codebook(const q::Codebook& cb, std::int64_t a, std::int64_t
 
 struct Reference {
   std::vector<double> avg, own;
-  std::uint64_t round_bytes = 0;
+  std::uint64_t round_bytes = 0, requant_bytes = 0;
 };
 
 // reduce_scatter from the kernels: vectors[k] is worker k's vector (this part's n coordinates),
@@ -120,7 +120,9 @@ Reference reduce_scatter_reference(const std::vector<std::vector<double>>& vecto
     q::Quantized q2;
     q::quantize(p.data(), cbj, rng2, round, 0u, q2, first + static_cast<std::uint64_t>(a));
     std::vector<std::uint8_t> payload;
-    r.round_bytes += q::encode(q2, cbj, payload);
+    const std::size_t b2 = q::encode(q2, cbj, payload);
+    r.round_bytes += b2;
+    r.requant_bytes += b2;
     q::dequantize(q2, cbj, r.avg.data() + a);
   }
   return r;
@@ -294,6 +296,7 @@ TEST(ReduceScatter, AverageIsBitIdenticalAndEqualsTheKernelsReference) {
         EXPECT_EQ(bad_avg, 0) << scheme << " " << coder << " round " << round;
         EXPECT_EQ(bad_own, 0) << scheme << " " << coder << " round " << round;
         EXPECT_EQ(rs.stats().round_bytes, r.round_bytes) << scheme << " " << coder;
+        EXPECT_EQ(rs.stats().requant_bytes, r.requant_bytes) << scheme << " " << coder;
         // The bucket scheme's segments hold whole buckets, so own is the allgather path's Q(v).
         if (scheme == "bucket") {
           for (std::int64_t i = 0; i < n; ++i) EXPECT_EQ(bits(own[i]), bits(own_ag[i])) << i;
