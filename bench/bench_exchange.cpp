@@ -149,10 +149,10 @@ int main(int argc, char** argv) {
       s += avg64[i] * avg64[i];
     }
     const double bits = 8.0 * static_cast<double>(ex.stats().round_bytes) / (static_cast<double>(K) * static_cast<double>(n));
-    // One rank's payload P: allgather, a K-th of every worker's payloads; reduce_scatter, the
-    // allgather row's of the same scheme (the row before); allreduce, n b.
+    // One rank's payload P: a K-th of every worker's payloads (reduce_scatter: of the first
+    // phase's, the K segment payloads of a rank); allreduce, n b.
     double P = static_cast<double>(n) * (c.options.precision == WirePrecision::Float64 ? 8 : c.options.precision == WirePrecision::Float32 ? 4 : 2);
-    if (ex.compressed()) P = c.options.collective == ExchangeCollective::Allgather ? static_cast<double>(ex.stats().round_bytes) / K : rows.back().payload;
+    if (ex.compressed()) P = static_cast<double>(ex.stats().round_bytes - ex.stats().requant_bytes) / K;
     rows.push_back({c.name, received, P, static_cast<double>(ex.stats().requant_bytes)});
     if (me == 0)
       std::printf("%-34s %14.0f %12.3f %12.2f %10.3f %10s %16.3g\n", c.name.c_str(), received, received / static_cast<double>(n), 1e3 * best, bits,
