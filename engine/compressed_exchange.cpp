@@ -325,7 +325,6 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
   layer_errors(v, own);
   stats_.expected_sq = q::exact_variance(v, cb_);
   stats_.requant_error_sq = stats_.requant_expected_sq = 0;
-  stats_.avg_expected_sq = (K > 1 ? comm_.allreduce(stats_.expected_sq, Op::Sum) : stats_.expected_sq) / (static_cast<double>(K) * K);
   stats_.bytes_total += stats_.round_bytes;
 }
 
@@ -428,14 +427,18 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   stats_.requant_error_sq = 0;
   for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
   stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
-  // The sums over ranks: first roundings' variances, re-quantisations' variances, phase-1 bytes.
-  std::vector<double> sums = {stats_.expected_sq, stats_.requant_expected_sq, static_cast<double>(phase1_bytes)};
-  comm_.allreduce(sums, Op::Sum);
-  stats_.avg_expected_sq = sums[0] / (static_cast<double>(K) * K) + sums[1];
-  stats_.round_bytes = static_cast<std::uint64_t>(sums[2]) + phase2_bytes;
+  // Every rank's phase-1 bytes.
+  stats_.round_bytes = comm_.allreduce(phase1_bytes, Op::Sum) + phase2_bytes;
   stats_.requant_bytes = phase2_bytes;
   stats_.received_bytes += phase1_bytes - counts[static_cast<std::size_t>(me)] + phase2_bytes - counts2[static_cast<std::size_t>(me)];
   stats_.bytes_total += stats_.round_bytes;
+}
+
+double CompressedExchange::average_variance() const {
+  const double K = comm_.size();
+  double sums[2] = {stats_.expected_sq, stats_.requant_expected_sq};
+  if (comm_.size() > 1) comm_.allreduce(sums, 2, Op::Sum);
+  return sums[0] / (K * K) + sums[1];
 }
 
 void CompressedExchange::save(const h5::Group& g) const {

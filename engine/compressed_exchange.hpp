@@ -68,10 +68,6 @@ struct ExchangeStats {
   // reduce_scatter: the segment this rank owns, |Q2(p) - p|^2 (empirical) and E[|Q2(p) - p|^2 | p]
   // (exact given p, the partial average of the first roundings); 0 otherwise.
   double requant_error_sq = 0, requant_expected_sq = 0;
-  // The exact variance of avg: (1/K^2) sum_k expected_sq_k + sum_j requant_expected_sq_j (the same
-  // on every rank; the second sum is the exact variance given the first roundings, an unbiased
-  // estimate of its expectation). 0 when uncompressed.
-  double avg_expected_sq = 0;
   // The same two sums per layer of the layout given to the constructor (whatever the scheme).
   std::vector<double> layer_error_sq, layer_norm_sq;
 };
@@ -124,6 +120,11 @@ class CompressedExchange {
   const std::vector<std::int64_t>& segment_begin() const { return seg_; }
 
   const ExchangeStats& stats() const { return stats_; }
+  // The exact variance of the last round's avg, (1/K^2) sum_k expected_sq_k + sum_j
+  // requant_expected_sq_j (the second sum exact given the first roundings, an unbiased estimate of
+  // its expectation); 0 when uncompressed. Collective (an allreduce of two numbers, asked for when
+  // needed rather than paid every round); the same on every rank.
+  double average_variance() const;
   const kernels::quant::Codebook& codebook() const { return cb_; }
   // Levels of each type (for /result/levels/<type>).
   const std::vector<std::vector<double>>& levels() const { return cb_.levels; }

@@ -360,7 +360,7 @@ TEST(ReduceScatter, IsUnbiasedWithTheExactVarianceItReports) {
         mean[i] += avg[i] / R;
         sq += (avg[i] - vbar[i]) * (avg[i] - vbar[i]);
       }
-      expected += ex.stats().avg_expected_sq;
+      expected += ex.average_variance();
       err1 += ex.stats().error_sq;
       exp1 += ex.stats().expected_sq;
       err2 += ex.stats().requant_error_sq;
