@@ -17,14 +17,14 @@ import study_runs
 METHODS = [
     ("optda (float64 allreduce, peer)", ["qoda.algorithm=optda"]),
     ("qoda layerwise adaptive huffman 8 lv", []),
-    ("qoda layerwise adaptive huffman 4 lv", ["qoda.quantizer.num_levels=4"]),
-    ("qoda layerwise uniform elias 8 lv", ["qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias"]),
-    ("qoda layerwise uniform elias 2 lv", ["qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias", "qoda.quantizer.num_levels=2"]),
-    ("qoda global adaptive huffman 8 lv", ["qoda.quantizer.type=global"]),
-    ("qoda global adaptive huffman 16 lv", ["qoda.quantizer.type=global", "qoda.quantizer.num_levels=16"]),
-    ("qoda global adaptive huffman 4 lv", ["qoda.quantizer.type=global", "qoda.quantizer.num_levels=4"]),
-    ("qoda bucket 1024, 16 lv (4 bits)", ["qoda.quantizer.type=bucket", "qoda.quantizer.levels=uniform", "qoda.quantizer.coder=elias",
-                                          "qoda.quantizer.num_levels=16"]),
+    ("qoda layerwise adaptive huffman 4 lv", ["qoda.exchange.num_levels=4"]),
+    ("qoda layerwise uniform elias 8 lv", ["qoda.exchange.levels=uniform", "qoda.exchange.coder=elias"]),
+    ("qoda layerwise uniform elias 2 lv", ["qoda.exchange.levels=uniform", "qoda.exchange.coder=elias", "qoda.exchange.num_levels=2"]),
+    ("qoda global adaptive huffman 8 lv", ["qoda.exchange.quantizer=global"]),
+    ("qoda global adaptive huffman 16 lv", ["qoda.exchange.quantizer=global", "qoda.exchange.num_levels=16"]),
+    ("qoda global adaptive huffman 4 lv", ["qoda.exchange.quantizer=global", "qoda.exchange.num_levels=4"]),
+    ("qoda bucket 1024, 16 lv (4 bits)", ["qoda.exchange.quantizer=bucket", "qoda.exchange.levels=uniform", "qoda.exchange.coder=elias",
+                                          "qoda.exchange.num_levels=16"]),
     ("qgenx layerwise adaptive huffman 8 lv", ["qoda.algorithm=qgenx"]),
 ]
 

@@ -10,7 +10,7 @@ on the same machine, and prints one row per method:
   x steps      that step over the uncompressed OptDA baseline's (the first method)
   MB@target    bytes sent by all workers until that step, and x bytes the same over the baseline
   final swd, swd_avg (the generator's ergodic average, qoda only), modes (of 8), wall s (steps)
-The baselines: OptDA = the same QODA loop and rates with wgan.quantizer.type = none (float64
+The baselines: OptDA = the same QODA loop and rates with wgan.exchange.quantizer = none (float64
 allreduce), and Adam with the ring deck's own steps (inputs/wgan_ring.toml) at equal length.
 
   /usr/bin/python3 bench/wgan_qoda_table.py [--build build] [--ranks 2] [--steps 4000] [--target 0.3]
@@ -27,18 +27,18 @@ QODA_DECK = "inputs/wgan_ring_qoda.toml"
 ADAM_DECK = "inputs/wgan_ring.toml"
 
 METHODS = [
-    ("optda, float64 allreduce (baseline)", QODA_DECK, ["wgan.quantizer.type=none"]),
+    ("optda, float64 allreduce (baseline)", QODA_DECK, ["wgan.exchange.quantizer=none"]),
     ("adam, float64 allreduce (ring deck)", ADAM_DECK, []),
-    ("qoda layerwise uniform elias 16 lv", QODA_DECK, ["wgan.quantizer.levels=uniform", "wgan.quantizer.coder=elias",
-                                                       "wgan.quantizer.num_levels=16"]),
-    ("qoda layerwise uniform elias 4 lv", QODA_DECK, ["wgan.quantizer.levels=uniform", "wgan.quantizer.coder=elias",
-                                                      "wgan.quantizer.num_levels=4"]),
-    ("qoda layerwise adaptive huffman 16 lv", QODA_DECK, ["wgan.quantizer.levels=adaptive", "wgan.quantizer.coder=huffman",
-                                                          "wgan.quantizer.num_levels=16"]),
-    ("qoda layerwise adaptive huffman 4 lv", QODA_DECK, ["wgan.quantizer.levels=adaptive", "wgan.quantizer.coder=huffman",
-                                                         "wgan.quantizer.num_levels=4"]),
-    ("qoda global adaptive huffman 16 lv", QODA_DECK, ["wgan.quantizer.type=global", "wgan.quantizer.levels=adaptive",
-                                                       "wgan.quantizer.coder=huffman", "wgan.quantizer.num_levels=16"]),
+    ("qoda layerwise uniform elias 16 lv", QODA_DECK, ["wgan.exchange.levels=uniform", "wgan.exchange.coder=elias",
+                                                       "wgan.exchange.num_levels=16"]),
+    ("qoda layerwise uniform elias 4 lv", QODA_DECK, ["wgan.exchange.levels=uniform", "wgan.exchange.coder=elias",
+                                                      "wgan.exchange.num_levels=4"]),
+    ("qoda layerwise adaptive huffman 16 lv", QODA_DECK, ["wgan.exchange.levels=adaptive", "wgan.exchange.coder=huffman",
+                                                          "wgan.exchange.num_levels=16"]),
+    ("qoda layerwise adaptive huffman 4 lv", QODA_DECK, ["wgan.exchange.levels=adaptive", "wgan.exchange.coder=huffman",
+                                                         "wgan.exchange.num_levels=4"]),
+    ("qoda global adaptive huffman 16 lv", QODA_DECK, ["wgan.exchange.quantizer=global", "wgan.exchange.levels=adaptive",
+                                                       "wgan.exchange.coder=huffman", "wgan.exchange.num_levels=16"]),
 ]
 
 

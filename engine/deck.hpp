@@ -80,9 +80,16 @@ class Schema {
   KeySpec* find(const std::string& key);
   const std::deque<KeySpec>& keys() const { return keys_; }
 
+  // A key (or a table, every key below it) that an older Saddle read: a deck that still sets it
+  // is refused with a message naming its new place ("wgan.quantizer.type" -> "wgan.exchange.quantizer").
+  void renamed(const std::string& old_key, const std::string& new_key) { renamed_[old_key] = new_key; }
+  // The new name of an old key ("" when `key` was never renamed); a table rename maps the rest of the path.
+  std::string new_name(const std::string& key) const;
+
  private:
   std::deque<KeySpec> keys_;
   std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::string> renamed_;
 };
 
 // A resolved deck: every declared key with its value (defaults filled in) and where it came from.

@@ -142,6 +142,10 @@ Config resolve(const Deck& deck, const Schema& schema) {
     if (!spec && v->is_table() &&
         std::any_of(all_keys.begin(), all_keys.end(), [prefix = key + "."](const std::string& k) { return k.rfind(prefix, 0) == 0; }))
       continue;
+    if (!spec && !schema.new_name(key).empty()) {
+      problems.push_back(impl.origin(key, *v) + ": '" + key + "' was renamed '" + schema.new_name(key) + "'");
+      continue;
+    }
     if (!spec && v->is_table()) {
       std::vector<std::string> tables;
       for (const auto& k : all_keys)

@@ -96,4 +96,14 @@ KeySpec* Schema::find(const std::string& key) {
   return it == index_.end() ? nullptr : &keys_[it->second];
 }
 
+std::string Schema::new_name(const std::string& key) const {
+  if (const auto it = renamed_.find(key); it != renamed_.end()) return it->second;
+  // The longest renamed table above the key.
+  for (auto dot = key.rfind('.'); dot != std::string::npos && dot > 0; dot = key.rfind('.', dot - 1)) {
+    if (const auto it = renamed_.find(key.substr(0, dot)); it != renamed_.end()) return it->second + key.substr(dot);
+    if (dot == 0) break;
+  }
+  return "";
+}
+
 }  // namespace saddle::engine

@@ -2,6 +2,7 @@
 // The options of engine::CompressedExchange and the one function that reads them from a
 // `[<workload>.exchange]` table of the deck (qoda and wgan declare its keys, each with its own
 // defaults and help).
+#include <cstdint>
 #include <string>
 
 #include "engine/deck.hpp"
@@ -26,10 +27,23 @@ struct QuantizerOptions {
   int adapt_every = 0;                       // rounds between refits of adaptive levels / Huffman tables; 0 = never
 };
 
-// The keys quantizer, precision, collective, levels, num_levels, norm, coder and adapt_every of
-// `table` ("wgan.exchange"), and exp_base and bucket_size where the workload declares them.
-// `quantised`: whether the workload's method exchanges quantised vectors at all (else compressed
-// is false).
+// The defaults that differ between the workloads that declare an exchange table.
+struct ExchangeDefaults {
+  std::string precision = "float32";  // of the unquantised allreduce
+  std::string quantizer = "none";
+  std::int64_t num_levels = 8, adapt_every = 50;
+  std::string note;  // prefixed to the quantiser keys' help ("qoda/qgenx: ")
+};
+
+// Declares the keys of `table` ("wgan.exchange"): precision, quantizer, collective, levels,
+// num_levels, norm, coder, adapt_every, exp_base, bucket_size; and the old `[<workload>.quantizer]`
+// table as renamed (its `type` is now `quantizer`).
+void declare_exchange_keys(Schema& s, const std::string& table, const ExchangeDefaults& d);
+// The combinations no exchange accepts (bucket with Huffman or non-uniform levels, refits that
+// never happen); with `quantised` (the method can quantise), also precision set beside a quantizer
+// and quantiser keys set beside quantizer = "none".
+void validate_exchange_keys(const Config& c, const std::string& table, bool quantised);
+// The options of `table`; `quantised` as above (else compressed is false).
 QuantizerOptions read_quantizer_options(const Config& c, const std::string& table, bool quantised);
 
 }  // namespace saddle::engine

@@ -54,7 +54,7 @@ class Qoda : public engine::Workload {
  public:
   void declare(engine::Schema& s) const override {
     s.string("qoda.algorithm").def(std::string("qoda")).one_of({"qoda", "optda", "qgenx", "eg", "gda"})
-        .help("qoda and qgenx exchange quantised vectors; optda, eg and gda exchange float64");
+        .help("qoda and qgenx exchange quantised vectors; optda, eg and gda allreduce in qoda.exchange.precision");
     s.string("qoda.problem.type").def(std::string("bilinear")).one_of({"bilinear", "quadratic"})
         .help("bilinear f = x'Ay + b'x + c'y, or quadratic F(z) = Mz + q with M + M' >= 0");
     s.string("qoda.problem.path").optional().help("HDF5 file with /A, /b, /c (bilinear) or /M, /q (quadratic); else generated");
@@ -71,19 +71,8 @@ class Qoda : public engine::Workload {
     s.real("qoda.problem.sigma").def(0.0).range(0, 1e6).help("noise level: E|U|^2 = sigma^2 (absolute) or sigma^2 |F|^2 (relative)");
     s.real("qoda.problem.start_scale").def(0.0).range(0, 1e6).help("X_1 ~ start_scale N(0, I); 0 starts at the origin");
 
-    s.string("qoda.quantizer.type").def(std::string("layerwise")).one_of({"none", "layerwise", "global", "bucket"})
-        .help("qoda/qgenx: layer-wise (per block), global (one level set) or bucketed min-max quantisation");
-    s.string("qoda.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"})
-        .help("level family; adaptive refits every adapt_every exchanges from statistics summed over ranks");
-    s.integer("qoda.quantizer.num_levels").def(std::int64_t{8}).range(2, 256)
-        .help("levels including 0 and 1 (indices 0..num_levels-1); bucket: steps + 1 (sent in ceil(log2) bits)");
-    s.string("qoda.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("block norm");
-    s.string("qoda.quantizer.coder").def(std::string("elias")).one_of({"elias", "huffman"})
-        .help("index code: Elias-gamma, or canonical Huffman fitted with the levels");
-    s.integer("qoda.quantizer.adapt_every").def(std::int64_t{50}).range(0, 1000000000)
-        .help("exchanges between refits of adaptive levels and Huffman tables (0 = never)");
-    s.real("qoda.quantizer.exp_base").def(0.5).range(1e-3, 0.999).help("p of the exponential levels p^(s - j)");
-    s.integer("qoda.quantizer.bucket_size").def(std::int64_t{1024}).range(1, 1 << 24).help("coordinates per bucket (bucket)");
+    // float64 wire format by default: the VI runs converge below float32's resolution.
+    engine::declare_exchange_keys(s, "qoda.exchange", {"float64", "layerwise", 8, 50, "qoda/qgenx: "});
 
     s.string("qoda.rates.schedule").def(std::string("constant")).one_of({"constant", "adaptive"}).help("step-size schedule");
     s.real("qoda.rates.gamma").def(0.1).range(0, 1e6).help("extrapolation step (adaptive: gamma_0)");
@@ -92,17 +81,12 @@ class Qoda : public engine::Workload {
   }
 
   void validate(const Config& c) const override {
-    const std::string alg = c.string("qoda.algorithm"), type = c.string("qoda.quantizer.type");
-    if (quantised_algorithm(alg) && type == "none")
-      throw c.error("qoda.quantizer.type", "'none' with algorithm '" + alg + "': use '" + (alg == "qoda" ? "optda" : "eg") + "' for the unquantised method");
-    if (type == "bucket") {
-      if (c.is_set("qoda.quantizer.levels") && c.string("qoda.quantizer.levels") != "uniform")
-        throw c.error("qoda.quantizer.levels", "the bucket scheme has uniform steps only");
-      if (c.string("qoda.quantizer.coder") == "huffman") throw c.error("qoda.quantizer.coder", "the bucket scheme sends fixed-width steps");
-    }
-    if (quantised_algorithm(alg) && type != "bucket" && c.integer("qoda.quantizer.adapt_every") == 0 &&
-        (c.string("qoda.quantizer.levels") == "adaptive" || c.string("qoda.quantizer.coder") == "huffman"))
-      throw c.error("qoda.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
+    const std::string alg = c.string("qoda.algorithm");
+    if (quantised_algorithm(alg) && c.string("qoda.exchange.quantizer") == "none")
+      throw c.error("qoda.exchange.quantizer", "'none' with algorithm '" + alg + "': use '" + (alg == "qoda" ? "optda" : "eg") + "' for the unquantised method");
+    if (quantised_algorithm(alg) && c.is_set("qoda.exchange.precision"))
+      throw c.error("qoda.exchange.precision", "applies to the unquantised algorithms (optda, eg, gda); '" + alg + "' sends quantised payloads");
+    engine::validate_exchange_keys(c, "qoda.exchange", quantised_algorithm(alg));
     if (c.string("qoda.rates.schedule") == "adaptive" && !(c.real("qoda.rates.q") > 0))
       throw c.error("qoda.rates.q", "must be in (0, 0.25] for adaptive rates");
     if (!(c.real("qoda.rates.eta") > 0)) throw c.error("qoda.rates.eta", "must be > 0");
@@ -146,9 +130,9 @@ class Qoda : public engine::Workload {
     const bool quantised = quantised_algorithm(algorithm_name_);
     std::vector<std::int64_t> offsets{0};
     for (auto b : problem_.blocks) offsets.push_back(offsets.back() + b);
-    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "qoda.quantizer", quantised),
+    exchange_ = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "qoda.exchange", quantised),
                                                              kernels::quant::block_layout(offsets), ctx.seed);
-    if (!quantised) ctx.log(algorithm_name_ + " exchanges float64 vectors; [qoda.quantizer] is not used");
+    if (!quantised) ctx.log(algorithm_name_ + " exchanges " + c.string("qoda.exchange.precision") + " vectors; the quantiser keys of [qoda.exchange] are not used");
 
     std::vector<double> x1(un, 0.0);
     const double start = c.real("qoda.problem.start_scale");

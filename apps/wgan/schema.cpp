@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/quantizer_options.hpp"
+
 namespace saddle::apps::wgan {
 
 namespace {
@@ -28,7 +30,7 @@ void declare_keys(engine::Schema& s) {
   s.string("wgan.critic.activation").def(std::string("leaky_relu")).one_of(kActivations).help("hidden activation of D (output: identity)");
   s.real("wgan.leaky_slope").def(0.2).range(0, 1).help("LeakyReLU slope for negative inputs");
   s.string("wgan.precision").def(std::string("float64")).one_of({"float64", "float32"})
-      .help("arithmetic of the networks; iterates, optimiser moments and exchanged gradients stay float64");
+      .help("arithmetic of the networks; iterates and optimiser moments stay float64 (the exchange's wire format: [wgan.exchange])");
   s.string("wgan.init").def(std::string("uniform_fan_in")).one_of({"uniform_fan_in", "he_normal", "xavier_uniform"}).help("weight initialisation");
   s.integer("wgan.batch").def(std::int64_t{64}).range(1, 1 << 20).help("minibatch per rank (global batch = ranks x batch)");
   s.real("wgan.lambda").def(10.0).range(0, 1e6).help("gradient-penalty weight");
@@ -41,13 +43,7 @@ void declare_keys(engine::Schema& s) {
   s.real("wgan.beta1").def(0.5).range(0, 0.999999).help("Adam first-moment decay");
   s.real("wgan.beta2").def(0.9).range(0, 0.999999).help("Adam second-moment decay");
   s.real("wgan.eps").def(1e-8).range(1e-300, 1).help("Adam epsilon");
-  s.string("wgan.quantizer.type").def(std::string("layerwise")).one_of({"none", "layerwise", "global", "bucket"})
-      .help("qoda: quantisation scheme; none = unquantised OptDA (float64 allreduce, the uncompressed baseline)");
-  s.string("wgan.quantizer.levels").def(std::string("uniform")).one_of({"uniform", "exponential", "adaptive"}).help("qoda: level family");
-  s.integer("wgan.quantizer.num_levels").def(std::int64_t{16}).range(2, 256).help("qoda: levels including 0 and 1");
-  s.string("wgan.quantizer.norm").def(std::string("l2")).one_of({"l2", "linf"}).help("qoda: block norm");
-  s.string("wgan.quantizer.coder").def(std::string("elias")).one_of({"elias", "huffman"}).help("qoda: index code");
-  s.integer("wgan.quantizer.adapt_every").def(std::int64_t{100}).range(0, 1000000000).help("qoda: exchanges between refits (0 = never)");
+  engine::declare_exchange_keys(s, "wgan.exchange", {"float32", "none", 16, 100, ""});
   s.string("wgan.rates.schedule").def(std::string("constant")).one_of({"constant", "adaptive"})
       .help("qoda: constant gamma and eta, or adaptive OptDA+ rates (eta_0 = each player's lr)");
   s.real("wgan.rates.gamma").optional().range(0, 10).help("qoda: the critic's extrapolation step gamma (adaptive: gamma_0); default wgan.lr");
@@ -86,14 +82,8 @@ void validate_keys(const engine::Config& c) {
     throw c.error("wgan.n_critic", "must be 1 with wgan.schedule = \"simultaneous\" (both players update at the same point)");
   if (!(c.real("wgan.lr") > 0)) throw c.error("wgan.lr", "must be > 0");
   if (c.has("wgan.lr_generator") && !(c.real("wgan.lr_generator") > 0)) throw c.error("wgan.lr_generator", "must be > 0");
-  if (c.string("wgan.optimizer") == "qoda" && c.integer("wgan.quantizer.adapt_every") == 0 &&
-      (c.string("wgan.quantizer.levels") == "adaptive" || c.string("wgan.quantizer.coder") == "huffman"))
-    throw c.error("wgan.quantizer.adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
-  if (c.string("wgan.quantizer.type") == "bucket" && c.string("wgan.quantizer.coder") == "huffman")
-    throw c.error("wgan.quantizer.coder", "the bucket scheme sends fixed-width steps");
+  engine::validate_exchange_keys(c, "wgan.exchange", true);
   if (c.string("wgan.optimizer") != "qoda") {
-    for (const std::string k : {"wgan.quantizer.type", "wgan.quantizer.levels", "wgan.quantizer.num_levels", "wgan.quantizer.coder"})
-      if (c.is_set(k)) throw c.error(k, "applies to wgan.optimizer = \"qoda\" only (the others exchange float64 gradients)");
     for (const std::string k : {"wgan.rates.schedule", "wgan.rates.gamma", "wgan.rates.gamma_generator", "wgan.rates.q"})
       if (c.is_set(k))
         throw c.error(k, "applies to wgan.optimizer = \"qoda\" only (the other optimisers take their steps from wgan.lr and wgan.lr_generator)");

@@ -1,8 +1,9 @@
 // wgan: Wasserstein-GAN training with gradient penalty as a min-max VI (docs/algorithms.md
 // section 3), data-parallel: every data replica draws its own minibatch (global batch = replicas
 // x wgan.batch) from counter-based streams (sampling.hpp) and the players' gradients are averaged
-// through engine::CompressedExchange (float64 allreduce, or layer-wise quantised for qoda, each
-// weight and bias tensor one layer), so every replica holds identical parameters.
+// through engine::CompressedExchange, whatever the optimiser ([wgan.exchange]: an allreduce in
+// float32, float16 or float64, or quantised with each weight and bias tensor one layer), so every
+// replica holds identical parameters.
 // Layer-parallel (parallel.layer = L > 1, or parallel.micro_batches = m > 1): G and D are each cut
 // into L contiguous groups of layers and run as an engine::Pipeline of m micro-batches. Layer
 // rank s holds G's stage s and D's stage L-1-s (a V: G's output and D's input share the last
@@ -126,8 +127,6 @@ class Wgan : public engine::Workload {
     if (c.string("wgan.precision") == "float32") n32_ = std::make_unique<Networks<float>>(gw_, ga, dw_, da, batch_, rows, g_range_, d_range_, slots);
     else n64_ = std::make_unique<Networks<double>>(gw_, ga, dw_, da, batch_, rows, g_range_, d_range_, slots);
     setup_players(c);
-    if (qoda_ && c.string("wgan.quantizer.type") == "none")
-      ctx.log("wgan: qoda with wgan.quantizer.type = \"none\" is unquantised OptDA (float64 allreduce); the other [wgan.quantizer] keys are not used");
     const std::int64_t params = layer_comm_.allreduce(gen_.size() + crit_.size(), engine::Op::Sum);
     ctx.log("wgan: G " + widths_text(gw_) + ", D " + widths_text(dw_) + ", " + std::to_string(params) + " parameters (" +
             c.string("wgan.precision") + "), global batch " + std::to_string(batch_ * data_comm_.size()) + ", " + optimizer_);
@@ -214,6 +213,9 @@ class Wgan : public engine::Workload {
     m.push_back({"bits_per_param", sums[1] > 0 ? 8.0 * sums[0] / sums[1] : 0.0});
     m.push_back({"bytes_total", sums[2]});
     m.push_back({"time_step", comm_.allreduce(compute_, engine::Op::Max)});
+    // Seconds inside the players' exchanges (quantise, encode, collective, decode, and waiting
+    // for the slowest rank), summed over the steps so far.
+    m.push_back({"time_exchange", comm_.allreduce(exchange_s_, engine::Op::Max)});
     // The least busy stage's share of the time inside the pipeline's training runs (1 - its
     // bubble and waits; 1 without a pipeline, so restarts across layouts keep one series).
     const double busy = piped_ && pipe_.run_seconds() > 0 ? pipe_.busy_seconds() / pipe_.run_seconds() : 1.0;
@@ -238,7 +240,7 @@ class Wgan : public engine::Workload {
     g.write_attr("eval", static_cast<std::int64_t>(eval_));
     g.write_attr("step_bytes", static_cast<std::int64_t>(step_bytes_));
     g.write_attr("step_coords", static_cast<std::int64_t>(step_coords_));
-    g.write("scalars", std::vector<double>{compute_});
+    g.write("scalars", std::vector<double>{compute_, exchange_s_});
     // Each replica's last loss values (their mean is the logged metric), written by its stage 0.
     double mine[2] = {last_w_, last_gp_};
     layer_comm_.allreduce(mine, 2, engine::Op::Sum);
@@ -258,7 +260,10 @@ class Wgan : public engine::Workload {
     eval_ = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("eval"));
     step_bytes_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_bytes"));
     step_coords_ = static_cast<std::uint64_t>(g.read_attr<std::int64_t>("step_coords"));
-    compute_ = g.read<double>("scalars").at(0);
+    const auto scalars = g.read<double>("scalars");
+    if (scalars.size() != 2) throw engine::InputError("checkpoint: " + g.path() + "/scalars must hold 2 values (training and exchange seconds)");
+    compute_ = scalars[0];
+    exchange_s_ = scalars[1];
     const auto mine = g.read_rows<double>("last_losses", data_comm_.rank(), 1);
     last_w_ = layer_comm_.rank() == 0 ? mine.at(0) : 0.0;
     last_gp_ = layer_comm_.rank() == 0 ? mine.at(1) : 0.0;
@@ -299,7 +304,7 @@ class Wgan : public engine::Workload {
     o.beta2 = c.real("wgan.beta2");
     o.eps = c.real("wgan.eps");
     const bool adaptive = c.string("wgan.rates.schedule") == "adaptive";
-    const engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.quantizer", qoda_);
+    const engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.exchange", true);
     const auto init = nn::parse_init(c.string("wgan.init"));
     const auto start = [&](Player& p, nn::ParameterAccess& net, std::vector<double> x0, double lr, const char* gamma_key, std::uint64_t salt,
                            const engine::StagePart& part) {
@@ -592,7 +597,9 @@ class Wgan : public engine::Workload {
   }
 
   void exchange(Player& p) {
+    const auto t0 = clock::now();
     step_bytes_ += p.exchange_grad();
+    exchange_s_ += seconds(t0);
     step_coords_ += static_cast<std::uint64_t>(p.size() * data_comm_.size());
   }
 
@@ -624,7 +631,7 @@ class Wgan : public engine::Workload {
   std::uint32_t eval_ = 0;
   std::int64_t fakes_ = 0;  // critic evaluations of this step whose generator samples are drawn
   std::uint32_t fake_first_ = 0;
-  double last_w_ = 0, last_gp_ = 0, compute_ = 0;
+  double last_w_ = 0, last_gp_ = 0, compute_ = 0, exchange_s_ = 0;
   std::int64_t steps_done_ = 0;
   std::uint64_t step_bytes_ = 0, step_coords_ = 0;
 };

@@ -5,7 +5,9 @@
 src=$(cd "$(dirname "$0")/../.." && pwd)
 source "$src/tests/cli/common.sh"
 for opt in gda qoda; do
-  msg=$(mpi 2 "$SADDLE" run "$src/inputs/wgan_ring.toml" run.name=\"diverged_$opt\" wgan.optimizer=\"$opt\" wgan.lr=5 \
+  exchange=wgan.exchange.precision=\"float64\"
+  [ "$opt" = qoda ] && exchange=wgan.exchange.quantizer=\"layerwise\"
+  msg=$(mpi 2 "$SADDLE" run "$src/inputs/wgan_ring.toml" run.name=\"diverged_$opt\" wgan.optimizer=\"$opt\" "$exchange" wgan.lr=5 \
         run.steps=300 run.log_every=100 wgan.eval_samples=50 -q 2>&1)
   rc=$?
   [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] || fail "$opt: exit $rc, expected a run failure: $msg"

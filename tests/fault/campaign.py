@@ -58,7 +58,7 @@ flush_interval = 0.05
 noise = "relative"
 sigma = 0.1
 blocks = [16, 16, 16, 16]
-[qoda.quantizer]
+[qoda.exchange]
 levels = "adaptive"
 coder = "huffman"
 adapt_every = 25

@@ -145,7 +145,7 @@ blocks = [6, 6, 6, 6]
 block_scales = [0.5, 1.0]
 noise = "relative"
 sigma = 0.2
-[qoda.quantizer]
+[qoda.exchange]
 levels = "adaptive"
 coder = "huffman"
 adapt_every = 25
@@ -240,7 +240,7 @@ TEST(QodaRun, UnquantisedRunsWithoutNoiseEqualASerialLoopAtAnyRankCount) {
 
 TEST(QodaRun, RestartEndsBitForBitEqual) {
   const std::string d = deck("restart", bilinear("qoda"));
-  const std::vector<std::string> over = {"run.steps=120", "run.checkpoint_every=50", "run.log_every=10", "qoda.quantizer.adapt_every=7",
+  const std::vector<std::string> over = {"run.steps=120", "run.checkpoint_every=50", "run.log_every=10", "qoda.exchange.adapt_every=7",
                                          "qoda.rates.schedule=adaptive", "qoda.rates.gamma=0.5", "qoda.rates.eta=0.5"};
   std::vector<std::string> args = {"run", d, "--quiet"};
   args.insert(args.end(), over.begin(), over.end());

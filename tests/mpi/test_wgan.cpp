@@ -1,6 +1,7 @@
 // The wgan workload at 1, 2 and 3 ranks: replicas hold bit-identical parameters with every
-// optimiser (float64 allreduce and quantised exchange) and with float32 networks, a restarted run
-// (float64 and float32 networks) ends bit for bit equal,
+// optimiser and every exchange (allreduce in float64, float32 or float16; layer-wise, global,
+// bucket quantisers; reduce-scatter) and with float32 networks, a restarted run ends bit for bit
+// equal (every exchange; float64 and float32 networks),
 // bad data files exit 2, and (1 rank) the ring deck learns the 8 modes.
 #include <gtest/gtest.h>
 
@@ -69,10 +70,11 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
       {"wgan.optimizer=\"adam\"", "wgan.precision=\"float32\""},
       {"wgan.optimizer=\"optimistic_adam\""},
       {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
-      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
-      {"wgan.optimizer=\"qoda\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma=0.1", "wgan.quantizer.levels=\"adaptive\"",
-       "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"},
-      {"wgan.optimizer=\"qoda\"", "wgan.quantizer.type=\"none\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05"}};
+      {"wgan.optimizer=\"qoda\"", "wgan.exchange.quantizer=\"layerwise\"", "wgan.exchange.levels=\"adaptive\"", "wgan.exchange.coder=\"huffman\"", "wgan.exchange.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma=0.1", "wgan.exchange.quantizer=\"layerwise\"",
+       "wgan.exchange.levels=\"adaptive\"",
+       "wgan.exchange.coder=\"huffman\"", "wgan.exchange.adapt_every=7"},
+      {"wgan.optimizer=\"qoda\"", "wgan.exchange.precision=\"float64\"", "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05"}};
   int n = 0;
   for (const auto& over : cases) {
     const std::string name = "replicas" + std::to_string(n++);
@@ -94,13 +96,89 @@ TEST(WganRun, ReplicasStayIdenticalWithEveryOptimiser) {
         for (std::size_t i = 0; i < gamma.size(); ++i) EXPECT_GE(gamma[i], read(out, "metrics/eta_generator")[i]) << all;
         for (double s : read(out, "metrics/swd_average")) EXPECT_TRUE(std::isfinite(s)) << all;
       }
-      if (all.find("none") != std::string::npos) {
-        EXPECT_EQ(bits.back(), 64.0) << "unquantised OptDA sends float64";
-      } else if (all.find("qoda") != std::string::npos) {
-        EXPECT_LT(bits.back(), 16.0) << "quantised exchange sends fewer bits than float64";
-      } else {
-        EXPECT_EQ(bits.back(), 64.0) << over[0];
+      if (all.find("layerwise") != std::string::npos) EXPECT_LT(bits.back(), 16.0) << "quantised exchange sends fewer bits than float32";
+      else if (all.find("float64") != std::string::npos) EXPECT_EQ(bits.back(), 64.0) << all;
+      else EXPECT_EQ(bits.back(), 32.0) << all << ": the default wire format is float32";
+    }
+    world().barrier();
+  }
+}
+
+// The exchanges of [wgan.exchange] and the bits per parameter each one sends (quantised: a bound).
+struct Exchange {
+  std::string name;
+  std::vector<std::string> overrides;
+  double bits;  // exactly, or (quantised) at most
+};
+const std::vector<Exchange> kExchanges = {
+    {"float64", {"wgan.exchange.precision=\"float64\""}, 64},
+    {"float32", {}, 32},
+    {"float16", {"wgan.exchange.precision=\"float16\""}, 16},
+    {"layerwise", {"wgan.exchange.quantizer=\"layerwise\"", "wgan.exchange.levels=\"adaptive\"", "wgan.exchange.coder=\"huffman\"", "wgan.exchange.num_levels=8",
+                   "wgan.exchange.adapt_every=5"}, 16},
+    {"global", {"wgan.exchange.quantizer=\"global\"", "wgan.exchange.levels=\"exponential\""}, 16},
+    {"bucket", {"wgan.exchange.quantizer=\"bucket\"", "wgan.exchange.num_levels=16", "wgan.exchange.bucket_size=64"}, 16},
+    {"layerwise_rs", {"wgan.exchange.quantizer=\"layerwise\"", "wgan.exchange.collective=\"reduce_scatter\"", "wgan.exchange.levels=\"adaptive\"",
+                      "wgan.exchange.adapt_every=5"}, 32},
+};
+// The optimiser named by an override `wgan.optimizer="adam"`.
+std::string optimiser(const std::vector<std::string>& overrides) { return overrides[0].substr(16, overrides[0].size() - 17); }
+const std::vector<std::vector<std::string>> kEveryOptimiser = {
+    {"wgan.optimizer=\"gda\""},
+    {"wgan.optimizer=\"adam\""},
+    {"wgan.optimizer=\"optimistic_adam\""},
+    {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"},
+    {"wgan.optimizer=\"qoda\""},
+};
+
+// Every optimiser with every exchange: replicas hold identical parameters, the metrics are
+// finite and the wire carries the format's bits; on one rank nothing is sent, so the unquantised
+// wire formats leave the run bit for bit as float64's.
+TEST(WganRun, EveryOptimiserWithEveryExchange) {
+  for (const auto& opt : kEveryOptimiser)
+    for (const auto& ex : kExchanges) {
+      const std::string name = "matrix_" + optimiser(opt) + "_" + ex.name;
+      std::vector<std::string> args = {"run", deck(name), "--quiet", "run.steps=20"};
+      args.insert(args.end(), opt.begin(), opt.end());
+      args.insert(args.end(), ex.overrides.begin(), ex.overrides.end());
+      ASSERT_EQ(run(args), kExitDone) << name;
+      if (world().is_root()) {
+        const std::string out = dir() + "/out/" + name + ".h5";
+        for (double v : read(out, "metrics/replica_spread")) EXPECT_EQ(v, 0.0) << name;
+        for (double v : read(out, "metrics/swd")) EXPECT_TRUE(std::isfinite(v)) << name;
+        const double bits = read(out, "metrics/bits_per_param").back();
+        if (ex.name.rfind("float", 0) == 0) EXPECT_EQ(bits, ex.bits) << name;
+        else EXPECT_LT(bits, ex.bits) << name;
+        EXPECT_GT(bits, 0.0) << name;
+        if (world().size() == 1 && ex.name.rfind("float", 0) == 0 && ex.name != "float64") {
+          const std::string ref = dir() + "/out/matrix_" + optimiser(opt) + "_float64.h5";
+          for (const char* k : {"result/generator_params", "result/critic_params"}) EXPECT_EQ(read(out, k), read(ref, k)) << name << " " << k;
+        }
       }
+      world().barrier();
+    }
+}
+
+// A checkpoint of every exchange (each with another optimiser) restarts bit for bit.
+TEST(WganRun, EveryExchangeRestartsBitForBit) {
+  for (std::size_t i = 0; i < kExchanges.size(); ++i) {
+    const auto& ex = kExchanges[i];
+    const auto& opt = kEveryOptimiser[i % kEveryOptimiser.size()];
+    const std::string name = "restart_ex_" + ex.name;
+    std::vector<std::string> args = {"run", deck(name), "--quiet", "run.steps=30", "run.checkpoint_every=10"};
+    args.insert(args.end(), opt.begin(), opt.end());
+    args.insert(args.end(), ex.overrides.begin(), ex.overrides.end());
+    ASSERT_EQ(run(args), kExitDone) << name;
+    const std::string out = dir() + "/out/" + name + ".h5", straight = dir() + "/out/" + name + "_straight.h5";
+    if (world().is_root()) {
+      fs::copy_file(out, straight, fs::copy_options::overwrite_existing);
+      fs::remove(dir() + "/out/" + name + ".ckpt/step_20.h5");
+    }
+    world().barrier();
+    ASSERT_EQ(run(args), kExitDone) << name;
+    if (world().is_root()) {
+      for (const char* k : {"result/generator_params", "result/critic_params", "metrics/swd", "metrics/bytes_total", "metrics/bits_per_param"})
+        EXPECT_EQ(read(out, k), read(straight, k)) << name << " " << k;
     }
     world().barrier();
   }
@@ -113,7 +191,9 @@ TEST(WganRun, RestartEndsBitForBitEqual) {
     const std::string d = deck(name, "optimizer = \"" + opt.substr(0, 4) + "\"\n" + (opt == "adam_float32" ? "precision = \"float32\"\n" : ""));
     std::vector<std::string> args = {"run", d, "--quiet", "run.steps=50", "run.checkpoint_every=20"};
     if (qoda) {
-      for (const char* o : {"wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=7"}) args.push_back(o);
+      for (const char* o : {"wgan.exchange.quantizer=\"layerwise\"", "wgan.exchange.levels=\"adaptive\"", "wgan.exchange.coder=\"huffman\"",
+                            "wgan.exchange.adapt_every=7"})
+        args.push_back(o);
     }
     if (opt == "qoda_adaptive")
       for (const char* o : {"wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05", "wgan.rates.gamma_generator=0.2"}) args.push_back(o);

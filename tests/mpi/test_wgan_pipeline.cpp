@@ -57,17 +57,19 @@ struct Optimiser {
   std::string name;
   std::vector<std::string> overrides;
 };
+// The unquantised ones allreduce in float64: the float32 wire format would round gradients that
+// agree to 1e-15 to floats that may differ in their last bit (compared across layouts below).
 const std::vector<Optimiser> kOptimisers = {
-    {"gda", {"wgan.optimizer=\"gda\""}},
+    {"gda", {"wgan.optimizer=\"gda\"", "wgan.exchange.precision=\"float64\""}},
     // Adam divides by sqrt(v) + eps: on a coordinate whose gradient is about eps, the rounding of
     // the gradient (micro-batches change the summation order) is amplified by lr / eps (1e5 at
     // the default 1e-8); eps = 1e-6 keeps that inside the tolerance. gda, eg and qoda show that
     // the gradients themselves agree to the last bits.
-    {"adam", {"wgan.optimizer=\"adam\"", "wgan.eps=1e-6"}},
-    {"oadam", {"wgan.optimizer=\"optimistic_adam\"", "wgan.eps=1e-6"}},
-    {"eg", {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1"}},
-    {"qoda", {"wgan.optimizer=\"qoda\""}},
-    {"qoda_adaptive", {"wgan.optimizer=\"qoda\"", "wgan.quantizer.levels=\"adaptive\"", "wgan.quantizer.coder=\"huffman\"", "wgan.quantizer.adapt_every=1",
+    {"adam", {"wgan.optimizer=\"adam\"", "wgan.eps=1e-6", "wgan.exchange.precision=\"float64\""}},
+    {"oadam", {"wgan.optimizer=\"optimistic_adam\"", "wgan.eps=1e-6", "wgan.exchange.precision=\"float64\""}},
+    {"eg", {"wgan.optimizer=\"extragradient\"", "wgan.schedule=\"simultaneous\"", "wgan.n_critic=1", "wgan.exchange.precision=\"float64\""}},
+    {"qoda", {"wgan.optimizer=\"qoda\"", "wgan.exchange.quantizer=\"layerwise\""}},
+    {"qoda_adaptive", {"wgan.optimizer=\"qoda\"", "wgan.exchange.quantizer=\"layerwise\"", "wgan.exchange.levels=\"adaptive\"", "wgan.exchange.coder=\"huffman\"", "wgan.exchange.adapt_every=1",
                        "wgan.rates.schedule=\"adaptive\"", "wgan.lr=0.05"}},
 };
 

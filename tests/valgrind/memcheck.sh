@@ -22,7 +22,7 @@ deck_of() {
   case $1 in
     selftest) echo "$src/inputs/selftest.toml run.steps=20 run.checkpoint_every=10 selftest.n=1000" ;;
     ksvd) echo "$src/inputs/ksvd_sne_blobs.toml ksvd.data.n=120 ksvd.data.test_points=10" ;;
-    qoda) echo "$src/inputs/qoda_layers.toml run.steps=20 qoda.problem.dim=48 qoda.problem.blocks=[16,4,16,4,8] qoda.quantizer.adapt_every=5" ;;
+    qoda) echo "$src/inputs/qoda_layers.toml run.steps=20 qoda.problem.dim=48 qoda.problem.blocks=[16,4,16,4,8] qoda.exchange.adapt_every=5" ;;
     wgan) echo "$src/inputs/wgan_ring.toml run.steps=6 run.log_every=3 wgan.eval_samples=100 wgan.batch=16" ;;
     # One stage with 4 micro-batches in 1f1b slots (the pipeline's code paths on one rank).
     wgan_pipeline) echo "$src/inputs/wgan_ring.toml run.steps=4 run.log_every=2 wgan.eval_samples=100 wgan.batch=16 parallel.micro_batches=4" ;;

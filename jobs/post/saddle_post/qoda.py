@@ -23,14 +23,14 @@ def load(path):
     with runfile.reading_workload(path, "qoda", "result/x_last") as f:
         step, metrics = runfile.metrics(f)
         q = runfile.table(f, runfile.deck(f), "qoda")
-        qz = runfile.table(f, q, "quantizer")
+        qz = runfile.table(f, q, "exchange")
         levels = {k: runfile.dataset(f, f"result/levels/{k}", (None,)) for k in runfile.members(f, "result/levels", {})}
     if not metrics.keys() & {"distance", "residual_last"}:
         raise runfile.RunFileError(path, "qoda run file without /metrics/distance or /metrics/residual_last")
     alg = q.get("algorithm", "qoda")
     label = alg
     if alg in ("qoda", "qgenx"):
-        label += f" {qz.get('type')} {qz.get('levels')} {qz.get('coder')} {qz.get('num_levels')} lv"
+        label += f" {qz.get('quantizer', 'layerwise')} {qz.get('levels')} {qz.get('coder')} {qz.get('num_levels')} lv"
     if "bits_per_coord" in metrics and len(step) > 1:
         label += f" ({np.mean(metrics['bits_per_coord'][1:]):.2f} bits/coord)"
     return label, step, metrics, levels
