@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/error.hpp"
+#include "engine/half.hpp"
 
 namespace saddle::engine {
 
@@ -57,6 +58,28 @@ void Comm::bcast(std::string& s, int root) const {
   std::vector<char> buf(s.begin(), s.end());
   bcast(buf, root);
   s.assign(buf.begin(), buf.end());
+}
+
+namespace {
+// MPI user function of allreduce_half_sum: inout[i] = half(float(in[i]) + float(inout[i])).
+void half_sum(void* in, void* inout, int* len, MPI_Datatype*) {
+  const auto* a = static_cast<const std::uint16_t*>(in);
+  auto* b = static_cast<std::uint16_t*>(inout);
+  for (int i = 0; i < *len; ++i) b[i] = half_add(a[i], b[i]);
+}
+}  // namespace
+
+MPI_Op Comm::make_half_sum_op() {
+  MPI_Op op;
+  MPI_Op_create(&half_sum, /*commute=*/1, &op);
+  return op;
+}
+
+void Comm::allreduce_half_sum(std::uint16_t* data, std::size_t n) const {
+  // Created and freed per call (both local operations), so no op outlives MPI_Finalize.
+  MPI_Op op = make_half_sum_op();
+  MPI_Allreduce(MPI_IN_PLACE, data, checked_count(n), MPI_UINT16_T, op, raw());
+  MPI_Op_free(&op);
 }
 
 std::int64_t Comm::exscan_sum(std::int64_t value) const {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -22,6 +23,7 @@ MPI_Datatype mpi_type() {
   else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
   else if constexpr (std::is_same_v<T, std::int32_t>) return MPI_INT32_T;
   else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return MPI_UINT16_T;  // IEEE halves (engine/half.hpp)
   else if constexpr (std::is_same_v<T, std::uint32_t>) return MPI_UINT32_T;
   else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
   else if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, std::byte> || std::is_same_v<T, char>)
@@ -95,6 +97,24 @@ class Comm {
     allreduce(v.data(), v.span(), op);
   }
 
+  // In place: the elementwise sum of IEEE half values (engine/half.hpp) over ranks, by a
+  // commutative MPI user-defined op that widens each pair to float, adds in float and rounds the
+  // sum back to half (ties to even; overflow gives inf), as fp16 sums of NCCL and gloo do. The op
+  // is commutative, so every rank receives the same bits (as with MPI_SUM).
+  void allreduce_half_sum(std::uint16_t* data, std::size_t n) const;
+  // The op of allreduce_half_sum, for its non-blocking form (the caller frees it with MPI_Op_free
+  // once the operations using it are complete).
+  static MPI_Op make_half_sum_op();
+
+  // Non-blocking in-place sum over ranks of n elements (float, double; or IEEE halves with
+  // `op` = make_half_sum_op()); complete the request with MPI_Test/MPI_Wait.
+  template <class T>
+  MPI_Request iallreduce_sum(T* data, std::size_t n, MPI_Op op = MPI_SUM) const {
+    MPI_Request request;
+    MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(n), mpi_type<T>(), op, raw(), &request);
+    return request;
+  }
+
   // Exclusive prefix sum (rank 0 gets 0): the global offset of this rank's rows.
   std::int64_t exscan_sum(std::int64_t value) const;
 
@@ -137,6 +157,43 @@ class Comm {
     std::vector<T> out(static_cast<std::size_t>(size_));
     MPI_Allgather(&value, 1, mpi_type<T>(), out.data(), 1, mpi_type<T>(), raw());
     return out;
+  }
+
+  // --- all to all of uneven contributions ---
+  // This rank sends send_counts[r] elements to rank r (data holds them concatenated in rank
+  // order); returns what every rank sent to this one, concatenated in rank order, and each
+  // sender's element count in `recv_counts` when given. Counts travel first (MPI_Alltoall), then
+  // MPI_Alltoallv moves the data; element types as allgatherv.
+  template <class T>
+  std::vector<T> alltoallv(const T* data, const std::vector<std::size_t>& send_counts, std::vector<std::size_t>* recv_counts = nullptr) const {
+    static_assert(std::is_trivially_copyable_v<T>, "alltoallv copies elements bitwise");
+    constexpr bool typed = std::is_arithmetic_v<T> || std::is_same_v<T, std::byte>;
+    constexpr std::uint64_t unit = typed ? 1 : sizeof(T);
+    if (send_counts.size() != static_cast<std::size_t>(size_)) throw std::invalid_argument("engine::Comm::alltoallv: one count per rank expected");
+    std::vector<std::uint64_t> out_n(send_counts.begin(), send_counts.end()), in_n(send_counts.size());
+    MPI_Alltoall(out_n.data(), 1, MPI_UINT64_T, in_n.data(), 1, MPI_UINT64_T, raw());
+    std::vector<int> scounts(out_n.size()), sdispls(out_n.size()), rcounts(in_n.size()), rdispls(in_n.size());
+    std::uint64_t sent = 0, total = 0;
+    for (std::size_t r = 0; r < out_n.size(); ++r) {
+      sdispls[r] = checked_count(sent * unit);
+      scounts[r] = checked_count(out_n[r] * unit);
+      sent += out_n[r];
+      rdispls[r] = checked_count(total * unit);
+      rcounts[r] = checked_count(in_n[r] * unit);
+      total += in_n[r];
+    }
+    checked_count(sent * unit);
+    checked_count(total * unit);
+    if (recv_counts) recv_counts->assign(in_n.begin(), in_n.end());
+    std::vector<T> out(total);
+    MPI_Datatype type = MPI_BYTE;
+    if constexpr (typed) type = mpi_type<T>();
+    MPI_Alltoallv(data, scounts.data(), sdispls.data(), type, out.data(), rcounts.data(), rdispls.data(), type, raw());
+    return out;
+  }
+  template <class T>
+  std::vector<T> alltoallv(const std::vector<T>& v, const std::vector<std::size_t>& send_counts, std::vector<std::size_t>* recv_counts = nullptr) const {
+    return alltoallv(v.data(), send_counts, recv_counts);
   }
 
   // --- point to point ---

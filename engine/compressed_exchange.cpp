@@ -1,11 +1,13 @@
 #include "engine/compressed_exchange.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include "engine/error.hpp"
+#include "engine/half.hpp"
 #include "engine/pipeline.hpp"
 
 namespace saddle::engine {
@@ -19,7 +21,8 @@ double since(clock_type::time_point t0) { return std::chrono::duration<double>(c
 
 CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions& o, const q::Layout& layout,
                                        std::uint64_t seed, StagePart part)
-    : comm_(comm), part_(std::move(part)), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets), rng_(seed, "quantize") {
+    : comm_(comm), part_(std::move(part)), opt_(o), compressed_(o.compressed), n_(layout.n()), layers_(layout.offsets),
+      rng_(seed, "quantize"), requant_rng_(seed, "requantize") {
   stats_.layer_error_sq.assign(layout.blocks(), 0.0);
   stats_.layer_norm_sq.assign(layout.blocks(), 0.0);
   if (!compressed_) return;
@@ -38,6 +41,40 @@ CompressedExchange::CompressedExchange(const Comm& comm, const QuantizerOptions&
       if (firsts[r] < part_.offset) first_type_ += counts[r];
     }
   }
+  const int K = comm_.size();
+  reduce_scatter_ = o.collective == ExchangeCollective::ReduceScatter && K > 1;
+  if (!reduce_scatter_) return;
+  // Segments: balanced cuts of the coordinates, or of the buckets (so that every bucket, keyed by
+  // its place in the part, lies in one segment and rounds as it would whole).
+  const bool bucket = cb_.scheme == q::Scheme::Bucket;
+  const std::int64_t units = bucket ? cb_.buckets() : n_;
+  for (int j = 0; j <= K; ++j) {
+    const std::int64_t b = j == K ? units : block_rows(units, j, K).begin;
+    seg_.push_back(bucket ? std::min(n_, b * cb_.bucket) : b);
+  }
+  // Each segment's pieces: the codebook's blocks intersected with it, each keeping its type.
+  for (int j = 0; j < K; ++j) {
+    const std::int64_t a = seg_[static_cast<std::size_t>(j)], b = seg_[static_cast<std::size_t>(j) + 1];
+    q::Layout l;
+    l.ntypes = cb_.layout.ntypes;
+    for (std::size_t m = 0; m < cb_.layout.blocks(); ++m) {
+      const std::int64_t lo = std::max(a, cb_.layout.offsets[m]), hi = std::min(b, cb_.layout.offsets[m + 1]);
+      if (lo >= hi) continue;
+      l.offsets.push_back(hi - a);
+      l.types.push_back(cb_.layout.types[m]);
+    }
+    seg_layout_.push_back(std::move(l));
+  }
+  seg_q_.resize(static_cast<std::size_t>(K));
+}
+
+const q::Codebook& CompressedExchange::segment_codebook(int j) {
+  if (seg_cb_stale_) {
+    seg_cb_ = cb_;
+    seg_cb_stale_ = false;
+  }
+  seg_cb_.layout = seg_layout_[static_cast<std::size_t>(j)];
+  return seg_cb_;
 }
 
 // Per-type statistics of this rank's normalised coordinates, summed over ranks, refit the levels
@@ -47,41 +84,202 @@ void CompressedExchange::refit(const double* v) {
   std::vector<double> flat;
   for (const auto& s : stats) flat.insert(flat.end(), s.begin(), s.end());
   comm_.allreduce(flat, Op::Sum);
-  stats_.bytes_total += static_cast<std::uint64_t>(comm_.size()) * flat.size() * sizeof(double);
+  const auto K = static_cast<std::uint64_t>(comm_.size());
+  stats_.bytes_total += K * flat.size() * sizeof(double);
+  stats_.received_bytes += 2 * (K - 1) * flat.size() * sizeof(double) / K;
   const std::size_t per = hist_->empty_stats().size();
   for (std::size_t t = 0; t < stats.size(); ++t)
     stats[t].assign(flat.begin() + static_cast<std::ptrdiff_t>(t * per), flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * per));
   q::refit_codebook(cb_, *hist_, stats, adaptive_, huffman_);
+  seg_cb_stale_ = true;
+}
+
+void CompressedExchange::maybe_refit(const double* v, std::uint32_t round) {
+  if (!(adaptive_ || huffman_) || opt_.adapt_every <= 0 || round % static_cast<std::uint32_t>(opt_.adapt_every) != 0) return;
+  bool finite = true;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) finite &= std::isfinite(v[i]);
+  if (!comm_.allreduce(static_cast<int>(finite), Op::Min)) throw std::invalid_argument("non-finite operator value before a refit");
+  refit(v);
 }
 
 void CompressedExchange::exchange(const double* v, double* avg, double* own, std::uint32_t round) {
+  const auto t0 = clock_type::now();
+  stats_.received_bytes = 0;
+  if (!compressed_) exchange_plain(v, avg, own);
+  else if (reduce_scatter_) exchange_reduce_scatter(v, avg, own, round);
+  else exchange_allgather(v, avg, own, round);
+  stats_.exposed += since(t0);
+}
+
+namespace {
+std::size_t wire_bytes(WirePrecision p) {
+  return p == WirePrecision::Float64 ? sizeof(double) : p == WirePrecision::Float32 ? sizeof(float) : sizeof(std::uint16_t);
+}
+}  // namespace
+
+void CompressedExchange::to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi) {
+  const double K = comm_.size();
+  const auto b = static_cast<std::size_t>(lo), e = static_cast<std::size_t>(hi);
+  if (opt_.precision == WirePrecision::Float64) {
+    std::copy(v + b, v + e, own + b);
+  } else if (opt_.precision == WirePrecision::Float32) {
+    wire32_.resize(static_cast<std::size_t>(n_));
+    for (std::size_t i = b; i < e; ++i) {
+      wire32_[i] = static_cast<float>(v[i]);
+      own[i] = static_cast<double>(wire32_[i]);
+    }
+  } else {
+    wire16_.resize(static_cast<std::size_t>(n_));
+    for (std::size_t i = b; i < e; ++i) {
+      wire16_[i] = half_from_double(v[i] / K);
+      own[i] = half_to_double(wire16_[i]) * K;  // exact: 11 significant bits times an int
+    }
+  }
+}
+
+// avg: float64 sums in place; float32 and float16 sums in the wire buffers, read back here.
+void CompressedExchange::exchange_plain(const double* v, double* avg, double* own) {
   const int K = comm_.size();
   const auto n = static_cast<std::size_t>(n_);
-  if (!compressed_) {
-    const auto t0 = clock_type::now();
-    // Summed in place in avg (one rank: a copy and nothing else; x / 1 == x, so no division).
+  const auto t0 = clock_type::now();
+  const std::size_t bytes = wire_bytes(opt_.precision);
+  if (K == 1) {
+    // Nothing on the wire, nothing rounded (x / 1 == x, so no division either).
     std::copy(v, v + n, avg);
-    if (K > 1) {
-      comm_.allreduce(avg, n, Op::Sum);
-      for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
-    }
     std::copy(v, v + n, own);
-    stats_.exchange += since(t0);
-    stats_.round_bytes = static_cast<std::uint64_t>(K) * n * sizeof(double);
-    stats_.bytes_total += stats_.round_bytes;
+  } else {
+    if (opt_.precision == WirePrecision::Float64) std::copy(v, v + n, avg);
+    to_wire(v, own, 0, n_);
+    if (opt_.precision == WirePrecision::Float64) comm_.allreduce(avg, n, Op::Sum);
+    else if (opt_.precision == WirePrecision::Float32) comm_.allreduce(wire32_.data(), n, Op::Sum);
+    else comm_.allreduce_half_sum(wire16_.data(), n);
+    for (std::size_t i = 0; i < n; ++i)
+      avg[i] = opt_.precision == WirePrecision::Float64 ? avg[i] / K
+               : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
+                                                           : half_to_double(wire16_[i]);
+  }
+  stats_.exchange += since(t0);
+  const auto Ku = static_cast<std::uint64_t>(K);
+  stats_.round_bytes = Ku * n * bytes;
+  stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
+  stats_.bytes_total += stats_.round_bytes;
+}
+
+void CompressedExchange::begin(std::uint32_t round) {
+  round_ = round;
+  overlapping_ = !compressed_ && comm_.size() > 1;
+  posted_.clear();
+  requests_.clear();
+  if (!overlapping_) return;
+  const auto n = static_cast<std::size_t>(n_);
+  own_wire_.resize(n);
+  // float64 is summed in a buffer of its own, so that avg stays free until finish.
+  if (opt_.precision == WirePrecision::Float64) wire64_.resize(n);
+  // A user op is a local object: created per round, freed once its operations are complete.
+  if (opt_.precision == WirePrecision::Float16) half_op_ = Comm::make_half_sum_op();
+}
+
+void CompressedExchange::start(const double* v, std::int64_t lo, std::int64_t hi) {
+  if (opt_.precision == WirePrecision::Float64) std::copy(v + lo, v + hi, wire64_.begin() + lo);
+  to_wire(v, own_wire_.data(), lo, hi);
+  const auto len = static_cast<std::size_t>(hi - lo);
+  if (opt_.precision == WirePrecision::Float64) requests_.push_back(comm_.iallreduce_sum(wire64_.data() + lo, len));
+  else if (opt_.precision == WirePrecision::Float32) requests_.push_back(comm_.iallreduce_sum(wire32_.data() + lo, len));
+  else requests_.push_back(comm_.iallreduce_sum(wire16_.data() + lo, len, half_op_));
+  posted_.emplace_back(lo, hi);
+}
+
+void CompressedExchange::post(const double* v, std::int64_t lo, std::int64_t hi) {
+  if (!overlapping_ || hi <= lo) return;
+  const auto t0 = clock_type::now();
+  start(v, lo, hi);
+  // Drive the transfers in flight (MPI progresses non-blocking collectives inside MPI calls).
+  int done = 0;
+  MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE);
+  const double dt = since(t0);
+  stats_.exchange += dt;
+  stats_.exposed += dt;
+}
+
+void CompressedExchange::finish(const double* v, double* avg, double* own) {
+  if (!overlapping_) {
+    exchange(v, avg, own, round_);
     return;
   }
+  overlapping_ = false;
+  const auto t0 = clock_type::now();
+  stats_.received_bytes = 0;
+  // The ranges never posted, in order (every rank posted the same ranges).
+  auto posted = posted_;
+  std::sort(posted.begin(), posted.end());
+  std::int64_t at = 0;
+  for (const auto& [lo, hi] : posted) {
+    if (lo < at) throw std::logic_error("CompressedExchange::post: overlapping ranges");
+    if (lo > at) start(v, at, lo);
+    at = hi;
+  }
+  if (at < n_) start(v, at, n_);
+  MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+  requests_.clear();
+  if (half_op_ != MPI_OP_NULL) MPI_Op_free(&half_op_);
+  const auto n = static_cast<std::size_t>(n_);
+  const double K = comm_.size();
+  std::copy(own_wire_.begin(), own_wire_.end(), own);
+  for (std::size_t i = 0; i < n; ++i)
+    avg[i] = opt_.precision == WirePrecision::Float64 ? wire64_[i] / K
+             : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
+                                                         : half_to_double(wire16_[i]);
+  const auto Ku = static_cast<std::uint64_t>(comm_.size());
+  const std::size_t bytes = wire_bytes(opt_.precision);
+  stats_.round_bytes = Ku * n * bytes;
+  stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
+  stats_.bytes_total += stats_.round_bytes;
+  const double dt = since(t0);
+  stats_.exchange += dt;
+  stats_.exposed += dt;
+}
+
+namespace {
+// The message of a rank that could not quantise: the quantiser names coordinates of the block or
+// segment it was given, so a non-finite value is named by its index in the caller's vector.
+std::string quantise_failure(const std::invalid_argument& e, const double* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return "quantize: non-finite value " + std::to_string(v[i]) + " at coordinate " + std::to_string(i);
+  return e.what();
+}
+
+[[noreturn]] void throw_failed_rank(int k, int me, const std::string& failure, const std::string& others) {
+  throw CollectiveError(k == me && !failure.empty() ? failure + " (rank " + std::to_string(k) + ")" : "rank " + std::to_string(k) + " " + others,
+                        kExitFailure, k);
+}
+
+const char* const kCouldNotQuantise = "could not quantise its vector (non-finite values: the iteration diverged)";
+}  // namespace
+
+void CompressedExchange::layer_errors(const double* v, const double* own) {
+  stats_.error_sq = stats_.norm_sq = 0;
+  for (std::size_t m = 0; m + 1 < layers_.size(); ++m) {
+    double e = 0, s = 0;
+    for (auto i = static_cast<std::size_t>(layers_[m]); i < static_cast<std::size_t>(layers_[m + 1]); ++i) {
+      e += (own[i] - v[i]) * (own[i] - v[i]);
+      s += v[i] * v[i];
+    }
+    stats_.layer_error_sq[m] = e;
+    stats_.layer_norm_sq[m] = s;
+    stats_.error_sq += e;
+    stats_.norm_sq += s;
+  }
+}
+
+void CompressedExchange::exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round) {
+  const int K = comm_.size();
+  const auto n = static_cast<std::size_t>(n_);
   // A rank whose vector cannot be quantised sends an empty payload, so every rank learns of it
   // from the gather instead of waiting for it in a collective.
   std::string failure;
   payload_.clear();
   try {
-    if ((adaptive_ || huffman_) && opt_.adapt_every > 0 && round % static_cast<std::uint32_t>(opt_.adapt_every) == 0) {
-      bool finite = true;
-      for (std::size_t i = 0; i < n; ++i) finite &= std::isfinite(v[i]);
-      if (!comm_.allreduce(static_cast<int>(finite), Op::Min)) throw std::invalid_argument("non-finite operator value before a refit");
-      refit(v);
-    }
+    maybe_refit(v, round);
     auto t0 = clock_type::now();
     q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, static_cast<std::uint64_t>(part_.offset));
     stats_.quantize += since(t0);
@@ -97,10 +295,7 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
   const std::vector<std::uint8_t> all = comm_.allgatherv(payload_, &counts);
   stats_.exchange += since(t0);
   for (int k = 0; k < K; ++k)
-    if (counts[static_cast<std::size_t>(k)] == 0)
-      throw CollectiveError(k == comm_.rank() && !failure.empty() ? failure + " (rank " + std::to_string(k) + ")"
-                                                                  : "rank " + std::to_string(k) + " could not quantise its vector (non-finite values: the iteration diverged)",
-                            kExitFailure, k);
+    if (counts[static_cast<std::size_t>(k)] == 0) throw_failed_rank(k, comm_.rank(), failure, kCouldNotQuantise);
   t0 = clock_type::now();
   std::size_t offset = 0;
   stats_.round_bytes = 0;
@@ -119,19 +314,119 @@ void CompressedExchange::exchange(const double* v, double* avg, double* own, std
   for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
   q::dequantize(mine_, cb_, own);
   stats_.decode += since(t0);
-  stats_.error_sq = stats_.norm_sq = 0;
-  for (std::size_t m = 0; m + 1 < layers_.size(); ++m) {
-    double e = 0, s = 0;
-    for (auto i = static_cast<std::size_t>(layers_[m]); i < static_cast<std::size_t>(layers_[m + 1]); ++i) {
-      e += (own[i] - v[i]) * (own[i] - v[i]);
-      s += v[i] * v[i];
-    }
-    stats_.layer_error_sq[m] = e;
-    stats_.layer_norm_sq[m] = s;
-    stats_.error_sq += e;
-    stats_.norm_sq += s;
-  }
+  stats_.received_bytes += stats_.round_bytes - counts[static_cast<std::size_t>(comm_.rank())];
+  layer_errors(v, own);
   stats_.expected_sq = q::exact_variance(v, cb_);
+  stats_.requant_error_sq = stats_.requant_expected_sq = 0;
+  stats_.avg_expected_sq = (K > 1 ? comm_.allreduce(stats_.expected_sq, Op::Sum) : stats_.expected_sq) / (static_cast<double>(K) * K);
+  stats_.bytes_total += stats_.round_bytes;
+}
+
+void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, double* own, std::uint32_t round) {
+  const int K = comm_.size(), me = comm_.rank();
+  const auto n = static_cast<std::size_t>(n_);
+  const auto seg = [&](int j) { return static_cast<std::size_t>(seg_[static_cast<std::size_t>(j)]); };
+  // Phase 1: every segment of this rank's vector quantised and encoded, segment j's payload for
+  // rank j. A rank that cannot quantise sends no bytes to anyone, so every rank learns of it from
+  // the alltoallv's counts.
+  std::string failure;
+  payload_.clear();
+  std::vector<std::size_t> send_counts(static_cast<std::size_t>(K), 0);
+  try {
+    maybe_refit(v, round);
+    auto t0 = clock_type::now();
+    for (int j = 0; j < K; ++j)
+      q::quantize(v + seg(j), segment_codebook(j), rng_, round, static_cast<std::uint32_t>(me), seg_q_[static_cast<std::size_t>(j)],
+                  static_cast<std::uint64_t>(part_.offset) + seg(j));
+    stats_.quantize += since(t0);
+    t0 = clock_type::now();
+    for (int j = 0; j < K; ++j) send_counts[static_cast<std::size_t>(j)] = q::encode(seg_q_[static_cast<std::size_t>(j)], segment_codebook(j), payload_);
+    stats_.encode += since(t0);
+  } catch (const std::invalid_argument& e) {
+    failure = quantise_failure(e, v, n);
+    payload_.clear();
+    send_counts.assign(static_cast<std::size_t>(K), 0);
+  }
+  auto t0 = clock_type::now();
+  std::vector<std::size_t> counts;
+  const std::vector<std::uint8_t> mine = comm_.alltoallv(payload_, send_counts, &counts);
+  stats_.exchange += since(t0);
+  for (int k = 0; k < K; ++k)
+    if (counts[static_cast<std::size_t>(k)] == 0) throw_failed_rank(k, me, failure, kCouldNotQuantise);
+
+  // Phase 2: this rank's segment, averaged in rank order and re-quantised. A failure here (a
+  // damaged payload) is this rank's alone: it sends an empty segment so that every rank fails.
+  std::string failure2;
+  std::vector<std::uint8_t> requant_payload;
+  const std::size_t a = seg(me), len = seg(me + 1) - a;
+  std::uint64_t phase1_bytes = 0;
+  partial_.assign(len, 0.0);
+  try {
+    const q::Codebook& cb = segment_codebook(me);
+    t0 = clock_type::now();
+    std::size_t offset = 0;
+    for (int k = 0; k < K; ++k) {
+      const std::size_t c = counts[static_cast<std::size_t>(k)];
+      try {
+        q::decode(mine.data() + offset, c, cb, theirs_);
+      } catch (const q::PayloadError& e) {
+        throw std::invalid_argument(std::string(e.what()) + " (segment " + std::to_string(me) + " from rank " + std::to_string(k) + ")");
+      }
+      q::dequantize(theirs_, cb, partial_.data(), k > 0);
+      offset += c;
+      phase1_bytes += c;
+    }
+    for (double& x : partial_) x /= K;
+    stats_.decode += since(t0);
+    t0 = clock_type::now();
+    q::quantize(partial_.data(), cb, requant_rng_, round, 0u, requant_, static_cast<std::uint64_t>(part_.offset) + a);
+    stats_.quantize += since(t0);
+    t0 = clock_type::now();
+    q::encode(requant_, cb, requant_payload);
+    stats_.encode += since(t0);
+  } catch (const std::invalid_argument& e) {
+    failure2 = e.what();
+    requant_payload.clear();
+  }
+  t0 = clock_type::now();
+  std::vector<std::size_t> counts2;
+  const std::vector<std::uint8_t> all = comm_.allgatherv(requant_payload, &counts2);
+  stats_.exchange += since(t0);
+  for (int k = 0; k < K; ++k)
+    if (counts2[static_cast<std::size_t>(k)] == 0) throw_failed_rank(k, me, failure2, "could not reduce its segment (a damaged payload)");
+
+  // Every segment decoded into avg (the same bytes on every rank, so the same bits or the same
+  // error), this rank's own segments into own.
+  t0 = clock_type::now();
+  std::size_t offset = 0;
+  std::uint64_t phase2_bytes = 0;
+  for (int j = 0; j < K; ++j) {
+    const std::size_t c = counts2[static_cast<std::size_t>(j)];
+    const q::Codebook& cb = segment_codebook(j);
+    try {
+      q::decode(all.data() + offset, c, cb, theirs_);
+    } catch (const q::PayloadError& e) {
+      throw CollectiveError(std::string(e.what()) + " (segment " + std::to_string(j) + " from rank " + std::to_string(j) + ")", kExitFailure, j);
+    }
+    q::dequantize(theirs_, cb, avg + seg(j));
+    q::dequantize(seg_q_[static_cast<std::size_t>(j)], cb, own + seg(j));
+    offset += c;
+    phase2_bytes += c;
+  }
+  stats_.decode += since(t0);
+
+  layer_errors(v, own);
+  stats_.expected_sq = 0;
+  for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
+  stats_.requant_error_sq = 0;
+  for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
+  stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
+  // The sums over ranks: first roundings' variances, re-quantisations' variances, phase-1 bytes.
+  std::vector<double> sums = {stats_.expected_sq, stats_.requant_expected_sq, static_cast<double>(phase1_bytes)};
+  comm_.allreduce(sums, Op::Sum);
+  stats_.avg_expected_sq = sums[0] / (static_cast<double>(K) * K) + sums[1];
+  stats_.round_bytes = static_cast<std::uint64_t>(sums[2]) + phase2_bytes;
+  stats_.received_bytes += phase1_bytes - counts[static_cast<std::size_t>(me)] + phase2_bytes - counts2[static_cast<std::size_t>(me)];
   stats_.bytes_total += stats_.round_bytes;
 }
 
@@ -169,6 +464,7 @@ void CompressedExchange::load(const h5::Group& g) {
   stats_.exchange = lead ? t[2] : 0;
   stats_.decode = lead ? t[3] : 0;
   if (!compressed_) return;
+  seg_cb_stale_ = true;
   cb_.epoch = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("epoch"));
   std::vector<hsize_t> dims;
   const auto levels = g.read<double>("levels", &dims);

@@ -1,15 +1,33 @@
 #pragma once
 // The data-parallel exchange of docs/algorithms.md section 2: every worker (rank) holds a vector
 // v_k and every worker needs (1/K) sum_k Q(v_k).
-// - compressed: each rank quantises and encodes its vector (kernels/quant), one allgatherv of the
-//   payloads, and every rank decodes all payloads and averages them in rank order, so all ranks
-//   hold the same bits. Adaptive levels and Huffman tables are refitted every `adapt_every`
-//   rounds from per-type statistics summed over ranks, so every rank holds identical codebooks.
-// - uncompressed: one allreduce of the float64 vectors.
+// - compressed, collective allgather: each rank quantises and encodes its vector (kernels/quant),
+//   one allgatherv of the payloads, and every rank decodes all payloads and averages them in rank
+//   order, so all ranks hold the same bits. Bytes received per rank: (K - 1) payloads.
+// - compressed, collective reduce_scatter (K > 1): the n coordinates are cut into K contiguous
+//   segments (segment_begin); each rank quantises every segment of its vector on its own (the
+//   codebook's blocks intersected with the segment, each piece with its own norm and its block's
+//   level-set type), an alltoallv sends segment j's payloads to rank j, rank j decodes them,
+//   averages them in rank order (p_j) and re-quantises p_j (Q2: same codebook, the "requantize"
+//   random stream), and an allgatherv of the K re-quantised segments gives every rank the same
+//   bits. Bytes received per rank: about 2 (K - 1) / K payloads, whatever K. One rank: the
+//   allgather path (one quantisation, nothing re-quantised), so results on one rank do not depend
+//   on the collective.
+//   Unbiased: E[avg] = (1/K) sum_k v_k, and
+//     E|avg - vbar|^2 = (1/K^2) sum_k E|Q(v_k) - v_k|^2 + sum_j E|Q2(p_j) - p_j|^2
+//   (the first rounding's errors are independent across ranks; Q2 is unbiased given p_j).
+// - Adaptive levels and Huffman tables of both collectives are refitted every `adapt_every`
+//   rounds from per-type statistics of the ranks' vectors v_k summed over ranks, so every rank
+//   holds identical codebooks; the re-quantisation uses the same codebook.
+// - uncompressed: one allreduce in options.precision (float64: the float64 vectors; float32: the
+//   vectors rounded to float, summed in float; float16: each vector times 1/K rounded to IEEE
+//   half, summed by an fp16 op that adds in float and rounds to half at every combine, as PyTorch
+//   DDP's fp16 compress hook over NCCL). One rank sends and rounds nothing: avg = own = v.
 // Bytes sent are counted (payloads and the refits' statistics), and time is split into
 // quantise, encode, exchange and decode.
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/comm.hpp"
@@ -25,10 +43,30 @@ namespace saddle::engine {
 
 struct ExchangeStats {
   std::uint64_t bytes_total = 0;       // every worker's payloads and statistics, all rounds so far
-  std::uint64_t round_bytes = 0;       // every worker's payloads of the last round
+  // Every worker's payloads of the last round: allgather, the K payloads; reduce_scatter, both
+  // phases' payloads (the K x K segment payloads of the alltoallv, a rank's payload to itself
+  // included, plus the K re-quantised segments); uncompressed, K n bytes_per_element.
+  std::uint64_t round_bytes = 0;
+  // Bytes this rank received from other ranks in the last round (refit statistics included):
+  // allgather, the K - 1 other payloads; reduce_scatter, the K - 1 other payloads of its segment
+  // plus the K - 1 other re-quantised segments; an allreduce (uncompressed, and a refit's
+  // statistics) counts as a ring allreduce would: floor(2 (K - 1) n bytes_per_element / K).
+  // Not checkpointed (0 after a load until the next round).
+  std::uint64_t received_bytes = 0;
   double quantize = 0, encode = 0, exchange = 0, decode = 0;  // this rank's seconds
-  // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2.
+  // This rank's seconds inside exchange(), post() and finish(): the time its computation waited
+  // on the exchange (with overlap, what the transfers did not hide). Not checkpointed.
+  double exposed = 0;
+  // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2, with Q(v) =
+  // own (reduce_scatter: the segments' quantisations). 0 when uncompressed.
   double error_sq = 0, expected_sq = 0, norm_sq = 0;
+  // reduce_scatter: the segment this rank owns, |Q2(p) - p|^2 (empirical) and E[|Q2(p) - p|^2 | p]
+  // (exact given p, the partial average of the first roundings); 0 otherwise.
+  double requant_error_sq = 0, requant_expected_sq = 0;
+  // The exact variance of avg: (1/K^2) sum_k expected_sq_k + sum_j requant_expected_sq_j (the same
+  // on every rank; the second sum is the exact variance given the first roundings, an unbiased
+  // estimate of its expectation). 0 when uncompressed.
+  double avg_expected_sq = 0;
   // The same two sums per layer of the layout given to the constructor (whatever the scheme).
   std::vector<double> layer_error_sq, layer_norm_sq;
 };
@@ -48,11 +86,37 @@ class CompressedExchange {
 
   bool compressed() const { return compressed_; }
   std::int64_t n() const { return n_; }
-  // avg = (1/K) sum_k Q(v_k) and own = Q(v_this_rank), identical bits on every rank (avg);
-  // `round` numbers the exchange (random rounding draws and refit schedule depend on it).
+  // avg = (1/K) sum_k Q(v_k) (reduce_scatter: Q2 of the segments' partial averages) and own =
+  // Q(v_this_rank), identical bits on every rank (avg); `round` numbers the exchange (random
+  // rounding draws and refit schedule depend on it). own is this rank's quantised vector as it
+  // was sent, all n coordinates: allgather, Q(v); reduce_scatter, the K segments' quantisations
+  // (blocks cut at segment edges have a norm per piece; the same as Q(v) when no block is cut, and
+  // for the bucket scheme, whose segments hold whole buckets). Uncompressed: own is what this rank
+  // put on the wire, back in float64: float64, v; float32, float(v); float16, K half(v / K) (the
+  // 1/K scaling undone, exactly), so that avg is (1/K) sum_k own_k up to the sums' roundings;
+  // one rank: own = avg = v.
   // Collective; v, avg and own are distinct arrays of n(). Quantised: a non-finite v on any rank
-  // makes every rank throw CollectiveError (unquantised: the caller checks avg).
+  // makes every rank throw CollectiveError (unquantised: the caller checks avg; float32 and
+  // float16 overflow to inf, so the check fires).
   void exchange(const double* v, double* avg, double* own, std::uint32_t round);
+
+  // The same exchange overlapped with the computation that produces v: begin(round), post(v, lo,
+  // hi) as soon as v[lo, hi) is final (disjoint ranges, in the same order on every rank; a range
+  // never posted is sent by finish), then finish(v, avg, own) gives what exchange(v, avg, own,
+  // round) gives. The allreduce (uncompressed, K > 1) sends each posted range at once with a
+  // non-blocking allreduce in its wire format and drives the ones in flight at every post, so
+  // the transfer of one layer proceeds while the next is computed. A quantised exchange runs whole
+  // in finish (its norms, refits and segments need the whole vector). The element-wise sums are
+  // those of exchange() at K = 2; at K >= 3 MPI may associate a short range's sums otherwise than
+  // the whole vector's (every rank still gets the same bits).
+  void begin(std::uint32_t round);
+  void post(const double* v, std::int64_t lo, std::int64_t hi);
+  void finish(const double* v, double* avg, double* own);
+
+  // reduce_scatter: where segment j starts (j = 0..K; segment j is [begin(j), begin(j + 1)) of
+  // this part's n coordinates): block_rows(n, j, K) (the first n % K segments one longer), for the
+  // bucket scheme block_rows of the buckets (segments hold whole buckets). Empty otherwise.
+  const std::vector<std::int64_t>& segment_begin() const { return seg_; }
 
   const ExchangeStats& stats() const { return stats_; }
   const kernels::quant::Codebook& codebook() const { return cb_; }
@@ -66,6 +130,18 @@ class CompressedExchange {
 
  private:
   void refit(const double* v);
+  // Refits when due; a non-finite v (on any rank: the check is collective) throws invalid_argument.
+  void maybe_refit(const double* v, std::uint32_t round);
+  void exchange_plain(const double* v, double* avg, double* own);
+  // The wire value of v[i] into the wire buffer, and its float64 value (own) back.
+  void to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi);
+  // Rounds v[lo, hi) into the wire buffer and starts its non-blocking allreduce.
+  void start(const double* v, std::int64_t lo, std::int64_t hi);
+  void exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round);
+  void exchange_reduce_scatter(const double* v, double* avg, double* own, std::uint32_t round);
+  // The codebook of segment j: cb_'s levels and tables with the segment's pieces as blocks.
+  const kernels::quant::Codebook& segment_codebook(int j);
+  void layer_errors(const double* v, const double* own);
 
   Comm comm_;
   StagePart part_;
@@ -75,10 +151,30 @@ class CompressedExchange {
   std::int64_t n_ = 0;
   std::vector<std::int64_t> layers_;  // offsets of the caller's layers
   kernels::quant::Codebook cb_;
-  kernels::CounterRng rng_;
+  kernels::CounterRng rng_, requant_rng_;
   std::unique_ptr<kernels::quant::LevelHistogram> hist_;
   kernels::quant::Quantized mine_, theirs_;
   std::vector<std::uint8_t> payload_;
+  // reduce_scatter
+  bool reduce_scatter_ = false;
+  std::vector<std::int64_t> seg_;
+  std::vector<kernels::quant::Layout> seg_layout_;
+  kernels::quant::Codebook seg_cb_;  // cb_ with seg_layout_[j] set by segment_codebook(j)
+  bool seg_cb_stale_ = true;         // cb_'s levels or tables changed since seg_cb_ was copied
+  std::vector<kernels::quant::Quantized> seg_q_;
+  kernels::quant::Quantized requant_;
+  std::vector<double> partial_;
+  // uncompressed float32 / float16 wire buffers
+  std::vector<float> wire32_;
+  std::vector<std::uint16_t> wire16_;
+  std::vector<double> wire64_, own_wire_;  // begin/post/finish: float64 sums, and own
+  // begin/post/finish: the round, whether posted ranges travel at once, the ranges posted and
+  // their requests, the fp16 op while in use.
+  std::uint32_t round_ = 0;
+  bool overlapping_ = false;
+  std::vector<std::pair<std::int64_t, std::int64_t>> posted_;
+  std::vector<MPI_Request> requests_;
+  MPI_Op half_op_ = MPI_OP_NULL;
   ExchangeStats stats_;
 };
 

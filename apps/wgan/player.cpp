@@ -22,6 +22,7 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   beta2_ = o.beta2;
   eps_ = o.eps;
   exchange_ = std::move(exchange);
+  overlap_ = o.overlap;
   const std::size_t n = x0.size();
   for (auto* v : {&local_, &avg_, &own_}) v->assign(n, 0.0);
   if (method_ == Method::Qoda) {
@@ -37,9 +38,15 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   }
   net_->load_params(x().data());
   net_at_x_ = true;
+  if (overlap_)
+    net_->on_grad_ready([this](std::int64_t lo, std::int64_t hi) {
+      net_->store_grad(local_.data(), lo, hi);
+      exchange_->post(local_.data(), lo, hi);
+    });
 }
 
 void Player::prepare(int phase) {
+  if (overlap_) exchange_->begin(round_);
   const bool at_half = method_ == Method::Qoda || (method_ == Method::Extragradient && phase == 1);
   if (method_ == Method::Qoda) {
     net_->load_params(oda_.extrapolate().data());
@@ -52,12 +59,18 @@ void Player::prepare(int phase) {
 }
 
 std::uint64_t Player::exchange_grad() {
-  net_->store_grad(local_.data());
   const bool qoda = method_ == Method::Qoda;
   double* avg = qoda ? oda_.average_out() : avg_.data();
+  double* own = qoda ? oda_.own_out() : own_.data();
   std::string failure;
   try {
-    exchange_->exchange(local_.data(), avg, qoda ? oda_.own_out() : own_.data(), round_++);
+    if (overlap_) {
+      exchange_->finish(local_.data(), avg, own);
+      ++round_;
+    } else {
+      net_->store_grad(local_.data());
+      exchange_->exchange(local_.data(), avg, own, round_++);
+    }
   } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
     failure = "training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)";
   }

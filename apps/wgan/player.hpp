@@ -30,6 +30,9 @@ struct PlayerOptions {
   Method method = Method::Adam;
   double lr = 1e-4, beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
   kernels::OptdaRates rates;  // qoda
+  // Send each layer's gradient as soon as the backward pass completes it (the network's
+  // on_grad_ready), so that the exchange overlaps the backward of the layers below.
+  bool overlap = false;
 };
 
 class Player {
@@ -53,8 +56,9 @@ class Player {
   std::size_t state_bytes() const;
 
   // One evaluation `phase` (< evaluations()) of a step: prepare loads its point into the
-  // network, exchange_grad averages the network's gradient over the ranks (collective; returns
-  // the round's bytes), absorb applies it and loads x.
+  // network (and, overlapping, opens the exchange's round: the parameter backward that follows
+  // posts each layer's gradient), exchange_grad averages the network's gradient over the ranks
+  // (collective; returns the round's bytes), absorb applies it and loads x.
   void prepare(int phase);
   std::uint64_t exchange_grad();
   void absorb(int phase);
@@ -79,6 +83,7 @@ class Player {
   std::vector<double> local_, avg_, own_;  // this rank's gradient; the exchange's outputs (not qoda)
   std::uint32_t round_ = 0;
   bool net_at_x_ = false;  // the network holds x (prepare need not convert it again)
+  bool overlap_ = false;
 };
 
 }  // namespace saddle::apps::wgan

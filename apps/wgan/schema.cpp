@@ -44,6 +44,8 @@ void declare_keys(engine::Schema& s) {
   s.real("wgan.beta2").def(0.9).range(0, 0.999999).help("Adam second-moment decay");
   s.real("wgan.eps").def(1e-8).range(1e-300, 1).help("Adam epsilon");
   engine::declare_exchange_keys(s, "wgan.exchange", {"float32", "none", 16, 100, ""});
+  s.boolean("wgan.exchange.overlap").def(true)
+      .help("send each layer's gradient as soon as the backward pass completes it, overlapping the exchange with the layers below (not in pipeline mode)");
   s.string("wgan.rates.schedule").def(std::string("constant")).one_of({"constant", "adaptive"})
       .help("qoda: constant gamma and eta, or adaptive OptDA+ rates (eta_0 = each player's lr)");
   s.real("wgan.rates.gamma").optional().range(0, 10).help("qoda: the critic's extrapolation step gamma (adaptive: gamma_0); default wgan.lr");

@@ -143,6 +143,7 @@ class Wgan : public engine::Workload {
 
   void step(std::int64_t s) override {
     const auto t0 = clock::now();
+    const double exposed0 = exposed_seconds();
     step_bytes_ = 0;
     step_coords_ = 0;
     if (piped_) pipe_.clear_timeline();
@@ -178,6 +179,7 @@ class Wgan : public engine::Workload {
     }
     steps_done_ = s;
     compute_ += seconds(t0);
+    exchange_s_ += exposed_seconds() - exposed0;
   }
 
   engine::MetricValues metrics(std::int64_t) override {
@@ -213,8 +215,8 @@ class Wgan : public engine::Workload {
     m.push_back({"bits_per_param", sums[1] > 0 ? 8.0 * sums[0] / sums[1] : 0.0});
     m.push_back({"bytes_total", sums[2]});
     m.push_back({"time_step", comm_.allreduce(compute_, engine::Op::Max)});
-    // Seconds inside the players' exchanges (quantise, encode, collective, decode, and waiting
-    // for the slowest rank), summed over the steps so far.
+    // Seconds the exchanges held this rank up (quantise, encode, collective, decode, waiting for
+    // the slowest rank; with overlap only what the backward pass did not hide), all steps so far.
     m.push_back({"time_exchange", comm_.allreduce(exchange_s_, engine::Op::Max)});
     // The least busy stage's share of the time inside the pipeline's training runs (1 - its
     // bubble and waits; 1 without a pipeline, so restarts across layouts keep one series).
@@ -303,6 +305,7 @@ class Wgan : public engine::Workload {
     o.beta1 = c.real("wgan.beta1");
     o.beta2 = c.real("wgan.beta2");
     o.eps = c.real("wgan.eps");
+    o.overlap = c.boolean("wgan.exchange.overlap") && !piped_;
     const bool adaptive = c.string("wgan.rates.schedule") == "adaptive";
     const engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.exchange", true);
     const auto init = nn::parse_init(c.string("wgan.init"));
@@ -597,11 +600,13 @@ class Wgan : public engine::Workload {
   }
 
   void exchange(Player& p) {
-    const auto t0 = clock::now();
     step_bytes_ += p.exchange_grad();
-    exchange_s_ += seconds(t0);
     step_coords_ += static_cast<std::uint64_t>(p.size() * data_comm_.size());
   }
+
+  // Seconds both players' exchanges held this rank up so far (with overlap, the transfers that the
+  // backward pass did not hide).
+  double exposed_seconds() const { return crit_.exchange().stats().exposed + gen_.exchange().stats().exposed; }
 
   engine::Comm comm_, data_comm_, layer_comm_;
   std::uint64_t seed_ = 0;

@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -54,11 +55,23 @@ struct Rows {
 // The precision-independent side of a network: its parameters and gradient in float64.
 class ParameterAccess {
  public:
+  // Called during a parameter backward as soon as the gradient of [lo, hi) is complete (one layer's
+  // W and b, the last layer first), so that its exchange can start while the layers below are
+  // still being differentiated.
+  using GradReady = std::function<void(std::int64_t lo, std::int64_t hi)>;
+
   virtual ~ParameterAccess() = default;
   virtual std::int64_t size() const = 0;
   virtual void load_params(const double* p) = 0;
-  virtual void store_grad(double* g) const = 0;
+  void store_grad(double* g) const { store_grad(g, 0, size()); }
+  // g[i] = gradient i for i in [lo, hi) (g indexed like the whole vector held here).
+  virtual void store_grad(double* g, std::int64_t lo, std::int64_t hi) const = 0;
   virtual std::vector<std::int64_t> tensor_offsets() const = 0;
+  // An empty function (the default) stops the calls.
+  void on_grad_ready(GradReady f) { grad_ready_ = std::move(f); }
+
+ protected:
+  GradReady grad_ready_;
 };
 
 // The layers [first, last) of a network, a pipeline stage's share of it (all layers by default).
@@ -151,9 +164,11 @@ class Mlp final : public ParameterAccess {
     const Vector<T> dst = params_;
     Kokkos::parallel_for("nn::load_params", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { dst(i) = static_cast<T>(p[i]); });
   }
-  void store_grad(double* g) const override {
+  using ParameterAccess::store_grad;
+  void store_grad(double* g, std::int64_t lo, std::int64_t hi) const override {
     const Vector<T> src = grad_;
-    Kokkos::parallel_for("nn::store_grad", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
+    Kokkos::parallel_for("nn::store_grad", host_range(lo, hi),
+                         KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
   }
 
   // Initial parameters (of the layers held here) in float64 drawn from the stream (seed, purpose)
@@ -328,8 +343,10 @@ class Mlp final : public ParameterAccess {
     const std::int64_t R = s.rows;
     if (output_stage()) s.layers.back().seed_adjoint(seed, R - P, R, P);
     else s.layers.back().adjoint_through_activation(R, P);
+    const std::vector<std::int64_t> tensors = params && grad_ready_ ? tensor_offsets() : std::vector<std::int64_t>{};
     for (std::size_t l = s.layers.size(); l-- > 0;) {
       if (params) s.layers[l].accumulate_grad(*la_, layer_input(s, l), R, P);
+      if (!tensors.empty()) grad_ready_(tensors[2 * l], tensors[2 * l + 2]);
       if (l > 0) {
         s.layers[l].input_adjoint(*la_, R, s.layers[l - 1].adj());
         s.layers[l - 1].adjoint_through_activation(R, P);

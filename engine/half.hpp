@@ -1,0 +1,59 @@
+#pragma once
+// IEEE 754 binary16 ("half") conversions by bit manipulation, no compiler extension: the wire
+// format of the float16 allreduce of engine::CompressedExchange (engine::Comm::allreduce_half_sum).
+// half_from_double rounds to nearest, ties to even, in one rounding from the double: values whose
+// magnitude rounds above 65504 (the largest half) become +-inf, values below half the smallest
+// subnormal (2^-25) become +-0, NaN stays NaN (quiet).
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace saddle::engine {
+
+inline std::uint16_t half_from_double(double x) {
+  std::uint64_t b;
+  std::memcpy(&b, &x, 8);
+  const auto sign = static_cast<std::uint16_t>((b >> 48) & 0x8000u);
+  const std::uint64_t a = b & 0x7FFFFFFFFFFFFFFFull;
+  if (a >= 0x7FF0000000000000ull) return static_cast<std::uint16_t>(sign | (a > 0x7FF0000000000000ull ? 0x7E00u : 0x7C00u));
+  const int e = static_cast<int>(a >> 52) - 1023;  // unbiased exponent (-1023: zero or a subnormal double)
+  const std::uint64_t m = a & ((std::uint64_t{1} << 52) - 1);
+  if (e > 15) return static_cast<std::uint16_t>(sign | 0x7C00u);
+  if (e >= -14) {  // a normal half: 10 mantissa bits, 42 bits dropped
+    const std::uint64_t rem = m & ((std::uint64_t{1} << 42) - 1), halfway = std::uint64_t{1} << 41;
+    auto h = static_cast<std::uint32_t>((static_cast<std::uint64_t>(e + 15) << 10) | (m >> 42));
+    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;  // a carry moves to the next binade, or to inf
+    return static_cast<std::uint16_t>(sign | h);
+  }
+  if (e < -25) return sign;  // below 2^-25: rounds to zero
+  // A subnormal half: units of 2^-24; the value is (2^52 + m) 2^(e - 52), so drop 28 - e bits.
+  const std::uint64_t mf = m | (std::uint64_t{1} << 52);
+  const int shift = 28 - e;  // 43..53
+  const std::uint64_t rem = mf & ((std::uint64_t{1} << shift) - 1), halfway = std::uint64_t{1} << (shift - 1);
+  auto h = static_cast<std::uint32_t>(mf >> shift);
+  if (rem > halfway || (rem == halfway && (h & 1u))) ++h;  // 0x400: the smallest normal, correctly encoded
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+inline double half_to_double(std::uint16_t h) {
+  const bool neg = (h & 0x8000u) != 0;
+  const unsigned e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  double x;
+  if (e == 0) {
+    x = static_cast<double>(m) * 0x1p-24;
+  } else if (e == 31) {
+    x = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  } else {
+    const std::uint64_t b = (static_cast<std::uint64_t>(e - 15 + 1023) << 52) | (static_cast<std::uint64_t>(m) << 42);
+    std::memcpy(&x, &b, 8);
+  }
+  return neg ? -x : x;
+}
+
+// a + b as an fp16 reduction does: both widened to float, added in float, rounded back to half.
+inline std::uint16_t half_add(std::uint16_t a, std::uint16_t b) {
+  const float s = static_cast<float>(half_to_double(a)) + static_cast<float>(half_to_double(b));
+  return half_from_double(static_cast<double>(s));
+}
+
+}  // namespace saddle::engine
