@@ -20,7 +20,8 @@ row per run to OUT/runs.csv, the plan to OUT/study.json; then `saddle-post bandw
 writes the table, the figure and the alpha-beta model's predictions.
 
 Open MPI runs over TCP on lo only (pml ob1, btl tcp,self, btl_tcp_if_include lo, no shared-memory
-collectives), so every byte goes through the shaped qdisc; the ping-pong shows it.
+collectives), so every byte goes through the shaped qdisc; the ping-pong shows it. Idle ranks yield
+their core (mpi_yield_when_idle; see MPI_FLAGS).
 """
 import argparse
 import csv
@@ -29,6 +30,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -59,8 +61,13 @@ PEERS = {
     "fp16": ("torch DDP fp16_compress_hook", 16),
     "powersgd": ("torch DDP PowerSGD", 1.5),
 }
+# TCP on lo only (no shared memory: pml ob1, btl tcp,self, no sm/han collectives). Idle ranks yield
+# the core: a shaped qdisc hands packets over in softirq context (its timer), which busy-polling
+# ranks starve on 2 cores (measured: 142 against 69 ms per digits step at 2.5 Gbit/s, ping-pong
+# latency 4-9 ms instead of 8 us, on a loaded machine); Open MPI yields anyway when oversubscribed.
 MPI_FLAGS = ["--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
-             "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "--mca", "coll", "^sm,han"]
+             "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo", "--mca", "coll", "^sm,han",
+             "--mca", "mpi_yield_when_idle", "1"]
 
 
 def widths_list(text):
@@ -181,12 +188,12 @@ def estimate(a, r):
         bits, codec = METHODS[r["method"]][2], METHODS[r["method"]][3]
         compute = n * (20e-9 + codec * 1e-9 * (1 + 0.2 * p)) * load
         wire = (2 * (p - 1) / p if codec == 0 or "rs" in r["method"] else p - 1) * n * bits / 8
-        overhead = 1.5
+        overhead = 1.0 + 0.25 * p
     else:
         bits = PEERS[r["method"]][1]
         compute = n * 60e-9 * load
         wire = 2 * (p - 1) / p * n * bits / 8
-        overhead = 5.0
+        overhead = 2.0 + 1.5 * p  # python and torch imported per rank
     return overhead + r["steps"] * (compute + wire * 8 / (gbit * 1e9))
 
 
@@ -239,11 +246,17 @@ def run_one(a, r):
                "--powersgd-rank", str(a.powersgd_rank), "--steps", str(r["steps"]), "--log-every", str(r["log_every"]),
                "--widths", ",".join(str(w) for w in deck_widths(a, r["deck"])), "--batch", "32", "--out", path]
     t0 = time.time()
-    proc = subprocess.run(cmd, env=e, capture_output=True, text=True)
+    limit = 120 + 10 * estimate(a, r)
+    proc = subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        text, rc = proc.communicate(timeout=limit)[0], proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run's own process group (mpirun or the peer and its ranks)
+        text, rc = proc.communicate()[0] + f"\n(killed after {limit:.0f} s)", 124
     wall = time.time() - t0
-    if proc.returncode:
-        print(f"# FAILED ({proc.returncode}): {shlex.join(cmd)}\n{(proc.stdout + proc.stderr)[-2000:]}", flush=True)
-    return dict(r, path=os.path.relpath(path, a.out), wall_s=round(wall, 3), rc=proc.returncode, command=shlex.join(cmd))
+    if rc:
+        print(f"# FAILED ({rc}): {shlex.join(cmd)}\n{text[-2000:]}", flush=True)
+    return dict(r, path=os.path.relpath(path, a.out), wall_s=round(wall, 3), rc=rc, command=shlex.join(cmd))
 
 
 def commit():
@@ -254,6 +267,7 @@ def commit():
 
 
 def main(argv=None):
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # --dry-run | head
     a = options(argv)
     runs = plan(a)
     total = sum(estimate(a, r) for r in runs) + 6 * (1 + len(a.bandwidths))

@@ -280,7 +280,11 @@ def worker(rank, a, port):
         print(f"wgan_ddp torch {torch.__version__} ranks={a.ranks} hook={a.hook} steps={a.steps} "
               f"s_per_step={last['time_step'] / max(a.steps, 1):.5f} swd={last['swd']:.4f} "
               f"bytes_per_step={last['bytes'] / max(a.steps, 1):.0f}", flush=True)
-    dist.destroy_process_group()
+    # Every rank done, then out without destroy_process_group: gloo's teardown has been seen to
+    # leave one rank of four spinning after the others had exited.
+    dist.barrier()
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def free_port():

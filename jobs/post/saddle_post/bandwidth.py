@@ -388,7 +388,8 @@ def model_fit(study, rows, ping_links):
     """The alpha-beta model (docs/benchmarks.md, "The alpha-beta model"), per deck and method:
       compute C   = s/step - exchange s/step of the baseline's unshaped full run at the smallest
                     rank count (time outside the exchange; weak scaling keeps it per rank);
-      wire bytes  = w bytes per coordinate per rank, measured (bytes/step / coordinates/step);
+      wire bytes  = w payload bytes per coordinate of one rank's vector, measured (bytes/step /
+                    coordinates/step; reduce-scatter: also / (1 + 1/P), see below);
       local cost  = exchange s/step of the unshaped full runs minus their modelled wire time
                     (shared loopback), divided by the CPU share max(1, P / cores), fitted as
                     n (e + d P) for allgather methods (encode once, decode P payloads) and n e for
@@ -398,6 +399,8 @@ def model_fit(study, rows, ping_links):
                     measured/set rate of the shaped links.
     Time per step = C + local cost + sum over the exchanges of wire(); measured points use the
     shared loopback and the CPU share, predictions one full-duplex link per rank and one core.
+    No overlap is modelled: where the allreduce overlaps the backward pass (Saddle's
+    wgan.exchange.overlap, on by default for unquantised exchanges) the prediction is an upper bound.
     Returns (fits, checks, predictions)."""
     cores = int(study.get("cores", 0) or 0) or 1
     base = study["baseline"]
@@ -423,7 +426,11 @@ def model_fit(study, rows, ping_links):
                   and math.isfinite(r["exchange_s_per_step"])]
             if not un:
                 continue
-            w = float(np.median([r["bytes_per_step"] / n_step for r in un]))
+            # Payload bytes per coordinate of one rank's whole vector: bytes_total counts every
+            # rank's payloads (allreduce, allgather: P b per round); reduce-scatter counts the
+            # phase-1 segments of every rank and the gathered segments (P b + b per round).
+            w = float(np.median([r["bytes_per_step"] / n_step / (1 + 1 / r["ranks"] if kind == "reduce_scatter" else 1)
+                                 for r in un]))
             L0 = ping_links[0.0]
             pts = []
             for r in un:
