@@ -17,8 +17,10 @@ the shaped rate in Gbit/s, 0 for the unshaped loopback, kind full/short/verify, 
                 (measured, no product);
   exchange s/step = the same difference of /metrics/time_exchange (Saddle: quantise, encode,
                 collective, decode and waits; the peer does not separate it);
-  bytes/step  = payload bytes per rank per generator iteration, bytes_total / ranks / steps (the
-                peer: bytes it handed to all_reduce);
+  bytes/step  = payload bytes per rank per generator iteration, bytes_total / ranks / steps of the
+                full run (the peer: bytes it handed to all_reduce); the CSV also has the short
+                run's (short_bytes_per_step, over the timed steps): a Huffman-coded payload's size
+                follows the gradients, so early steps may send more or fewer bytes than the average;
   speedup     = the baseline's time to target at the same deck, ranks and link over this row's.
 
 Writes DIR/bandwidth.csv (one row per deck, ranks, link, method), DIR/bandwidth.md (the markdown
@@ -36,6 +38,7 @@ import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from . import runfile
 from .plot import save
@@ -195,6 +198,7 @@ def analyse(study, series):
                     tps = per_step(short, warmup)
                     rows.append(dict(common, gbit=g, link=link_name(g), s_per_step=tps,
                                      exchange_s_per_step=per_step(short, warmup, "time_exchange"),
+                                     short_bytes_per_step=per_step(short, warmup, "bytes"),
                                      time_to_target_s=S * tps if S else float("nan"), source="steps x s/step"))
     index = {(r["deck"], r["ranks"], r["gbit"]): r for r in rows if r["side"] == "saddle" and r["method"] == base}
     for r in rows:
@@ -228,7 +232,8 @@ def label_of(study, side, m):
 # ---------------------------------------------------------------- output
 
 CSV_FIELDS = ("side", "deck", "ranks", "link", "gbit", "method", "label", "target_swd", "steps_to_target", "full_steps",
-              "time_to_target_s", "speedup", "s_per_step", "exchange_s_per_step", "bytes_per_step", "final_swd", "source")
+              "time_to_target_s", "speedup", "s_per_step", "exchange_s_per_step", "bytes_per_step", "short_bytes_per_step",
+              "final_swd", "source")
 
 
 def num(v, spec):
@@ -327,7 +332,11 @@ def figure(study, rows, ping_links):
                         label=label_of(study, side, m) if side == "saddle" else f"{label_of(study, side, m)}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("link rate [Gbit/s] (unshaped loopback at its ping-pong rate)")
+        xs = sorted({r["gbit"] for r in sel if r["gbit"]} | ({unshaped_x} if math.isfinite(unshaped_x) else set()))
+        ax.xaxis.set_major_locator(FixedLocator(xs))
+        ax.xaxis.set_major_formatter(FixedFormatter([f"unshaped\n({x:.3g})" if x == unshaped_x else f"{x:g}" for x in xs]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("link rate [Gbit/s] (the unshaped loopback at its ping-pong rate)")
         ax.set_ylabel("time to target SWD [s]")
         over = f", oversubscribed on {cores} cores" if cores and p > cores else ""
         ax.set_title(f"{d} ({widths_text(study, d)}), {p} ranks{over}", fontsize=10)
@@ -469,6 +478,12 @@ def model_fit(study, rows, ping_links):
     return dict(eta=eta, alpha=alpha0, fits=list(fits.values())), checks, preds
 
 
+def ms(seconds):
+    """Milliseconds in 3 significant digits without an exponent: 0.0123 ms, 12.3 ms, 12300 ms."""
+    v = seconds * 1e3
+    return f"{v:.3g} ms" if v < 1000 else f"{v:.0f} ms"
+
+
 def model_markdown(study, model, checks, preds):
     out = [f"α–β model: α = {model['alpha'] * 1e6:.1f} µs (the smallest ping-pong latency), measured/set rate "
            f"η = {model['eta']:.3f}.\n",
@@ -492,7 +507,7 @@ def model_markdown(study, model, checks, preds):
         for m in dict.fromkeys(p["method"] for p in preds if p["deck"] == d):
             cells = {(p["ranks"], p["gbit"]): p for p in preds if p["deck"] == d and p["method"] == m}
             out.append(f"| {label_of(study, 'saddle', m)} | " +
-                       " | ".join(f"{cells[c]['predicted_s'] * 1e3:.3g} ms ({cells[c]['speedup']:.2f}×)" for c in cols) + " |")
+                       " | ".join(f"{ms(cells[c]['predicted_s'])} ({cells[c]['speedup']:.2f}×)" for c in cols) + " |")
         out.append("")
     return "\n".join(out) + "\n"
 
