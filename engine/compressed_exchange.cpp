@@ -78,9 +78,16 @@ const q::Codebook& CompressedExchange::segment_codebook(int j) {
 }
 
 // Per-type statistics of this rank's normalised coordinates, summed over ranks, refit the levels
-// (adaptive) and the Huffman tables.
+// (adaptive) and the Huffman tables. reduce_scatter normalises each segment's piece of a block by
+// the piece's norm, so its statistics are the pieces' (what the first rounding quantises).
 void CompressedExchange::refit(const double* v) {
-  auto stats = q::type_statistics(v, cb_, *hist_);
+  std::vector<std::vector<double>> stats;
+  if (reduce_scatter_) {
+    stats.assign(static_cast<std::size_t>(cb_.layout.ntypes), hist_->empty_stats());
+    for (int j = 0; j < comm_.size(); ++j) q::add_statistics(v + seg_[static_cast<std::size_t>(j)], segment_codebook(j), *hist_, stats);
+  } else {
+    stats = q::type_statistics(v, cb_, *hist_);
+  }
   std::vector<double> flat;
   for (const auto& s : stats) flat.insert(flat.end(), s.begin(), s.end());
   comm_.allreduce(flat, Op::Sum);
@@ -426,6 +433,7 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   comm_.allreduce(sums, Op::Sum);
   stats_.avg_expected_sq = sums[0] / (static_cast<double>(K) * K) + sums[1];
   stats_.round_bytes = static_cast<std::uint64_t>(sums[2]) + phase2_bytes;
+  stats_.requant_bytes = phase2_bytes;
   stats_.received_bytes += phase1_bytes - counts[static_cast<std::size_t>(me)] + phase2_bytes - counts2[static_cast<std::size_t>(me)];
   stats_.bytes_total += stats_.round_bytes;
 }
