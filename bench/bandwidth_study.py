@@ -88,7 +88,7 @@ def options(argv=None):
     p.add_argument("--peers", default="allreduce,fp16,powersgd", help="torch DDP hooks (empty: no peer)")
     p.add_argument("--peer-decks", default="digits", help="decks the torch peer runs")
     p.add_argument("--powersgd-rank", type=int, default=4)
-    p.add_argument("--steps", default="digits=400,wide=200", help="generator iterations of the full runs, per deck")
+    p.add_argument("--steps", default="digits=300,wide=150", help="generator iterations of the full runs, per deck")
     p.add_argument("--log-every", type=int, default=20, help="full runs: steps between SWD evaluations")
     p.add_argument("--short-steps", type=int, default=20, help="timed runs per shaped link")
     p.add_argument("--short-warmup", type=int, default=5, help="steps of a timed run left out of its time per step")
@@ -186,7 +186,7 @@ def estimate(a, r):
     p = r["ranks"]
     if r["side"] == "saddle":
         bits, codec = METHODS[r["method"]][2], METHODS[r["method"]][3]
-        compute = n * (20e-9 + codec * 1e-9 * (1 + 0.2 * p)) * load
+        compute = n * (20e-9 + codec * 1e-9 * (1 + 0.5 * p)) * load
         wire = (2 * (p - 1) / p if codec == 0 or "rs" in r["method"] else p - 1) * n * bits / 8
         overhead = 1.0 + 0.25 * p
     else:

@@ -8,7 +8,7 @@
 # in the namespace, all started here, are ended first).
 #   bash bench/bandwidth_study.sh [--build build] [--out DIR] [--bandwidths 10,5,2.5,1] [--ranks 2,4]
 #        [--decks digits,wide] [--methods f32,f16,layerwise,global,bucket] [--peers allreduce,fp16,powersgd]
-#        [--steps digits=400,wide=200] [--short-steps 20] [--verify digits:2:1] [--dry-run] ...
+#        [--steps digits=300,wide=150] [--short-steps 20] [--verify digits:2:1] [--dry-run] ...
 # --help lists every option; --dry-run prints the plan and the estimated duration and runs nothing.
 # A smoke run (one link, tiny runs):
 #   bash bench/bandwidth_study.sh --bandwidths 1 --ranks 2 --decks digits --steps digits=40 \
