@@ -322,8 +322,10 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
   q::dequantize(mine_, cb_, own);
   stats_.decode += since(t0);
   stats_.received_bytes += stats_.round_bytes - counts[static_cast<std::size_t>(comm_.rank())];
-  layer_errors(v, own);
-  stats_.expected_sq = q::exact_variance(v, cb_);
+  if (opt_.error_statistics) {
+    layer_errors(v, own);
+    stats_.expected_sq = q::exact_variance(v, cb_);
+  }
   stats_.requant_error_sq = stats_.requant_expected_sq = 0;
   stats_.bytes_total += stats_.round_bytes;
 }
@@ -421,12 +423,14 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   }
   stats_.decode += since(t0);
 
-  layer_errors(v, own);
-  stats_.expected_sq = 0;
-  for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
-  stats_.requant_error_sq = 0;
-  for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
-  stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
+  if (opt_.error_statistics) {
+    layer_errors(v, own);
+    stats_.expected_sq = 0;
+    for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
+    stats_.requant_error_sq = 0;
+    for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
+    stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
+  }
   // Every rank's phase-1 bytes.
   stats_.round_bytes = comm_.allreduce(phase1_bytes, Op::Sum) + phase2_bytes;
   stats_.requant_bytes = phase2_bytes;

@@ -63,7 +63,8 @@ struct ExchangeStats {
   // on the exchange (with overlap, what the transfers did not hide). Not checkpointed.
   double exposed = 0;
   // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2, with Q(v) =
-  // own (reduce_scatter: the segments' quantisations). 0 when uncompressed.
+  // own (reduce_scatter: the segments' quantisations). 0 when uncompressed, and (with the next
+  // three) unless options.error_statistics.
   double error_sq = 0, expected_sq = 0, norm_sq = 0;
   // reduce_scatter: the segment this rank owns, |Q2(p) - p|^2 (empirical) and E[|Q2(p) - p|^2 | p]
   // (exact given p, the partial average of the first roundings); 0 otherwise.
