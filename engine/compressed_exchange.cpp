@@ -309,12 +309,15 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
   for (int k = 0; k < K; ++k) {
     const std::size_t c = counts[static_cast<std::size_t>(k)];
     const std::uint8_t* p = all.data() + offset;
-    try {
-      q::decode(p, c, cb_, theirs_);
-    } catch (const q::PayloadError& e) {
-      throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
+    // This rank's own payload decodes to what it encoded: its indices are used as they are.
+    if (k != comm_.rank()) {
+      try {
+        q::decode(p, c, cb_, theirs_);
+      } catch (const q::PayloadError& e) {
+        throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
+      }
     }
-    q::dequantize(theirs_, cb_, avg, k > 0);
+    q::dequantize(k == comm_.rank() ? mine_ : theirs_, cb_, avg, k > 0);
     offset += c;
     stats_.round_bytes += c;
   }
