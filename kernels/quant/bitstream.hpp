@@ -32,25 +32,33 @@ inline std::uint32_t crc32(const std::uint8_t* data, std::size_t n, std::uint32_
   return ~crc;
 }
 
-// Appends bits to a byte vector. put(v, n) writes v (< 2^n, n <= 32), least significant bit first.
-// `max_bits` bounds what will be written: the vector grows once, and finish() trims it.
+// Appends bits to a byte vector. put(v, n) writes v (< 2^n, n <= 56), least significant bit first.
+// Bits collect in a 64-bit accumulator and leave it as one unaligned 8-byte store per flush, so
+// no branch depends on the data. `max_bits` is a first estimate of what will be written: the
+// vector grows once to it, more if needed, and finish() trims it.
 class BitWriter {
  public:
   BitWriter(std::vector<std::uint8_t>& out, std::uint64_t max_bits) : out_(out), start_(out.size()) {
-    out_.resize(start_ + static_cast<std::size_t>(max_bits / 8) + 8);
-    at_ = start_;
+    out_.resize(start_ + static_cast<std::size_t>(max_bits / 8) + 16);
+    at_ = out_.data() + start_;
+    end_ = out_.data() + out_.size();
   }
-  void put(std::uint64_t v, int n) {
+  // Adds v (< 2^n) above the pending bits without storing them: at most 56 bits between flushes.
+  void add(std::uint64_t v, int n) {
     acc_ |= v << fill_;
     fill_ += n;
-    if (fill_ >= 32) {
-      if (at_ + 4 > out_.size()) throw std::logic_error("BitWriter: more bits than announced");
-      const auto w = static_cast<std::uint32_t>(acc_);
-      std::memcpy(&out_[at_], &w, 4);  // little-endian hosts only (checked in payload.hpp)
-      at_ += 4;
-      acc_ >>= 32;
-      fill_ -= 32;
-    }
+  }
+  // Stores the whole bytes of the pending bits; fewer than 8 bits stay pending.
+  void flush() {
+    if (end_ - at_ < 8) grow();
+    std::memcpy(at_, &acc_, 8);  // little-endian hosts only (checked in payload.hpp)
+    at_ += fill_ >> 3;
+    acc_ >>= fill_ & ~7;
+    fill_ &= 7;
+  }
+  void put(std::uint64_t v, int n) {
+    add(v, n);
+    flush();
   }
   void put64(std::uint64_t v) {
     put(v & 0xFFFFFFFFu, 32);
@@ -58,37 +66,47 @@ class BitWriter {
   }
   // Flushes the last partial byte (zero padded), trims the vector; returns the bits written.
   std::uint64_t finish() {
-    const std::uint64_t bits = 8 * (at_ - start_) + static_cast<std::uint64_t>(fill_);
-    while (fill_ > 0) {
-      if (at_ >= out_.size()) throw std::logic_error("BitWriter: more bits than announced");
-      out_[at_++] = static_cast<std::uint8_t>(acc_);
-      acc_ >>= 8;
-      fill_ = fill_ > 8 ? fill_ - 8 : 0;
-    }
-    out_.resize(at_);
+    flush();
+    const std::size_t bytes = static_cast<std::size_t>(at_ - (out_.data() + start_));
+    const std::uint64_t bits = 8 * static_cast<std::uint64_t>(bytes) + static_cast<std::uint64_t>(fill_);
+    out_.resize(start_ + bytes + (fill_ > 0 ? 1 : 0));  // the partial byte is stored already
+    at_ = end_ = nullptr;
     return bits;
   }
 
  private:
+  void grow() {
+    const std::size_t at = static_cast<std::size_t>(at_ - out_.data());
+    out_.resize(out_.size() + (out_.size() - start_) / 2 + 64);
+    at_ = out_.data() + at;
+    end_ = out_.data() + out_.size();
+  }
   std::vector<std::uint8_t>& out_;
-  std::size_t start_, at_;
+  std::size_t start_;
+  std::uint8_t *at_, *end_;
   std::uint64_t acc_ = 0;
   int fill_ = 0;
 };
 
-// Reads `bits` bits; reading past them throws PayloadError.
+// Reads `bits` bits; reading past them throws PayloadError. window() and advance() are the
+// unchecked fast path of table-driven decoders: they check overran() once at the end.
 class BitReader {
  public:
-  BitReader(const std::uint8_t* data, std::uint64_t bits) : p_(data), bits_(bits) {}
-  // The next n <= 32 bits without consuming them (zeros past the end).
-  std::uint32_t peek(int n) {
-    refill();
-    return static_cast<std::uint32_t>(acc_ & ((std::uint64_t{1} << n) - 1));
+  BitReader(const std::uint8_t* data, std::uint64_t bits) : p_(data), bits_(bits), bytes_((bits + 7) / 8) {}
+  // At least the next 57 bits (zeros past the last byte), from one unaligned 8-byte load.
+  std::uint64_t window() const {
+    const std::uint64_t at = pos_ >> 3;
+    std::uint64_t w = 0;
+    if (at + 8 <= bytes_) std::memcpy(&w, p_ + at, 8);  // little-endian hosts only (checked in payload.hpp)
+    else if (at < bytes_) std::memcpy(&w, p_ + at, static_cast<std::size_t>(bytes_ - at));
+    return w >> (pos_ & 7);
   }
+  void advance(int n) { pos_ += static_cast<std::uint64_t>(n); }
+  bool overran() const { return pos_ > bits_; }
+  // The next n <= 32 bits without consuming them (zeros past the end).
+  std::uint32_t peek(int n) const { return static_cast<std::uint32_t>(window() & ((std::uint64_t{1} << n) - 1)); }
   void skip(int n) {
     if (static_cast<std::uint64_t>(n) > remaining()) throw PayloadError("bit stream ends inside a code");
-    acc_ >>= n;
-    fill_ -= n;
     pos_ += static_cast<std::uint64_t>(n);
   }
   std::uint32_t get(int n) {
@@ -101,30 +119,12 @@ class BitReader {
     return lo | (static_cast<std::uint64_t>(get(32)) << 32);
   }
   std::uint64_t position() const { return pos_; }
-  std::uint64_t remaining() const { return bits_ - pos_; }
+  std::uint64_t remaining() const { return pos_ > bits_ ? 0 : bits_ - pos_; }
 
  private:
-  void refill() {
-    if (fill_ >= 32) return;  // peek needs at most 32 bits
-    const std::uint64_t byte_at = (pos_ + static_cast<std::uint64_t>(fill_)) / 8, bytes = (bits_ + 7) / 8;
-    if (byte_at + 8 <= bytes) {  // whole bytes of one 8-byte load (little-endian hosts)
-      std::uint64_t w;
-      std::memcpy(&w, p_ + byte_at, 8);
-      const int take = (64 - fill_) / 8 < 7 ? (64 - fill_) / 8 : 7;
-      acc_ |= (w & ((std::uint64_t{1} << (8 * take)) - 1)) << fill_;
-      fill_ += 8 * take;
-      return;
-    }
-    for (std::uint64_t b = byte_at; fill_ <= 56; ++b) {
-      acc_ |= (b < bytes ? static_cast<std::uint64_t>(p_[b]) : 0) << fill_;
-      fill_ += 8;
-    }
-  }
   const std::uint8_t* p_;
-  std::uint64_t bits_;
+  std::uint64_t bits_, bytes_;
   std::uint64_t pos_ = 0;
-  std::uint64_t acc_ = 0;
-  int fill_ = 0;
 };
 
 }  // namespace saddle::kernels::quant

@@ -20,9 +20,11 @@
 // bucket: per bucket (min, max) as 64-bit IEEE, then per coordinate the step in fixed width.
 // The decoder checks every field against its codebook, both checksums, the exact length, that
 // decoding ends exactly at the last body bit, and every decoded norm, bound and index.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,74 @@ inline double double_of(std::uint64_t b) {
   std::memcpy(&x, &b, 8);
   return x;
 }
+
+// Writes the signed indices q[0, n) with tables t: three table codes per flush; `slow(w, k)` for
+// an index outside [-s, s].
+template <class Slow>
+void put_indices(BitWriter& w, const std::int16_t* q, std::int64_t n, const IndexTables& t, Slow&& slow) {
+  const std::uint32_t* enc = t.enc();
+  const int s = t.s();
+  const auto span = static_cast<std::uint32_t>(2 * s);
+  auto one = [&](int k) {
+    if (static_cast<std::uint32_t>(k + s) > span) return slow(w, k);
+    w.put(enc[k] & 0xFFFFFFu, static_cast<int>(enc[k] >> 24));
+  };
+  std::int64_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const int k0 = q[i], k1 = q[i + 1], k2 = q[i + 2];
+    if ((static_cast<std::uint32_t>(k0 + s) > span) | (static_cast<std::uint32_t>(k1 + s) > span) | (static_cast<std::uint32_t>(k2 + s) > span)) {
+      one(k0);
+      one(k1);
+      one(k2);
+      continue;
+    }
+    const std::uint32_t e0 = enc[k0], e1 = enc[k1], e2 = enc[k2];
+    w.add(e0 & 0xFFFFFFu, static_cast<int>(e0 >> 24));
+    w.add(e1 & 0xFFFFFFu, static_cast<int>(e1 >> 24));
+    w.add(e2 & 0xFFFFFFu, static_cast<int>(e2 >> 24));
+    w.flush();
+  }
+  for (; i < n; ++i) one(q[i]);
+}
+
+// Reads n signed indices into q with tables t: per 57-bit window up to five table lookups of up
+// to four indices each; `slow(r)` (checked, bit by bit) for a code the tables do not hold.
+template <class Slow>
+void get_indices(BitReader& r, std::int16_t* q, std::int64_t n, const IndexTables& t, Slow&& slow) {
+  const std::uint64_t* sym = t.sym();
+  const std::uint16_t* meta = t.meta();
+  constexpr std::uint64_t mask = (std::uint64_t{1} << kDecodeBits) - 1;
+  std::int64_t i = 0;
+  while (n - i >= 4) {  // whole groups of four may be stored
+    std::uint64_t w = r.window();
+    int used = 0;
+    bool stuck = false;
+    for (int look = 0; look < 5 && n - i >= 4; ++look) {  // 5 * kDecodeBits <= 57
+      const auto c = static_cast<std::size_t>(w & mask);
+      const unsigned m = meta[c];
+      if ((m & (7u << 6)) == 0) {
+        stuck = true;
+        break;
+      }
+      std::memcpy(q + i, &sym[c], 8);
+      w >>= m & 63u;
+      used += static_cast<int>(m & 63u);
+      i += (m >> 6) & 7u;
+    }
+    r.advance(used);
+    if (stuck) q[i++] = slow(r);
+  }
+  while (i < n) {
+    const auto c = static_cast<std::size_t>(r.window() & mask);
+    const unsigned m = meta[c];
+    if (m & (7u << 6)) {
+      q[i++] = static_cast<std::int16_t>(sym[c] & 0xFFFFu);
+      r.advance(static_cast<int>((m >> 9) & 15u));
+    } else {
+      q[i++] = slow(r);
+    }
+  }
+}
 }  // namespace detail
 
 // Appends the payload of `q` to `out`; returns its size in bytes.
@@ -65,51 +135,62 @@ inline std::size_t encode(const Quantized& q, const Codebook& cb, std::vector<st
   out.resize(start + kHeaderBytes, 0);
   std::uint64_t bits;
   {
-    // At most 64 bits per scale and, per coordinate, an Elias code of s + 1 <= 256 (17 bits), a
-    // Huffman code (<= 15) or a fixed-width step (<= 8), plus a sign.
-    BitWriter w(out, 64 * q.scale.size() + 18 * q.q.size());
     const std::int64_t n = cb.n();
     if (cb.scheme == Scheme::Bucket) {
       const int width = cb.fixed_bits();
+      const std::uint32_t top = (1u << width) - 1;  // a step above s but within the width is written (the decoder refuses it)
+      BitWriter w(out, 128 * static_cast<std::uint64_t>(cb.buckets()) + static_cast<std::uint64_t>(width) * static_cast<std::uint64_t>(n));
+      const int per = 56 / width;  // steps per flush
       for (std::int64_t b = 0; b < cb.buckets(); ++b) {
         w.put64(detail::bits_of(q.scale[static_cast<std::size_t>(2 * b)]));
         w.put64(detail::bits_of(q.scale[static_cast<std::size_t>(2 * b + 1)]));
-        for (std::int64_t i = b * cb.bucket; i < std::min(n, (b + 1) * cb.bucket); ++i)
-          w.put(static_cast<std::uint64_t>(q.q[static_cast<std::size_t>(i)]), width);
+        const std::int64_t lo = b * cb.bucket, hi = std::min(n, (b + 1) * cb.bucket);
+        const std::int16_t* qb = q.q.data() + lo;
+        std::uint32_t bad = 0;
+        std::int64_t i = 0;
+        for (; i + per <= hi - lo; i += per) {
+          for (int t = 0; t < per; ++t) {
+            const auto k = static_cast<std::uint32_t>(static_cast<std::int32_t>(qb[i + t]));
+            bad |= k > top;
+            w.add(k & top, width);
+          }
+          w.flush();
+        }
+        for (; i < hi - lo; ++i) {
+          const auto k = static_cast<std::uint32_t>(static_cast<std::int32_t>(qb[i]));
+          bad |= k > top;
+          w.put(k & top, width);
+        }
+        if (bad) throw std::invalid_argument("encode: a bucket step outside [0, 2^width)");
       }
+      bits = w.finish();
     } else {
+      const bool huffman = cb.coder == Coder::Huffman;
+      const int s = cb.s;
+      auto tables_of = [&](std::size_t m) -> const IndexTables& {
+        if (!huffman) return elias_tables(s);
+        const IndexTables& t = cb.huffman[static_cast<std::size_t>(cb.layout.types[m])].tables();
+        if (t.s() != s) throw std::logic_error("encode: the Huffman code does not have s + 1 symbols");
+        return t;
+      };
+      // A first estimate: 64 bits per norm and the longest code per coordinate.
+      int longest = huffman ? 0 : elias_tables(s).longest();
+      for (std::size_t m = 0; huffman && m < cb.layout.blocks(); ++m) longest = std::max(longest, tables_of(m).longest());
+      BitWriter w(out, 64 * static_cast<std::uint64_t>(cb.layout.blocks()) + static_cast<std::uint64_t>(longest) * static_cast<std::uint64_t>(n));
+      // Only a forged Quantized has an index outside [-s, s]: Elias-gamma codes it, Huffman cannot.
+      auto slow = [&](BitWriter& bw, int k) {
+        if (huffman) throw std::invalid_argument("encode: level index " + std::to_string(k) + " outside [-s, s]");
+        const auto a = static_cast<std::uint32_t>(k < 0 ? -k : k);
+        elias_put(bw, a + 1);
+        if (a) bw.put(k < 0, 1);
+      };
       for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
         w.put64(detail::bits_of(q.scale[m]));
         const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-        if (cb.coder == Coder::Huffman) {
-          const HuffmanCode& h = cb.huffman[static_cast<std::size_t>(cb.layout.types[m])];
-          for (std::int64_t i = lo; i < hi; ++i) {
-            const int k = q.q[static_cast<std::size_t>(i)];
-            const auto a = static_cast<std::uint32_t>(k < 0 ? -k : k);
-            if (a) h.put_with_bit(w, a, k < 0);
-            else h.put(w, 0);
-          }
-        } else {
-          for (std::int64_t i = lo; i < hi; ++i) {
-            const int k = q.q[static_cast<std::size_t>(i)];
-            const auto a = static_cast<std::uint32_t>(k < 0 ? -k : k);
-            // Elias-gamma of a + 1 with the sign appended: one put for the common small indices.
-            const std::uint32_t x = a + 1;
-            const int nb = 31 - __builtin_clz(x);
-            if (nb == 0) {
-              w.put(1, 1);
-            } else if (nb <= 12) {
-              const std::uint64_t code = (std::uint64_t{1} << nb) | (static_cast<std::uint64_t>(x & ((1u << nb) - 1u)) << (nb + 1));
-              w.put(code | (static_cast<std::uint64_t>(k < 0) << (2 * nb + 1)), 2 * nb + 2);
-            } else {
-              elias_put(w, x);
-              w.put(k < 0, 1);
-            }
-          }
-        }
+        detail::put_indices(w, q.q.data() + lo, hi - lo, tables_of(m), slow);
       }
+      bits = w.finish();
     }
-    bits = w.finish();
   }
   std::uint8_t* h = out.data() + start;
   std::memcpy(h, "SQP1", 4);
@@ -162,8 +243,11 @@ inline void decode(const std::uint8_t* data, std::size_t size, const Codebook& c
     if (!std::isfinite(x) || (nonneg && !(x >= 0))) throw PayloadError("non-finite or negative scale");
     return x;
   };
+  const auto s = static_cast<std::uint32_t>(cb.s);
   if (cb.scheme == Scheme::Bucket) {
     const int width = cb.fixed_bits();
+    const int per = 56 / width;
+    const std::uint64_t step_mask = (std::uint64_t{1} << width) - 1;
     q.scale.resize(static_cast<std::size_t>(2 * cb.buckets()));
     for (std::int64_t b = 0; b < cb.buckets(); ++b) {
       const double mn = finite_scale(detail::double_of(r.get64()), false);
@@ -171,25 +255,50 @@ inline void decode(const std::uint8_t* data, std::size_t size, const Codebook& c
       if (!(mn <= mx) || !std::isfinite(mx - mn)) throw PayloadError("bucket bounds out of order");
       q.scale[static_cast<std::size_t>(2 * b)] = mn;
       q.scale[static_cast<std::size_t>(2 * b + 1)] = mx;
-      for (std::int64_t i = b * cb.bucket; i < std::min(n, (b + 1) * cb.bucket); ++i) {
-        const std::uint32_t k = r.get(width);
-        if (k > static_cast<std::uint32_t>(cb.s)) throw PayloadError("bucket step above s");
-        q.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(k);
+      const std::int64_t lo = b * cb.bucket, hi = std::min(n, (b + 1) * cb.bucket);
+      std::int16_t* qb = q.q.data() + lo;
+      std::uint32_t top = 0;
+      std::int64_t i = 0;
+      for (; i + per <= hi - lo; i += per) {
+        std::uint64_t w = r.window();
+        for (int t = 0; t < per; ++t) {
+          const auto k = static_cast<std::uint32_t>(w & step_mask);
+          w >>= width;
+          top = std::max(top, k);
+          qb[i + t] = static_cast<std::int16_t>(k);
+        }
+        r.advance(per * width);
       }
+      if (r.overran()) throw PayloadError("bit stream ends inside a code");
+      for (; i < hi - lo; ++i) {
+        const std::uint32_t k = r.get(width);
+        top = std::max(top, k);
+        qb[i] = static_cast<std::int16_t>(k);
+      }
+      if (top > s) throw PayloadError("bucket step above s");
     }
   } else {
     q.scale.resize(cb.layout.blocks());
-    const auto s = static_cast<std::uint32_t>(cb.s);
+    const bool huffman = cb.coder == Coder::Huffman;
+    auto sign = [](BitReader& br, std::uint32_t a) {
+      const bool neg = a ? br.get(1) != 0 : false;
+      return static_cast<std::int16_t>(neg ? -static_cast<int>(a) : static_cast<int>(a));
+    };
     for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
       q.scale[m] = finite_scale(detail::double_of(r.get64()), true);
       const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-      const HuffmanCode* h = cb.coder == Coder::Huffman ? &cb.huffman[static_cast<std::size_t>(cb.layout.types[m])] : nullptr;
-      for (std::int64_t i = lo; i < hi; ++i) {
-        const std::uint32_t a = h ? h->get(r) : elias_get(r, s + 1) - 1;
-        if (a > s) throw PayloadError("level index above s");
-        const bool neg = a ? r.get(1) != 0 : false;
-        q.q[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(neg ? -static_cast<int>(a) : static_cast<int>(a));
+      if (huffman) {
+        const HuffmanCode& h = cb.huffman[static_cast<std::size_t>(cb.layout.types[m])];
+        if (h.tables().s() != cb.s) throw std::logic_error("decode: the Huffman code does not have s + 1 symbols");
+        detail::get_indices(r, q.q.data() + lo, hi - lo, h.tables(), [&](BitReader& br) { return sign(br, h.get(br)); });
+      } else {
+        detail::get_indices(r, q.q.data() + lo, hi - lo, elias_tables(cb.s), [&](BitReader& br) {
+          const std::uint32_t a = elias_get(br, s + 1) - 1;
+          if (a > s) throw PayloadError("level index above s");
+          return sign(br, a);
+        });
       }
+      if (r.overran()) throw PayloadError("bit stream ends inside a code");
     }
   }
   if (r.position() != bits) throw PayloadError("body has " + std::to_string(bits - r.position()) + " bits left over");
