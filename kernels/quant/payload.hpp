@@ -66,26 +66,36 @@ void put_indices(BitWriter& w, const std::int16_t* q, std::int64_t n, const Inde
   const std::uint32_t* enc = t.enc();
   const int s = t.s();
   const auto span = static_cast<std::uint32_t>(2 * s);
-  auto one = [&](int k) {
-    if (static_cast<std::uint32_t>(k + s) > span) return slow(w, k);
-    w.put(enc[k] & 0xFFFFFFu, static_cast<int>(enc[k] >> 24));
+  auto room = [&](std::int64_t from) { return static_cast<std::size_t>((n - from) * t.longest() / 8 + 8); };
+  BitWriter::Cursor c = w.cursor(room(0));
+  auto one = [&](std::int64_t i) {
+    const int k = q[i];
+    if (static_cast<std::uint32_t>(k + s) > span) {
+      w.restore(c);
+      slow(w, k);
+      c = w.cursor(room(i + 1));
+      return;
+    }
+    c.add(enc[k] & 0xFFFFFFu, static_cast<int>(enc[k] >> 24));
+    c.flush();
   };
   std::int64_t i = 0;
   for (; i + 3 <= n; i += 3) {
     const int k0 = q[i], k1 = q[i + 1], k2 = q[i + 2];
     if ((static_cast<std::uint32_t>(k0 + s) > span) | (static_cast<std::uint32_t>(k1 + s) > span) | (static_cast<std::uint32_t>(k2 + s) > span)) {
-      one(k0);
-      one(k1);
-      one(k2);
+      one(i);
+      one(i + 1);
+      one(i + 2);
       continue;
     }
     const std::uint32_t e0 = enc[k0], e1 = enc[k1], e2 = enc[k2];
-    w.add(e0 & 0xFFFFFFu, static_cast<int>(e0 >> 24));
-    w.add(e1 & 0xFFFFFFu, static_cast<int>(e1 >> 24));
-    w.add(e2 & 0xFFFFFFu, static_cast<int>(e2 >> 24));
-    w.flush();
+    c.add(e0 & 0xFFFFFFu, static_cast<int>(e0 >> 24));
+    c.add(e1 & 0xFFFFFFu, static_cast<int>(e1 >> 24));
+    c.add(e2 & 0xFFFFFFu, static_cast<int>(e2 >> 24));
+    c.flush();
   }
-  for (; i < n; ++i) one(q[i]);
+  for (; i < n; ++i) one(i);
+  w.restore(c);
 }
 
 // Reads n signed indices into q with tables t: per 57-bit window up to five table lookups of up
@@ -94,11 +104,19 @@ template <class Slow>
 void get_indices(BitReader& r, std::int16_t* q, std::int64_t n, const IndexTables& t, Slow&& slow) {
   const std::uint64_t* sym = t.sym();
   const std::uint16_t* meta = t.meta();
+  const std::uint8_t* data = r.data();
+  const std::uint64_t bytes = r.bytes();
   constexpr std::uint64_t mask = (std::uint64_t{1} << kDecodeBits) - 1;
+  std::uint64_t pos = r.position();
+  auto take_slow = [&]() {
+    r.seek(pos);
+    const std::int16_t k = slow(r);
+    pos = r.position();
+    return k;
+  };
   std::int64_t i = 0;
   while (n - i >= 4) {  // whole groups of four may be stored
-    std::uint64_t w = r.window();
-    int used = 0;
+    std::uint64_t w = BitReader::window_at(data, bytes, pos);
     bool stuck = false;
     for (int look = 0; look < 5 && n - i >= 4; ++look) {  // 5 * kDecodeBits <= 57
       const auto c = static_cast<std::size_t>(w & mask);
@@ -109,22 +127,22 @@ void get_indices(BitReader& r, std::int16_t* q, std::int64_t n, const IndexTable
       }
       std::memcpy(q + i, &sym[c], 8);
       w >>= m & 63u;
-      used += static_cast<int>(m & 63u);
+      pos += m & 63u;
       i += (m >> 6) & 7u;
     }
-    r.advance(used);
-    if (stuck) q[i++] = slow(r);
+    if (stuck) q[i++] = take_slow();
   }
   while (i < n) {
-    const auto c = static_cast<std::size_t>(r.window() & mask);
+    const auto c = static_cast<std::size_t>(BitReader::window_at(data, bytes, pos) & mask);
     const unsigned m = meta[c];
     if (m & (7u << 6)) {
       q[i++] = static_cast<std::int16_t>(sym[c] & 0xFFFFu);
-      r.advance(static_cast<int>((m >> 9) & 15u));
+      pos += (m >> 9) & 15u;
     } else {
-      q[i++] = slow(r);
+      q[i++] = take_slow();
     }
   }
+  r.seek(pos);
 }
 }  // namespace detail
 
@@ -147,20 +165,23 @@ inline std::size_t encode(const Quantized& q, const Codebook& cb, std::vector<st
         const std::int64_t lo = b * cb.bucket, hi = std::min(n, (b + 1) * cb.bucket);
         const std::int16_t* qb = q.q.data() + lo;
         std::uint32_t bad = 0;
+        BitWriter::Cursor c = w.cursor(static_cast<std::size_t>((hi - lo) * width / 8 + 8));
         std::int64_t i = 0;
         for (; i + per <= hi - lo; i += per) {
           for (int t = 0; t < per; ++t) {
             const auto k = static_cast<std::uint32_t>(static_cast<std::int32_t>(qb[i + t]));
             bad |= k > top;
-            w.add(k & top, width);
+            c.add(k & top, width);
           }
-          w.flush();
+          c.flush();
         }
         for (; i < hi - lo; ++i) {
           const auto k = static_cast<std::uint32_t>(static_cast<std::int32_t>(qb[i]));
           bad |= k > top;
-          w.put(k & top, width);
+          c.add(k & top, width);
+          c.flush();
         }
+        w.restore(c);
         if (bad) throw std::invalid_argument("encode: a bucket step outside [0, 2^width)");
       }
       bits = w.finish();

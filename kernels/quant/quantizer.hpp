@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/counter_rng.hpp"
@@ -98,16 +100,50 @@ template <class T>
   throw std::invalid_argument("quantize: block norm overflows at coordinate " + std::to_string(offset));
 }
 
+namespace detail {
+// max |v_i| over v[0, n) as a double; `bad` when some v_i is infinite or NaN. For IEEE types the
+// magnitudes compare as unsigned integers (sign bit cleared), which vectorises; infinities and
+// NaNs are the patterns from the all-ones exponent up.
+template <class T>
+double max_abs(const T* v, std::int64_t n, bool& bad) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using U = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+    constexpr U magnitude = ~U{0} >> 1;
+    const U inf = [] {
+      const T x = std::numeric_limits<T>::infinity();
+      U b;
+      std::memcpy(&b, &x, sizeof b);
+      return b;
+    }();
+    U top = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      U b;
+      std::memcpy(&b, v + i, sizeof b);
+      b &= magnitude;
+      top = b > top ? b : top;
+    }
+    bad = top >= inf;
+    T m;
+    std::memcpy(&m, &top, sizeof m);
+    return static_cast<double>(m);
+  } else {
+    double m = 0;
+    bad = false;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double a = std::fabs(static_cast<double>(v[i]));
+      bad |= !(a <= std::numeric_limits<double>::max());
+      m = a > m ? a : m;
+    }
+    return m;
+  }
+}
+}  // namespace detail
+
 // The norm of v[0, n), scaled so that huge finite entries do not overflow the 2-norm.
 template <class T>
 double block_norm(const T* v, std::int64_t n, Norm norm, std::int64_t offset) {
-  double m = 0;
   bool bad = false;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double a = std::fabs(static_cast<double>(v[i]));
-    bad |= !(a <= std::numeric_limits<double>::max());
-    m = a > m ? a : m;
-  }
+  const double m = detail::max_abs(v, n, bad);
   if (bad) reject_nonfinite(v, n, offset);
   if (norm == Norm::Linf || m == 0) return m;
   double s = 0;
@@ -132,6 +168,12 @@ class Divider {
  public:
   explicit Divider(double d) : d_(d), inv_(1.0 / d), exact_(!(std::fabs(inv_) <= std::numeric_limits<double>::max())) {}
   double operator()(double x) const { return exact_ ? x / d_ : x * inv_; }
+  // Calls f with a functor of one of the two ways, so that loops over coordinates have no branch.
+  template <class F>
+  void visit(F&& f) const {
+    if (exact_) f([d = d_](double x) { return x / d; });
+    else f([inv = inv_](double x) { return x * inv; });
+  }
 
  private:
   double d_, inv_;
@@ -159,6 +201,35 @@ void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t
 }
 
 inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
+
+namespace detail {
+// Stochastic rounding of v[c0, c1) onto levels with s <= P intervals: lpad[m] = l_m for m < s,
+// +inf above; wpad[m] = 1 / (l_{m+1} - l_m). The interval j counts the interior levels <= u,
+// which is the largest j <= s - 1 with l_j <= u (level_interval).
+template <int P, class T, class Div>
+void round_few(const T* v, std::int16_t* qi, std::int64_t c0, std::int64_t c1, const std::uint32_t* w, Div by_norm,
+               const double* lpad, const double* wpad) {
+  double lp[P], wp[P];
+  for (int m = 0; m < P; ++m) {
+    lp[m] = lpad[m];
+    wp[m] = wpad[m];
+  }
+  for (std::int64_t i = c0; i < c1; ++i) {
+    const double x = static_cast<double>(v[i]);
+    const double u = std::min(1.0, by_norm(std::fabs(x)));
+    double lj = lp[0], wj = wp[0];
+    int j = 0;
+    for (int m = 1; m < P; ++m) {
+      const bool ge = lp[m] <= u;
+      lj = ge ? lp[m] : lj;
+      wj = ge ? wp[m] : wj;
+      j += ge;
+    }
+    const int k = j + (unit_uniform(w[i]) < (u - lj) * wj ? 1 : 0);
+    qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+  }
+}
+}  // namespace detail
 
 // Q(v) into out, the rounding of coordinate i drawn from (round, worker) at index first + i (first:
 // where v starts in the whole vector, so a pipeline stage's part rounds as the whole would).
@@ -208,27 +279,48 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
     const auto type = static_cast<std::size_t>(cb.layout.types[m]);
     const double* l = cb.levels[type].data();
     const double* iw = cb.inv_width[type].data();
-    const Divider by_norm(norm > 0 ? norm : INFINITY);
     const bool uni = cb.uniform[type] != 0;
-    const double sd = cb.s;
-    for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
-      if (uni) {
-        for (std::int64_t i = c0; i < c1; ++i) {
-          const double x = static_cast<double>(v[i]);
-          const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
-          const int j = std::min(cb.s - 1, static_cast<int>(t));
-          const int k = j + (unit_uniform(rw[i - c0]) < t - j ? 1 : 0);
-          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-        }
-      } else {
-        for (std::int64_t i = c0; i < c1; ++i) {
-          const double x = static_cast<double>(v[i]);
-          const double u = std::min(1.0, by_norm(std::fabs(x)));
-          const int j = cb.interval(type, l, u);
-          const int k = j + (unit_uniform(rw[i - c0]) < (u - l[j]) * iw[j] ? 1 : 0);
-          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-        }
+    const int s = cb.s;
+    // Few levels: the interval by comparing u with every interior level (padded with +inf to a
+    // power of two P >= s), selecting l_j and 1 / (l_{j+1} - l_j) on the way; no search, no
+    // gathers, and the loop vectorises. More levels: a table lookup and a short search.
+    double lpad[16], wpad[16];
+    const int pad = s <= 2 ? 2 : s <= 4 ? 4 : s <= 8 ? 8 : 16;
+    if (!uni && s <= 16)
+      for (int m = 0; m < pad; ++m) {
+        lpad[m] = m < s ? l[m] : INFINITY;
+        wpad[m] = m < s ? iw[m] : 0.0;
       }
+    Divider(norm > 0 ? norm : INFINITY).visit([&](auto by_norm) {
+      for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+        const std::uint32_t* w = rw - c0;
+        if (uni) {
+          const double sd = s;
+          for (std::int64_t i = c0; i < c1; ++i) {
+            const double x = static_cast<double>(v[i]);
+            const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+            const int j = std::min(s - 1, static_cast<int>(t));
+            const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
+            qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+          }
+        } else if (s <= 2) {
+          detail::round_few<2>(v, qi, c0, c1, w, by_norm, lpad, wpad);
+        } else if (s <= 4) {
+          detail::round_few<4>(v, qi, c0, c1, w, by_norm, lpad, wpad);
+        } else if (s <= 8) {
+          detail::round_few<8>(v, qi, c0, c1, w, by_norm, lpad, wpad);
+        } else if (s <= 16) {
+          detail::round_few<16>(v, qi, c0, c1, w, by_norm, lpad, wpad);
+        } else {
+          for (std::int64_t i = c0; i < c1; ++i) {
+            const double x = static_cast<double>(v[i]);
+            const double u = std::min(1.0, by_norm(std::fabs(x)));
+            const int j = cb.interval(type, l, u);
+            const int k = j + (unit_uniform(w[i]) < (u - l[j]) * iw[j] ? 1 : 0);
+            qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+          }
+        }
+      });
     });
   }
 }
@@ -247,14 +339,28 @@ inline void dequantize(const Quantized& in, const Codebook& cb, double* out, boo
     }
     return;
   }
+  // Per block the 2s + 1 values the indices stand for, then one lookup per coordinate.
+  const int s = cb.s;
+  std::vector<double> values(2 * static_cast<std::size_t>(s) + 1);
+  const std::int16_t* q = in.q.data();
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const double norm = in.scale[m];
     const double* l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])].data();
-    for (std::int64_t i = cb.layout.offsets[m]; i < cb.layout.offsets[m + 1]; ++i) {
-      const int k = in.q[static_cast<std::size_t>(i)];
-      const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
-      out[i] = accumulate ? out[i] + x : x;
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    if (hi - lo < 2 * s + 1) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const int k = q[i];
+        const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
+        out[i] = accumulate ? out[i] + x : x;
+      }
+      continue;
     }
+    for (int k = -s; k <= s; ++k) values[static_cast<std::size_t>(k + s)] = k < 0 ? -(norm * l[-k]) : norm * l[k];
+    const double* x = values.data() + s;
+    if (accumulate)
+      for (std::int64_t i = lo; i < hi; ++i) out[i] += x[q[i]];
+    else
+      for (std::int64_t i = lo; i < hi; ++i) out[i] = x[q[i]];
   }
 }
 
