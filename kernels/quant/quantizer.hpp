@@ -22,6 +22,7 @@
 #include "kernels/counter_rng.hpp"
 #include "kernels/quant/coder.hpp"
 #include "kernels/quant/levels.hpp"
+#include "kernels/quant/philox_blocks.hpp"
 
 namespace saddle::kernels::quant {
 
@@ -192,10 +193,7 @@ void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t
     const std::int64_t c1 = std::min(hi, c0 + kChunk);
     const std::uint64_t g0 = first + static_cast<std::uint64_t>(c0), g1 = first + static_cast<std::uint64_t>(c1);
     const std::uint64_t b0 = g0 >> 2, b1 = (g1 + 3) >> 2;
-    for (std::uint64_t b = b0; b < b1; ++b) {
-      const Philox4x32 bits = rng.bits(b, round, worker);
-      for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
-    }
+    philox_blocks(rng, b0, static_cast<std::size_t>(b1 - b0), round, worker, words);
     f(c0, c1, words + (g0 - 4 * b0));
   }
 }
