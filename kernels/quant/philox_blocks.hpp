@@ -24,6 +24,9 @@ inline void mul_hi_lo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
 }  // namespace detail
 #endif
 
+// GCC 12 warns about the undefined pass-through operand inside _mm512_mul_epu32 when inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // words[4 j + w] = rng.bits(first + j, step, k).v[w] for j < count.
 inline void philox_blocks(const CounterRng& rng, std::uint64_t first, std::size_t count, std::uint32_t step, std::uint32_t k,
                           std::uint32_t* words) {
@@ -71,5 +74,6 @@ inline void philox_blocks(const CounterRng& rng, std::uint64_t first, std::size_
     for (int w = 0; w < 4; ++w) words[4 * j + static_cast<std::size_t>(w)] = bits.v[w];
   }
 }
+#pragma GCC diagnostic pop
 
 }  // namespace saddle::kernels::quant

@@ -19,6 +19,10 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/counter_rng.hpp"
 #include "kernels/quant/coder.hpp"
 #include "kernels/quant/levels.hpp"
@@ -169,12 +173,27 @@ class Divider {
  public:
   explicit Divider(double d) : d_(d), inv_(1.0 / d), exact_(!(std::fabs(inv_) <= std::numeric_limits<double>::max())) {}
   double operator()(double x) const { return exact_ ? x / d_ : x * inv_; }
-  // Calls f with a functor of one of the two ways, so that loops over coordinates have no branch.
+  // Calls f with a functor of one of the two ways (DivideBy, MultiplyBy), so that loops over
+  // coordinates have no branch.
   template <class F>
   void visit(F&& f) const {
-    if (exact_) f([d = d_](double x) { return x / d; });
-    else f([inv = inv_](double x) { return x * inv; });
+    if (exact_) f(DivideBy{d_});
+    else f(MultiplyBy{inv_});
   }
+  struct DivideBy {
+    double d;
+    double operator()(double x) const { return x / d; }
+#if defined(__AVX512F__)
+    __m512d operator()(__m512d x) const { return _mm512_div_pd(x, _mm512_set1_pd(d)); }
+#endif
+  };
+  struct MultiplyBy {
+    double inv;
+    double operator()(double x) const { return x * inv; }
+#if defined(__AVX512F__)
+    __m512d operator()(__m512d x) const { return _mm512_mul_pd(x, _mm512_set1_pd(inv)); }
+#endif
+  };
 
  private:
   double d_, inv_;
@@ -201,31 +220,161 @@ void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t
 inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
 
 namespace detail {
-// Stochastic rounding of v[c0, c1) onto levels with s <= P intervals: lpad[m] = l_m for m < s,
-// +inf above; wpad[m] = 1 / (l_{m+1} - l_m). The interval j counts the interior levels <= u,
-// which is the largest j <= s - 1 with l_j <= u (level_interval).
+// Stochastic rounding of coordinate i onto levels with s <= P intervals: lp[m] = l_m for m < s,
+// +inf above; wp[m] = 1 / (l_{m+1} - l_m). The interval j counts the interior levels <= u,
+// which is the largest j <= s - 1 with l_j <= u (level_interval); l_j and the width are
+// selected on the way, so there is no search and no gather, and loops over i vectorise (lp and
+// wp must be the caller's local arrays: loads through a pointer would not be if-converted).
 template <int P, class T, class Div>
-void round_few(const T* v, std::int16_t* qi, std::int64_t c0, std::int64_t c1, const std::uint32_t* w, Div by_norm,
-               const double* lpad, const double* wpad) {
+inline void round_few(const T* v, std::int16_t* qi, const std::uint32_t* w, const Div& by_norm, const double (&lp)[P],
+                      const double (&wp)[P], std::int64_t i) {
+  const double x = static_cast<double>(v[i]);
+  const double u = std::min(1.0, by_norm(std::fabs(x)));
+  double lj = lp[0], wj = wp[0];
+  int j = 0;
+#pragma GCC unroll 16
+  for (int m = 1; m < P; ++m) {
+    const double lm = lp[m], wm = wp[m];  // loaded unconditionally, so the selections if-convert
+    const bool ge = lm <= u;
+    lj = ge ? lm : lj;
+    wj = ge ? wm : wj;
+    j += ge;
+  }
+  const int k = j + (unit_uniform(w[i]) < (u - lj) * wj ? 1 : 0);
+  qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+}
+
+// The l2 norm of the block after the one being rounded, summed in between: the sum is a chain of
+// dependent additions (its order fixes the norm's bits), which leaves the vector units idle; the
+// rounding loop does sixteen of its additions per sixteen coordinates, so the two overlap.
+template <class T>
+struct NormAhead {
+  std::size_t block = static_cast<std::size_t>(-1);
+  const T* p = nullptr;
+  std::int64_t left = 0;
+  double sum = 0;
+  void add(std::int64_t count) {
+    for (std::int64_t i = 0; i < count; ++i) sum += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    p += count;
+    left -= count;
+  }
+  // As block_norm: the sum in order, then its square root.
+  double finish() {
+    add(left);
+    return std::sqrt(sum);
+  }
+};
+
+// body(i) for i in [c0, c1), sixteen coordinates at a time with sixteen of ahead's additions.
+#if defined(__AVX512F__)
+// GCC 12 warns about the undefined pass-through operands inside the intrinsics when inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// round_few on [c0, c1) with AVX-512, eight coordinates per step, sixteen of them per sixteen of
+// ahead's additions (round_overlapping): the same operations on eight lanes (IEEE arithmetic is
+// exact to the bit in either form), with l_j and the width taken by an in-register permutation
+// (P <= 16 levels fit in two vectors). All state is local: the int16 stores are of a type that may
+// alias anything, so values kept behind pointers would be reloaded after each.
+template <int P, class T, class Div>
+void round_few_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div by_norm, const double* lpad, const double* wpad,
+                      std::int64_t c0, std::int64_t c1, NormAhead<T>& ahead_ref) {
+  static_assert(P <= 16, "two vectors of levels");
   double lp[P], wp[P];
   for (int m = 0; m < P; ++m) {
     lp[m] = lpad[m];
     wp[m] = wpad[m];
   }
-  for (std::int64_t i = c0; i < c1; ++i) {
+  double l16[16] = {}, w16[16] = {};  // whole vectors to load
+  for (int m = 0; m < P; ++m) {
+    l16[m] = lp[m];
+    w16[m] = wp[m];
+  }
+  __m512d level[P];
+  for (int m = 0; m < P; ++m) level[m] = _mm512_set1_pd(lp[m]);
+  const __m512d l_lo = _mm512_loadu_pd(l16), w_lo = _mm512_loadu_pd(w16);
+  const __m512d l_hi = _mm512_loadu_pd(l16 + 8), w_hi = _mm512_loadu_pd(w16 + 8);
+  const __m512d unit = _mm512_set1_pd(1.0), half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(1.0 / 4294967296.0);
+  const __m512i one = _mm512_set1_epi64(1);
+  auto eight = [&](std::int64_t i) {
+    __m512d x;
+    if constexpr (std::is_same_v<T, float>) x = _mm512_cvtps_pd(_mm256_loadu_ps(v + i));
+    else x = _mm512_loadu_pd(v + i);
+    const __m512d u = _mm512_min_pd(by_norm(_mm512_abs_pd(x)), unit);  // (y < 1) ? y : 1, as std::min(1.0, y)
+    __m512i j = _mm512_setzero_si512();
+#pragma GCC unroll 16
+    for (int m = 1; m < P; ++m) j = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(level[m], u, _CMP_LE_OQ), j, one);
+    const __m512d lj = P > 8 ? _mm512_permutex2var_pd(l_lo, j, l_hi) : _mm512_permutexvar_pd(j, l_lo);
+    const __m512d wj = P > 8 ? _mm512_permutex2var_pd(w_lo, j, w_hi) : _mm512_permutexvar_pd(j, w_lo);
+    const __m512d p = _mm512_mul_pd(_mm512_sub_pd(u, lj), wj);
+    const __m512d r = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), half), scale);
+    __m512i k = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(r, p, _CMP_LT_OQ), j, one);
+    k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
+  };
+  NormAhead<T> ahead = ahead_ref;
+  std::int64_t i = c0;
+  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
+    eight(i);
+    eight(i + 8);
+    ahead.add(16);
+  }
+  for (; i + 8 <= c1; i += 8) eight(i);
+  for (; i < c1; ++i) round_few<P>(v, qi, w, by_norm, lp, wp, i);
+  ahead_ref = ahead;
+}
+
+// The uniform levels j / s on [c0, c1) likewise: t = u s, j = min(s - 1, floor t), k = j + (r < t - j).
+template <class T, class Div>
+void round_uniform_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div by_norm, int s, std::int64_t c0, std::int64_t c1,
+                          NormAhead<T>& ahead_ref) {
+  const double sd = s;
+  const __m512d unit = _mm512_set1_pd(1.0), steps = _mm512_set1_pd(sd), half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(1.0 / 4294967296.0);
+  const __m256i top = _mm256_set1_epi32(s - 1);
+  const __m512i one = _mm512_set1_epi64(1);
+  auto eight = [&](std::int64_t i) {
+    __m512d x;
+    if constexpr (std::is_same_v<T, float>) x = _mm512_cvtps_pd(_mm256_loadu_ps(v + i));
+    else x = _mm512_loadu_pd(v + i);
+    const __m512d t = _mm512_mul_pd(_mm512_min_pd(by_norm(_mm512_abs_pd(x)), unit), steps);
+    const __m256i j32 = _mm256_min_epi32(_mm512_cvttpd_epi32(t), top);  // t >= 0: truncation is the floor
+    const __m512d frac = _mm512_sub_pd(t, _mm512_cvtepi32_pd(j32));
+    const __m512d r = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), half), scale);
+    const __m512i j = _mm512_cvtepi32_epi64(j32);
+    __m512i k = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(r, frac, _CMP_LT_OQ), j, one);
+    k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
+  };
+  NormAhead<T> ahead = ahead_ref;
+  std::int64_t i = c0;
+  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
+    eight(i);
+    eight(i + 8);
+    ahead.add(16);
+  }
+  for (; i + 8 <= c1; i += 8) eight(i);
+  for (; i < c1; ++i) {
     const double x = static_cast<double>(v[i]);
-    const double u = std::min(1.0, by_norm(std::fabs(x)));
-    double lj = lp[0], wj = wp[0];
-    int j = 0;
-    for (int m = 1; m < P; ++m) {
-      const bool ge = lp[m] <= u;
-      lj = ge ? lp[m] : lj;
-      wj = ge ? wp[m] : wj;
-      j += ge;
-    }
-    const int k = j + (unit_uniform(w[i]) < (u - lj) * wj ? 1 : 0);
+    const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+    const int j = std::min(s - 1, static_cast<int>(t));
+    const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
     qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
   }
+  ahead_ref = ahead;
+}
+#pragma GCC diagnostic pop
+#endif
+
+template <class T, class Body>
+void round_overlapping(std::int64_t c0, std::int64_t c1, NormAhead<T>& ahead_ref, const Body& body) {
+  constexpr int kGroup = 16;
+  NormAhead<T> ahead = ahead_ref;  // in registers: a sum kept in memory would add a store and a load to each addition
+  std::int64_t i = c0;
+  for (; i + kGroup <= c1 && ahead.left >= kGroup; i += kGroup) {
+    for (int t = 0; t < kGroup; ++t) body(i + t);
+    ahead.add(kGroup);
+  }
+  for (; i < c1; ++i) body(i);
+  ahead_ref = ahead;
 }
 }  // namespace detail
 
@@ -270,55 +419,93 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
   }
   const std::size_t nblocks = cb.layout.blocks();
   out.scale.resize(nblocks);
+  detail::NormAhead<T> ahead;
   for (std::size_t m = 0; m < nblocks; ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    const double norm = ahead.block == m ? ahead.finish() : block_norm(v + lo, hi - lo, cb.norm, lo);
     out.scale[m] = norm;
+    // The next block's l2 norm overlaps this block's rounding when its squares need no scaling
+    // (else, and for non-finite entries, block_norm takes it in turn).
+    ahead = detail::NormAhead<T>();
+    if (cb.norm == Norm::L2 && m + 1 < nblocks) {
+      const std::int64_t lo1 = cb.layout.offsets[m + 1], hi1 = cb.layout.offsets[m + 2];
+      bool bad = false;
+      const double top = detail::max_abs(v + lo1, hi1 - lo1, bad);
+      if (!bad && top > 1e-140 && top < 1e140) {
+        ahead.block = m + 1;
+        ahead.p = v + lo1;
+        ahead.left = hi1 - lo1;
+      }
+    }
     const auto type = static_cast<std::size_t>(cb.layout.types[m]);
     const double* l = cb.levels[type].data();
     const double* iw = cb.inv_width[type].data();
     const bool uni = cb.uniform[type] != 0;
     const int s = cb.s;
-    // Few levels: the interval by comparing u with every interior level (padded with +inf to a
-    // power of two P >= s), selecting l_j and 1 / (l_{j+1} - l_j) on the way; no search, no
-    // gathers, and the loop vectorises. More levels: a table lookup and a short search.
-    double lpad[16], wpad[16];
-    const int pad = s <= 2 ? 2 : s <= 4 ? 4 : s <= 8 ? 8 : 16;
-    if (!uni && s <= 16)
-      for (int m = 0; m < pad; ++m) {
-        lpad[m] = m < s ? l[m] : INFINITY;
-        wpad[m] = m < s ? iw[m] : 0.0;
-      }
+    // Few levels: round_few (levels padded with +inf to a power of two P >= s). More levels: a
+    // table lookup and a short search.
     Divider(norm > 0 ? norm : INFINITY).visit([&](auto by_norm) {
-      for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
-        const std::uint32_t* w = rw - c0;
-        if (uni) {
-          const double sd = s;
-          for (std::int64_t i = c0; i < c1; ++i) {
+      auto few = [&](auto tag) {
+        constexpr int P = decltype(tag)::value;
+        double lp[P], wp[P];
+        for (int j = 0; j < P; ++j) {
+          lp[j] = j < s ? l[j] : INFINITY;
+          wp[j] = j < s ? iw[j] : 0.0;
+        }
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+          double lpc[P], wpc[P];  // see round_few
+          for (int j = 0; j < P; ++j) {
+            lpc[j] = lp[j];
+            wpc[j] = wp[j];
+          }
+#if defined(__AVX512F__)
+          if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+            detail::round_few_avx512<P>(v, qi, w, by_norm, lp, wp, c0, c1, ahead);
+            return;
+          }
+#endif
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) { detail::round_few<P>(v, qi, w, by_norm, lpc, wpc, i); });
+        });
+      };
+      if (uni) {
+        const double sd = s;
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+#if defined(__AVX512F__)
+          if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+            detail::round_uniform_avx512(v, qi, w, by_norm, s, c0, c1, ahead);
+            return;
+          }
+#endif
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) {
             const double x = static_cast<double>(v[i]);
             const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
             const int j = std::min(s - 1, static_cast<int>(t));
             const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
             qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-          }
-        } else if (s <= 2) {
-          detail::round_few<2>(v, qi, c0, c1, w, by_norm, lpad, wpad);
-        } else if (s <= 4) {
-          detail::round_few<4>(v, qi, c0, c1, w, by_norm, lpad, wpad);
-        } else if (s <= 8) {
-          detail::round_few<8>(v, qi, c0, c1, w, by_norm, lpad, wpad);
-        } else if (s <= 16) {
-          detail::round_few<16>(v, qi, c0, c1, w, by_norm, lpad, wpad);
-        } else {
-          for (std::int64_t i = c0; i < c1; ++i) {
+          });
+        });
+      } else if (s <= 2) {
+        few(std::integral_constant<int, 2>());
+      } else if (s <= 4) {
+        few(std::integral_constant<int, 4>());
+      } else if (s <= 8) {
+        few(std::integral_constant<int, 8>());
+      } else if (s <= 16) {
+        few(std::integral_constant<int, 16>());
+      } else {
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) {
             const double x = static_cast<double>(v[i]);
             const double u = std::min(1.0, by_norm(std::fabs(x)));
             const int j = cb.interval(type, l, u);
             const int k = j + (unit_uniform(w[i]) < (u - l[j]) * iw[j] ? 1 : 0);
             qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-          }
-        }
-      });
+          });
+        });
+      }
     });
   }
 }
