@@ -88,6 +88,22 @@ struct Codebook {
   }
 };
 
+// The scales a payload carries exactly (payload.hpp): zero and the float32 magnitudes from the
+// smallest normal to the largest as 32 bits, anything else escaped as a float64. wire_scale(x,
+// up) is the nearest of them at or above x (up) or at or below it: the quantisers round block
+// norms up and bucket bounds outwards, so that every |v_i| stays within its scale and the
+// rounding stays unbiased; a 1-element block then costs 32 bits of norm, not 64.
+inline bool float_scale(double x) {
+  const double a = std::fabs(x);
+  return a == 0 || (a >= static_cast<double>(std::numeric_limits<float>::min()) && a <= static_cast<double>(std::numeric_limits<float>::max()));
+}
+inline double wire_scale(double x, bool up) {
+  if (!float_scale(x)) return x;
+  float f = static_cast<float>(x);
+  if (up ? static_cast<double>(f) < x : static_cast<double>(f) > x) f = std::nextafter(f, up ? INFINITY : -INFINITY);
+  return static_cast<double>(f);
+}
+
 // A quantised vector: per block its norm (layer-wise, global) or per bucket (min, max), and per
 // coordinate the signed level index (layer-wise, global) or the bucket step (bucket).
 struct Quantized {
@@ -401,6 +417,8 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
         mx = x > mx ? x : mx;
       }
       if (bad) reject_nonfinite(v + lo, hi - lo, lo);
+      mn = wire_scale(mn, false);  // the range still holds every coordinate
+      mx = wire_scale(mx, true);
       const double unit = (mx - mn) / steps;
       if (!std::isfinite(unit)) throw std::invalid_argument("quantize: bucket range overflows at coordinate " + std::to_string(lo));
       out.scale[static_cast<std::size_t>(2 * b)] = mn;
@@ -422,7 +440,8 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
   detail::NormAhead<T> ahead;
   for (std::size_t m = 0; m < nblocks; ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = ahead.block == m ? ahead.finish() : block_norm(v + lo, hi - lo, cb.norm, lo);
+    // Rounded up to a wire value: |v_i| <= N still, so the rounding stays unbiased.
+    const double norm = wire_scale(ahead.block == m ? ahead.finish() : block_norm(v + lo, hi - lo, cb.norm, lo), true);
     out.scale[m] = norm;
     // The next block's l2 norm overlaps this block's rounding when its squares need no scaling
     // (else, and for non-finite entries, block_norm takes it in turn).
@@ -563,6 +582,8 @@ double exact_variance(const T* v, const Codebook& cb) {
         mn = std::min(mn, static_cast<double>(v[i]));
         mx = std::max(mx, static_cast<double>(v[i]));
       }
+      mn = wire_scale(mn, false);
+      mx = wire_scale(mx, true);
       const double unit = (mx - mn) / static_cast<double>(cb.s);
       if (unit == 0) continue;
       for (std::int64_t i = lo; i < hi; ++i) {
@@ -575,7 +596,7 @@ double exact_variance(const T* v, const Codebook& cb) {
   }
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    const double norm = wire_scale(block_norm(v + lo, hi - lo, cb.norm, lo), true);  // the quantiser's
     if (norm == 0) continue;
     const auto& l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])];
     const Divider by_norm(norm);
@@ -593,7 +614,7 @@ template <class T>
 void add_statistics(const T* v, const Codebook& cb, const LevelHistogram& h, std::vector<std::vector<double>>& stats) {
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    const double norm = wire_scale(block_norm(v + lo, hi - lo, cb.norm, lo), true);  // the quantiser's
     if (norm == 0) continue;
     auto& st = stats[static_cast<std::size_t>(cb.layout.types[m])];
     const Divider by_norm(norm);

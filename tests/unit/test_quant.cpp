@@ -69,6 +69,8 @@ std::vector<double> coordinate_variance(const std::vector<double>& v, const Code
         mn = std::min(mn, v[i]);
         mx = std::max(mx, v[i]);
       }
+      mn = wire_scale(mn, false);
+      mx = wire_scale(mx, true);
       const double unit = (mx - mn) / cb.s;
       for (std::int64_t i = lo; i < hi; ++i) {
         scale[i] = std::max(std::fabs(mn), std::fabs(mx));
@@ -81,7 +83,7 @@ std::vector<double> coordinate_variance(const std::vector<double>& v, const Code
   }
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double N = block_norm(v.data() + lo, hi - lo, cb.norm, lo);
+    const double N = wire_scale(block_norm(v.data() + lo, hi - lo, cb.norm, lo), true);
     for (std::int64_t i = lo; i < hi; ++i) {
       var[i] = N * N * rounding_variance(cb.levels[cb.layout.types[m]], std::min(1.0, std::fabs(v[i]) / N));
       scale[i] = N;
@@ -427,6 +429,16 @@ double reference_divide(double x, double d) {
   return std::fabs(inv) <= std::numeric_limits<double>::max() ? x * inv : x / d;
 }
 
+// A scale as the payload carries it: a float32 (rounded away from the inside: up, or down for a
+// bucket's min) when its magnitude is zero or a normal float32, else the double itself.
+double reference_wire(double x, bool up) {
+  const double a = std::fabs(x);
+  if (a != 0 && (a < std::numeric_limits<float>::min() || a > std::numeric_limits<float>::max())) return x;
+  float f = static_cast<float>(x);
+  while (up ? double(f) < x : double(f) > x) f = std::nextafterf(f, up ? INFINITY : -INFINITY);
+  return f;
+}
+
 Quantized reference_quantize(const std::vector<double>& v, const Codebook& cb, const CounterRng& rng, std::uint32_t round,
                              std::uint32_t worker, std::uint64_t first) {
   Quantized q;
@@ -444,6 +456,8 @@ Quantized reference_quantize(const std::vector<double>& v, const Codebook& cb, c
         mn = v[i] < mn ? v[i] : mn;
         mx = v[i] > mx ? v[i] : mx;
       }
+      mn = reference_wire(mn, false);
+      mx = reference_wire(mx, true);
       q.scale.push_back(mn);
       q.scale.push_back(mx);
       const double unit = (mx - mn) / cb.s;
@@ -457,7 +471,7 @@ Quantized reference_quantize(const std::vector<double>& v, const Codebook& cb, c
   }
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = reference_norm(v.data() + lo, hi - lo, cb.norm);
+    const double norm = reference_wire(reference_norm(v.data() + lo, hi - lo, cb.norm), true);
     q.scale.push_back(norm);
     const auto type = static_cast<std::size_t>(cb.layout.types[m]);
     const std::vector<double>& l = cb.levels[type];
@@ -511,9 +525,18 @@ std::vector<std::uint32_t> canonical_codes(const std::vector<std::uint8_t>& len)
 std::vector<std::uint8_t> reference_body(const Quantized& q, const Codebook& cb) {
   Bits bits;
   auto dbl = [&](double x) {
-    std::uint64_t u;
-    std::memcpy(&u, &x, 8);
-    bits.put(u, 64);
+    const double a = std::fabs(x);
+    if (a == 0 || (a >= std::numeric_limits<float>::min() && a <= std::numeric_limits<float>::max())) {
+      const float f = static_cast<float>(x);
+      std::uint32_t u;
+      std::memcpy(&u, &f, 4);
+      bits.put(u, 32);
+    } else {
+      std::uint64_t u;
+      std::memcpy(&u, &x, 8);
+      bits.put(0xFFFFFFFFu, 32);
+      bits.put(u, 64);
+    }
   };
   if (cb.scheme == Scheme::Bucket) {
     for (std::int64_t b = 0; b < cb.buckets(); ++b) {
@@ -559,7 +582,9 @@ void expect_matches_reference(const std::vector<double>& v, const Codebook& cb, 
     std::vector<std::uint8_t> payload;
     encode(got, cb, payload);
     const std::vector<std::uint8_t> body = reference_body(want, cb);
-    ASSERT_EQ(std::vector<std::uint8_t>(payload.begin() + kHeaderBytes, payload.end()), body) << what;
+    const PayloadHeader h = read_header(payload.data(), payload.size());
+    ASSERT_EQ(std::vector<std::uint8_t>(payload.begin() + static_cast<std::ptrdiff_t>(h.header_bytes), payload.end()), body) << what;
+    EXPECT_EQ(h.bits, 8 * body.size() - (8 - h.bits % 8) % 8) << what;
     Quantized back;
     decode(payload.data(), payload.size(), cb, back);
     ASSERT_EQ(back.q, want.q) << what;
@@ -765,4 +790,48 @@ TEST(FastPaths, PhiloxBlocksAndCrcMatchTheirDefinitions) {
     }
     EXPECT_EQ(crc32(data.data(), n), ~c) << n;
   }
+}
+
+// A small layer costs its 32-bit norm, not 64 bits; the header is a few varints; the decoder takes
+// only the encoder's own forms (shortest varints, escapes only for scales without a float32).
+TEST(Payload, SmallBlocksAndHeadersAreCompact) {
+  const std::vector<std::int64_t> offsets = {0, 4096, 4160, 4224, 4225};  // 64x64 weight, 64 bias, 1x64, 1 bias
+  std::mt19937_64 g(3);
+  std::normal_distribution<double> nd;
+  std::vector<double> v(4225);
+  for (auto& x : v) x = nd(g);
+  CodebookOptions o{Scheme::Layerwise, LevelFamily::Uniform, 8, Norm::L2, Coder::Elias, 0.5, 1024};
+  const Codebook cb = quant::make_codebook(o, block_layout(offsets));
+  Quantized q;
+  quantize(v.data(), cb, CounterRng(1, "quantize"), 0, 0, q);
+  std::vector<std::uint8_t> p;
+  encode(q, cb, p);
+  const PayloadHeader h = read_header(p.data(), p.size());
+  EXPECT_EQ(h.header_bytes, 5u + 1 + 2 + 2 + 8);
+  std::uint64_t codes = 0;
+  for (auto k : q.q) codes += static_cast<std::uint64_t>(elias_length(static_cast<std::uint32_t>(std::abs(k)) + 1) + (k != 0));
+  EXPECT_EQ(h.bits, 4 * 32 + codes);
+  for (double N : q.scale) EXPECT_EQ(static_cast<double>(static_cast<float>(N)), N);
+  EXPECT_GE(q.scale[3], std::fabs(v[4224]));  // rounded up: the lone bias is within its norm
+  EXPECT_LE(q.scale[3], std::fabs(v[4224]) * (1 + 1e-7));
+
+  // A scale with a float32 sent escaped is refused, as is an overlong varint.
+  std::vector<double> tiny = {1e-300};
+  const Codebook one = quant::make_codebook(o, block_layout({0, 1}));
+  quantize(tiny.data(), one, CounterRng(1, "quantize"), 0, 0, q);
+  EXPECT_EQ(q.scale[0], 1e-300);  // outside the float32 range: exact, escaped
+  encode(q, one, p = {});
+  Quantized back;
+  decode(p.data(), p.size(), one, back);
+  EXPECT_EQ(back.scale[0], 1e-300);
+  const std::size_t body = read_header(p.data(), p.size()).header_bytes;
+  const std::uint64_t unit = detail::bits_of(1.0);
+  for (int k = 0; k < 8; ++k) p[body + 4 + k] = static_cast<std::uint8_t>(unit >> (8 * k));
+  detail::rewrite_checksums(p.data(), p.size());
+  EXPECT_THROW(decode(p.data(), p.size(), one, back), PayloadError);
+  const std::uint8_t overlong[] = {0x85, 0x00}, fine[] = {0x85, 0x01};
+  const std::uint8_t* at = overlong;
+  EXPECT_THROW(detail::get_varint(at, overlong + 2, 1000, "test"), PayloadError);
+  at = fine;
+  EXPECT_EQ(detail::get_varint(at, fine + 2, 1000, "test"), 133u);
 }
