@@ -42,12 +42,17 @@ void validate_exchange_keys(const Config& c, const std::string& table, bool quan
   if (quantised && type != "none" && type != "bucket" && c.integer(k + "adapt_every") == 0 &&
       (c.string(k + "levels") == "adaptive" || c.string(k + "coder") == "huffman"))
     throw c.error(k + "adapt_every", "adaptive levels and Huffman tables need adapt_every >= 1");
-  if (!quantised) return;  // the workload says which keys its method ignores
-  if (type != "none" && c.is_set(k + "precision"))
-    throw c.error(k + "precision", "applies to the unquantised allreduce (" + k + "quantizer = \"none\"); quantised payloads carry their own format");
-  if (type == "none")
+}
+
+std::string unused_exchange_keys(const Config& c, const std::string& table, bool quantised) {
+  const std::string k = table + ".";
+  const bool compressed = quantised && c.string(k + "quantizer") != "none";
+  std::string unused;
+  if (compressed && c.is_set(k + "precision")) unused = k + "precision";
+  if (!compressed)
     for (const std::string key : {"collective", "levels", "num_levels", "norm", "coder", "adapt_every", "exp_base", "bucket_size"})
-      if (c.is_set(k + key)) throw c.error(k + key, "applies to a quantised exchange; " + k + "quantizer is \"none\"");
+      if (c.is_set(k + key)) unused += (unused.empty() ? "" : ", ") + k + key;
+  return unused;
 }
 
 QuantizerOptions read_quantizer_options(const Config& c, const std::string& table, bool quantised) {

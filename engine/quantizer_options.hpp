@@ -44,9 +44,12 @@ struct ExchangeDefaults {
 // table as renamed (its `type` is now `quantizer`).
 void declare_exchange_keys(Schema& s, const std::string& table, const ExchangeDefaults& d);
 // The combinations no exchange accepts (bucket with Huffman or non-uniform levels, refits that
-// never happen); with `quantised` (the method can quantise), also precision set beside a quantizer
-// and quantiser keys set beside quantizer = "none".
+// never happen). `quantised`: whether the method can quantise at all.
 void validate_exchange_keys(const Config& c, const std::string& table, bool quantised);
+// The keys of `table` the deck sets but the chosen exchange does not use ("" if none): precision
+// beside a quantiser, quantiser keys beside quantizer = "none" (so that one override switches a
+// tuned quantiser off or on); the workload logs them.
+std::string unused_exchange_keys(const Config& c, const std::string& table, bool quantised);
 // The options of `table`; `quantised` as above (else compressed is false).
 QuantizerOptions read_quantizer_options(const Config& c, const std::string& table, bool quantised);
 

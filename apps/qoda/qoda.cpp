@@ -84,8 +84,6 @@ class Qoda : public engine::Workload {
     const std::string alg = c.string("qoda.algorithm");
     if (quantised_algorithm(alg) && c.string("qoda.exchange.quantizer") == "none")
       throw c.error("qoda.exchange.quantizer", "'none' with algorithm '" + alg + "': use '" + (alg == "qoda" ? "optda" : "eg") + "' for the unquantised method");
-    if (quantised_algorithm(alg) && c.is_set("qoda.exchange.precision"))
-      throw c.error("qoda.exchange.precision", "applies to the unquantised algorithms (optda, eg, gda); '" + alg + "' sends quantised payloads");
     engine::validate_exchange_keys(c, "qoda.exchange", quantised_algorithm(alg));
     if (c.string("qoda.rates.schedule") == "adaptive" && !(c.real("qoda.rates.q") > 0))
       throw c.error("qoda.rates.q", "must be in (0, 0.25] for adaptive rates");
@@ -133,6 +131,8 @@ class Qoda : public engine::Workload {
     exchange_ = std::make_unique<engine::CompressedExchange>(comm_, engine::read_quantizer_options(c, "qoda.exchange", quantised),
                                                              kernels::quant::block_layout(offsets), ctx.seed);
     if (!quantised) ctx.log(algorithm_name_ + " exchanges " + c.string("qoda.exchange.precision") + " vectors; the quantiser keys of [qoda.exchange] are not used");
+    else if (const std::string unused = engine::unused_exchange_keys(c, "qoda.exchange", true); !unused.empty())
+      ctx.log("qoda: not used: " + unused);
 
     std::vector<double> x1(un, 0.0);
     const double start = c.real("qoda.problem.start_scale");

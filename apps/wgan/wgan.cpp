@@ -127,6 +127,8 @@ class Wgan : public engine::Workload {
     if (c.string("wgan.precision") == "float32") n32_ = std::make_unique<Networks<float>>(gw_, ga, dw_, da, batch_, rows, g_range_, d_range_, slots);
     else n64_ = std::make_unique<Networks<double>>(gw_, ga, dw_, da, batch_, rows, g_range_, d_range_, slots);
     setup_players(c);
+    if (const std::string unused = engine::unused_exchange_keys(c, "wgan.exchange", true); !unused.empty())
+      ctx.log("wgan: not used with wgan.exchange.quantizer = \"" + c.string("wgan.exchange.quantizer") + "\": " + unused);
     const std::int64_t params = layer_comm_.allreduce(gen_.size() + crit_.size(), engine::Op::Sum);
     ctx.log("wgan: G " + widths_text(gw_) + ", D " + widths_text(dw_) + ", " + std::to_string(params) + " parameters (" +
             c.string("wgan.precision") + "), global batch " + std::to_string(batch_ * data_comm_.size()) + ", " + optimizer_);
