@@ -43,33 +43,50 @@ FLOAT32 = ['wgan.exchange.precision="float32"']
 QUANT = ['wgan.exchange.quantizer="layerwise"', 'wgan.exchange.levels="adaptive"', 'wgan.exchange.coder="huffman"',
          "wgan.exchange.num_levels=16"]
 QODA = ['wgan.optimizer="qoda"', 'wgan.rates.schedule="constant"']  # as inputs/wgan_ring_qoda.toml, whose steps --qoda-grid sets
-FIELDS = ["part", "name", "optimizer", "exchange", "seed", "steps", "lr", "lr_generator", "swd", "swd_average", "modes",
+FIELDS = ["part", "name", "status", "optimizer", "exchange", "seed", "steps", "lr", "lr_generator", "swd", "swd_average", "modes",
           "high_quality", "bits_per_param", "mb_total", "radius_mean", "radius_std", "wall_s", "exchange_s"]
 
 
+def finished(path, steps):
+    """Whether `path` holds a run that ended: all `steps` done, or stopped by the divergence check
+    (exit 1; its attribute `diverged` is set by run() below)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return (int(f["metrics/step"][-1]) == steps and "result" in f) or bool(f.attrs.get("fidelity_diverged", False))
+    except (OSError, KeyError, IndexError):
+        return False
+
+
 def run(a, env, name, deck, over, steps):
-    """Runs one configuration unless its file already holds a finished run; returns the file."""
+    """Runs one configuration unless its file already holds a finished run; returns the file.
+    A run stopped by the divergence check (exit 1) is kept and marked, not retried."""
     path = f"{a.out}/{name}.h5"
-    if not a.fresh and os.path.exists(path):
-        try:
-            with h5py.File(path, "r") as f:
-                if int(f["metrics/step"][-1]) == steps and "result" in f:
-                    return path
-        except (OSError, KeyError):
-            pass
+    if not a.fresh and finished(path, steps):
+        return path
     cmd = ["mpirun", "--oversubscribe", "-n", str(a.ranks), f"{a.build}/saddle", "run", deck, f'run.output="{a.out}"', f'run.name="{name}"',
            'run.restart="no"', f"run.steps={steps}", "-q"] + over + a.extra
     t0 = time.time()
     print(f"# {name}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    print(f"# {name}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    rc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode
+    print(f"# {name}: {time.time() - t0:.0f} s, exit {rc}", file=sys.stderr, flush=True)
+    if rc == 1 and os.path.exists(path):
+        with h5py.File(path, "a") as f:
+            f.attrs["fidelity_diverged"] = True
+    elif rc != 0:
+        raise SystemExit(f"{name}: exit {rc}")
     return path
 
 
 def read(path, ring):
     with h5py.File(path, "r") as f:
         m = f["metrics"]
+        if f.attrs.get("fidelity_diverged", False):
+            last = int(m["step"][-1]) if "step" in m and len(m["step"]) else 0
+            nan = float("nan")
+            return {"status": f"diverged after step {last}", "swd": nan, "swd_average": nan, "modes": 0, "high_quality": nan,
+                    "bits_per_param": nan, "mb_total": nan, "wall_s": nan, "exchange_s": nan, "radius_mean": nan, "radius_std": nan}
         r = {
+            "status": "ok",
             "swd": float(m["swd"][-1]),
             "swd_average": float(m["swd_average"][-1]) if "swd_average" in m else float("nan"),
             "modes": int(m["modes"][-1]) if ring else -1,
@@ -140,7 +157,8 @@ def main():
             if r:
                 tried.append(r)
         if tried:
-            best = max(tried, key=lambda r: (r["modes"], -r["swd"]))
+            ok = [r for r in tried if r["status"] == "ok"] or tried
+            best = max(ok, key=lambda r: (r["modes"], -r["swd"]))
             lr, lrg = best["lr"], best["lr_generator"]
             for s in seeds[1:]:
                 do("qoda", f"qoda_{lr}_{lrg}_s{s}", "qoda", "quantised", s, RING, QODA + [f"wgan.lr={lr}", f"wgan.lr_generator={lrg}"] + QUANT,
@@ -200,6 +218,9 @@ def tables(rows):
         for r in qo:
             label = {"qoda": "qoda" if r["exchange"] == "quantised" else "OptDA (qoda loop, float32 allreduce)", "gda": "gda"}[r["optimizer"]]
             avg = "—" if np.isnan(r["swd_average"]) else f"{r['swd_average']:.4f}"
+            if r["status"] != "ok":
+                print(f"| {label} | {r['exchange']} | {r['seed']} | {r['lr']} | {r['lr_generator']} | {r['status']} | | | | | |")
+                continue
             print(f"| {label} | {r['exchange']} | {r['seed']} | {r['lr']} | {r['lr_generator']} | {r['swd']:.4f} | {avg} | {r['modes']} | "
                   f"{r['high_quality']:.3f} | {r['radius_mean']:.2f} ± {r['radius_std']:.2f} | {r['bits_per_param']:.2f} |")
     ad = [r for r in rows if r["part"] == "ring"]
