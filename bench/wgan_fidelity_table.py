@@ -9,10 +9,12 @@ Parts (each run is `mpirun -n RANKS build/saddle run DECK overrides`, one at a t
           float32 run's, at <= 4 bits per parameter.
   digits  inputs/wgan_digits.toml (adam), the same two exchanges per seed. Goal: swd within 10 %.
   qoda    the qoda optimiser on the ring deck (constant rates eta = gamma = the players' steps, as
-          inputs/wgan_ring_qoda.toml, and the same quantised exchange) at the ring deck's length: a grid of (critic, generator) steps on the
-          first seed, the best (most modes, then lowest swd) confirmed on the other seeds; beside it
-          on the first seed, the best steps with the float32 allreduce (unquantised OptDA) and plain
-          gda at the same steps (which part of the gap is quantisation, which is the method).
+          inputs/wgan_ring_qoda.toml, and the same quantised exchange) at the ring deck's length:
+          a grid of (critic, generator) steps on the first seed, the best (most modes, then lowest
+          swd) confirmed on the other seeds, and so are the steps of --qoda-confirm (e.g. the
+          runner-up when the best diverges elsewhere); beside them, on the first seed, the same
+          steps with the float32 allreduce (unquantised OptDA) and plain gda (which part of the gap
+          is quantisation, which is the method).
 Columns: final swd, modes (of 8), high_quality (share of samples within 3 std of a centre),
 bits_per_param (last step; 32 for the float32 allreduce), MB sent by all workers, radius mean/std
 of /result/samples (ring: the data has radius 2, std 0.02), wall seconds of training.
@@ -22,7 +24,7 @@ The CSV (--csv, default OUT/wgan_fidelity.csv) holds every run; the markdown tab
 
   /usr/bin/python3 bench/wgan_fidelity_table.py [--build build] [--ranks 2] [--seeds 1,2,3]
       [--parts ring,digits,qoda] [--ring-steps 14000] [--digits-steps 4000] [--digits-seeds 1,2,3]
-      [--qoda-grid 1e-2:2e-3,2e-2:2e-3,1e-2:1e-3,2e-2:4e-3] [--out out/wgan_fidelity] [--fresh]
+      [--qoda-grid 1e-2:2e-3,2e-2:2e-3,2e-2:1e-3,2e-2:4e-3] [--qoda-confirm 1e-2:2e-3] [--out out/wgan_fidelity] [--fresh]
       [--table-only] [overrides for every run...]
 """
 import argparse
@@ -113,8 +115,9 @@ def main():
     p.add_argument("--parts", default="ring,digits,qoda")
     p.add_argument("--ring-steps", type=int, default=14000)
     p.add_argument("--digits-steps", type=int, default=4000)
-    p.add_argument("--qoda-grid", default="1e-2:2e-3,2e-2:2e-3,1e-2:1e-3,2e-2:4e-3",
+    p.add_argument("--qoda-grid", default="1e-2:2e-3,2e-2:2e-3,2e-2:1e-3,2e-2:4e-3",
                    help="comma-separated critic:generator steps (constant eta = gamma) tried on the first seed")
+    p.add_argument("--qoda-confirm", default="", help="further critic:generator steps confirmed on every seed (besides the grid's best)")
     p.add_argument("--out", default="out/wgan_fidelity")
     p.add_argument("--csv", default="")
     p.add_argument("--fresh", action="store_true", help="rerun runs whose files are already there")
@@ -156,10 +159,13 @@ def main():
                    + QUANT, a.ring_steps, lr, lrg)
             if r:
                 tried.append(r)
+        pairs = []
         if tried:
             ok = [r for r in tried if r["status"] == "ok"] or tried
             best = max(ok, key=lambda r: (r["modes"], -r["swd"]))
-            lr, lrg = best["lr"], best["lr_generator"]
+            pairs.append((best["lr"], best["lr_generator"]))
+        pairs += [tuple(g.split(":")) for g in a.qoda_confirm.split(",") if g and tuple(g.split(":")) not in pairs]
+        for lr, lrg in pairs:
             for s in seeds[1:]:
                 do("qoda", f"qoda_{lr}_{lrg}_s{s}", "qoda", "quantised", s, RING, QODA + [f"wgan.lr={lr}", f"wgan.lr_generator={lrg}"] + QUANT,
                    a.ring_steps, lr, lrg)
