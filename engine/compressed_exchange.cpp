@@ -78,9 +78,16 @@ const q::Codebook& CompressedExchange::segment_codebook(int j) {
 }
 
 // Per-type statistics of this rank's normalised coordinates, summed over ranks, refit the levels
-// (adaptive) and the Huffman tables.
+// (adaptive) and the Huffman tables. reduce_scatter normalises each segment's piece of a block by
+// the piece's norm, so its statistics are the pieces' (what the first rounding quantises).
 void CompressedExchange::refit(const double* v) {
-  auto stats = q::type_statistics(v, cb_, *hist_);
+  std::vector<std::vector<double>> stats;
+  if (reduce_scatter_) {
+    stats.assign(static_cast<std::size_t>(cb_.layout.ntypes), hist_->empty_stats());
+    for (int j = 0; j < comm_.size(); ++j) q::add_statistics(v + seg_[static_cast<std::size_t>(j)], segment_codebook(j), *hist_, stats);
+  } else {
+    stats = q::type_statistics(v, cb_, *hist_);
+  }
   std::vector<double> flat;
   for (const auto& s : stats) flat.insert(flat.end(), s.begin(), s.end());
   comm_.allreduce(flat, Op::Sum);
@@ -302,12 +309,15 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
   for (int k = 0; k < K; ++k) {
     const std::size_t c = counts[static_cast<std::size_t>(k)];
     const std::uint8_t* p = all.data() + offset;
-    try {
-      q::decode(p, c, cb_, theirs_);
-    } catch (const q::PayloadError& e) {
-      throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
+    // This rank's own payload decodes to what it encoded: its indices are used as they are.
+    if (k != comm_.rank()) {
+      try {
+        q::decode(p, c, cb_, theirs_);
+      } catch (const q::PayloadError& e) {
+        throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
+      }
     }
-    q::dequantize(theirs_, cb_, avg, k > 0);
+    q::dequantize(k == comm_.rank() ? mine_ : theirs_, cb_, avg, k > 0);
     offset += c;
     stats_.round_bytes += c;
   }
@@ -315,10 +325,11 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
   q::dequantize(mine_, cb_, own);
   stats_.decode += since(t0);
   stats_.received_bytes += stats_.round_bytes - counts[static_cast<std::size_t>(comm_.rank())];
-  layer_errors(v, own);
-  stats_.expected_sq = q::exact_variance(v, cb_);
+  if (opt_.error_statistics) {
+    layer_errors(v, own);
+    stats_.expected_sq = q::exact_variance(v, cb_);
+  }
   stats_.requant_error_sq = stats_.requant_expected_sq = 0;
-  stats_.avg_expected_sq = (K > 1 ? comm_.allreduce(stats_.expected_sq, Op::Sum) : stats_.expected_sq) / (static_cast<double>(K) * K);
   stats_.bytes_total += stats_.round_bytes;
 }
 
@@ -415,19 +426,26 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   }
   stats_.decode += since(t0);
 
-  layer_errors(v, own);
-  stats_.expected_sq = 0;
-  for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
-  stats_.requant_error_sq = 0;
-  for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
-  stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
-  // The sums over ranks: first roundings' variances, re-quantisations' variances, phase-1 bytes.
-  std::vector<double> sums = {stats_.expected_sq, stats_.requant_expected_sq, static_cast<double>(phase1_bytes)};
-  comm_.allreduce(sums, Op::Sum);
-  stats_.avg_expected_sq = sums[0] / (static_cast<double>(K) * K) + sums[1];
-  stats_.round_bytes = static_cast<std::uint64_t>(sums[2]) + phase2_bytes;
+  if (opt_.error_statistics) {
+    layer_errors(v, own);
+    stats_.expected_sq = 0;
+    for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
+    stats_.requant_error_sq = 0;
+    for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
+    stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
+  }
+  // Every rank's phase-1 bytes.
+  stats_.round_bytes = comm_.allreduce(phase1_bytes, Op::Sum) + phase2_bytes;
+  stats_.requant_bytes = phase2_bytes;
   stats_.received_bytes += phase1_bytes - counts[static_cast<std::size_t>(me)] + phase2_bytes - counts2[static_cast<std::size_t>(me)];
   stats_.bytes_total += stats_.round_bytes;
+}
+
+double CompressedExchange::average_variance() const {
+  const double K = comm_.size();
+  double sums[2] = {stats_.expected_sq, stats_.requant_expected_sq};
+  if (comm_.size() > 1) comm_.allreduce(sums, 2, Op::Sum);
+  return sums[0] / (K * K) + sums[1];
 }
 
 void CompressedExchange::save(const h5::Group& g) const {

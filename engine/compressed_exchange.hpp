@@ -10,14 +10,16 @@
 //   level-set type), an alltoallv sends segment j's payloads to rank j, rank j decodes them,
 //   averages them in rank order (p_j) and re-quantises p_j (Q2: same codebook, the "requantize"
 //   random stream), and an allgatherv of the K re-quantised segments gives every rank the same
-//   bits. Bytes received per rank: about 2 (K - 1) / K payloads, whatever K. One rank: the
-//   allgather path (one quantisation, nothing re-quantised), so results on one rank do not depend
-//   on the collective.
+//   bits. Bytes received per rank: (K - 1) / K (P + P2) plus 2 (K - 1) headers, P a rank's K
+//   segment payloads and P2 the K re-quantised segments (about 2 (K - 1) / K payloads, nearly
+//   independent of K). One rank: the allgather path (one quantisation, nothing re-quantised), so
+//   results on one rank do not depend on the collective.
 //   Unbiased: E[avg] = (1/K) sum_k v_k, and
 //     E|avg - vbar|^2 = (1/K^2) sum_k E|Q(v_k) - v_k|^2 + sum_j E|Q2(p_j) - p_j|^2
 //   (the first rounding's errors are independent across ranks; Q2 is unbiased given p_j).
 // - Adaptive levels and Huffman tables of both collectives are refitted every `adapt_every`
-//   rounds from per-type statistics of the ranks' vectors v_k summed over ranks, so every rank
+//   rounds from per-type statistics of the ranks' vectors v_k summed over ranks (reduce_scatter:
+//   of the segments' pieces, each normalised by its own norm as it is quantised), so every rank
 //   holds identical codebooks; the re-quantisation uses the same codebook.
 // - uncompressed: one allreduce in options.precision (float64: the float64 vectors; float32: the
 //   vectors rounded to float, summed in float; float16: each vector times 1/K rounded to IEEE
@@ -53,20 +55,20 @@ struct ExchangeStats {
   // statistics) counts as a ring allreduce would: floor(2 (K - 1) n bytes_per_element / K).
   // Not checkpointed (0 after a load until the next round).
   std::uint64_t received_bytes = 0;
+  // reduce_scatter: the K re-quantised segments' payloads of the last round (part of round_bytes:
+  // one vector's worth, coded with the first rounding's levels and tables); 0 otherwise.
+  std::uint64_t requant_bytes = 0;
   double quantize = 0, encode = 0, exchange = 0, decode = 0;  // this rank's seconds
   // This rank's seconds inside exchange(), post() and finish(): the time its computation waited
   // on the exchange (with overlap, what the transfers did not hide). Not checkpointed.
   double exposed = 0;
   // This rank's last round: |Q(v) - v|^2 (empirical), E|Q(v) - v|^2 (exact) and |v|^2, with Q(v) =
-  // own (reduce_scatter: the segments' quantisations). 0 when uncompressed.
+  // own (reduce_scatter: the segments' quantisations). 0 when uncompressed, and (with the next
+  // three) unless options.error_statistics.
   double error_sq = 0, expected_sq = 0, norm_sq = 0;
   // reduce_scatter: the segment this rank owns, |Q2(p) - p|^2 (empirical) and E[|Q2(p) - p|^2 | p]
   // (exact given p, the partial average of the first roundings); 0 otherwise.
   double requant_error_sq = 0, requant_expected_sq = 0;
-  // The exact variance of avg: (1/K^2) sum_k expected_sq_k + sum_j requant_expected_sq_j (the same
-  // on every rank; the second sum is the exact variance given the first roundings, an unbiased
-  // estimate of its expectation). 0 when uncompressed.
-  double avg_expected_sq = 0;
   // The same two sums per layer of the layout given to the constructor (whatever the scheme).
   std::vector<double> layer_error_sq, layer_norm_sq;
 };
@@ -119,6 +121,11 @@ class CompressedExchange {
   const std::vector<std::int64_t>& segment_begin() const { return seg_; }
 
   const ExchangeStats& stats() const { return stats_; }
+  // The exact variance of the last round's avg, (1/K^2) sum_k expected_sq_k + sum_j
+  // requant_expected_sq_j (the second sum exact given the first roundings, an unbiased estimate of
+  // its expectation); 0 when uncompressed. Collective (an allreduce of two numbers, asked for when
+  // needed rather than paid every round); the same on every rank.
+  double average_variance() const;
   const kernels::quant::Codebook& codebook() const { return cb_; }
   // Levels of each type (for /result/levels/<type>).
   const std::vector<std::vector<double>>& levels() const { return cb_.levels; }

@@ -25,6 +25,10 @@ struct QuantizerOptions {
   ExchangeCollective collective = ExchangeCollective::Allgather;
   kernels::quant::CodebookOptions codebook;  // scheme, levels, norm, coder, ...
   int adapt_every = 0;                       // rounds between refits of adaptive levels / Huffman tables; 0 = never
+  // Whether every round computes the quantisation's error statistics (ExchangeStats error_sq,
+  // expected_sq, requant_*, the per-layer sums): two more passes over the vector, for a workload
+  // that reports them (qoda); off, they stay 0.
+  bool error_statistics = true;
 };
 
 // The defaults that differ between the workloads that declare an exchange table.

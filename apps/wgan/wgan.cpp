@@ -307,7 +307,8 @@ class Wgan : public engine::Workload {
     o.eps = c.real("wgan.eps");
     o.overlap = c.boolean("wgan.exchange.overlap") && !piped_;
     const bool adaptive = c.string("wgan.rates.schedule") == "adaptive";
-    const engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.exchange", true);
+    engine::QuantizerOptions quantizer = engine::read_quantizer_options(c, "wgan.exchange", true);
+    quantizer.error_statistics = false;  // wgan does not report them: two passes over the gradient saved per exchange
     const auto init = nn::parse_init(c.string("wgan.init"));
     const auto start = [&](Player& p, nn::ParameterAccess& net, std::vector<double> x0, double lr, const char* gamma_key, std::uint64_t salt,
                            const engine::StagePart& part) {

@@ -7,7 +7,7 @@ and exit code 2, never a traceback.
 import argparse
 import sys
 
-from . import hb, ksvd, ksvd_eval, mail, plot, qoda, report, runfile, scaling, wgan, wgan_timeline
+from . import bandwidth, hb, ksvd, ksvd_eval, mail, plot, qoda, report, runfile, scaling, wgan, wgan_timeline
 
 PROG = "saddle-post"
 COMMANDS = {
@@ -20,6 +20,7 @@ COMMANDS = {
     "ksvd-eval": (ksvd_eval, "node classification (logistic regression) on the features of ksvd runs: accuracy mean ± std"),
     "wgan": (wgan, "figures of a wgan run file (generated samples: digit grid or ring scatter; loss and SWD curves)"),
     "wgan-timeline": (wgan_timeline, "per-stage busy/idle timeline of the last step of a layer-parallel wgan run"),
+    "bandwidth": (bandwidth, "table, figure and alpha-beta model of a bandwidth study (bench/bandwidth_study.sh)"),
     "scaling-report": (scaling, "CSV, table and plot of a scaling study (jobs/scaling/scaling.py)"),
 }
 
