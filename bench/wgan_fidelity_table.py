@@ -3,10 +3,10 @@
 exchange reach the quality of the float32 allreduce, per seed, at the same number of steps?
 
 Parts (each run is `mpirun -n RANKS build/saddle run DECK overrides`, one at a time):
-  ring    inputs/wgan_ring.toml with adam and optimistic_adam, each seed twice: the float32
-          allreduce (wgan.exchange.precision = "float32") and the quantised exchange (layerwise,
-          adaptive levels, Huffman codes, 16 levels). Goal: 8/8 modes and swd within 10 % of the
-          float32 run's, at <= 4 bits per parameter.
+  ring    inputs/wgan_ring.toml with adam and optimistic_adam, per seed: the float32 allreduce
+          (wgan.exchange.precision = "float32") and the quantised exchange (layerwise, adaptive
+          levels, Huffman codes, 16 levels, or each of --ring-levels). Goal: 8/8 modes and swd
+          within 10 % of the float32 run's, at <= 4 bits per parameter.
   digits  inputs/wgan_digits.toml (adam), the same two exchanges per seed. Goal: swd within 10 %.
   qoda    the qoda optimiser on the ring deck (constant rates eta = gamma = the players' steps, as
           inputs/wgan_ring_qoda.toml, and the same quantised exchange) at the ring deck's length:
@@ -23,7 +23,7 @@ again unless --fresh, so the parts can be run one after the other and the table 
 The CSV (--csv, default OUT/wgan_fidelity.csv) holds every run; the markdown tables go to stdout.
 
   /usr/bin/python3 bench/wgan_fidelity_table.py [--build build] [--ranks 2] [--seeds 1,2,3]
-      [--parts ring,digits,qoda] [--ring-steps 14000] [--digits-steps 4000] [--digits-seeds 1,2,3]
+      [--parts ring,digits,qoda] [--ring-steps 14000] [--ring-levels 16,64] [--digits-steps 4000] [--digits-seeds 1,2,3]
       [--qoda-grid 1e-2:2e-3,2e-2:2e-3,2e-2:1e-3,2e-2:4e-3] [--qoda-confirm 1e-2:2e-3] [--out out/wgan_fidelity] [--fresh]
       [--table-only] [overrides for every run...]
 """
@@ -44,6 +44,11 @@ DIGITS = "inputs/wgan_digits.toml"
 FLOAT32 = ['wgan.exchange.precision="float32"']
 QUANT = ['wgan.exchange.quantizer="layerwise"', 'wgan.exchange.levels="adaptive"', 'wgan.exchange.coder="huffman"',
          "wgan.exchange.num_levels=16"]
+
+
+def quant(levels):
+    """The quantised exchange with `levels` levels (its runs are named quantised, or quantised<L> beside 16)."""
+    return QUANT[:-1] + [f"wgan.exchange.num_levels={levels}"], ("quantised" if levels == 16 else f"quantised{levels}")
 QODA = ['wgan.optimizer="qoda"', 'wgan.rates.schedule="constant"']  # as inputs/wgan_ring_qoda.toml, whose steps --qoda-grid sets
 FIELDS = ["part", "name", "status", "optimizer", "exchange", "seed", "steps", "lr", "lr_generator", "swd", "swd_average", "modes",
           "high_quality", "bits_per_param", "mb_total", "radius_mean", "radius_std", "wall_s", "exchange_s"]
@@ -114,6 +119,7 @@ def main():
     p.add_argument("--digits-seeds", default="", help="seeds of the digits runs (default --seeds)")
     p.add_argument("--parts", default="ring,digits,qoda")
     p.add_argument("--ring-steps", type=int, default=14000)
+    p.add_argument("--ring-levels", default="16", help="comma-separated num_levels of the ring's quantised runs (each a column set)")
     p.add_argument("--digits-steps", type=int, default=4000)
     p.add_argument("--qoda-grid", default="1e-2:2e-3,2e-2:2e-3,2e-2:1e-3,2e-2:4e-3",
                    help="comma-separated critic:generator steps (constant eta = gamma) tried on the first seed")
@@ -150,7 +156,7 @@ def main():
     if "ring" in parts:
         for opt in ("adam", "optimistic_adam"):
             for s in seeds:
-                for ex, over in (("float32", FLOAT32), ("quantised", QUANT)):
+                for over, ex in [(FLOAT32, "float32")] + [quant(int(L)) for L in a.ring_levels.split(",") if L]:
                     do("ring", f"ring_{opt}_{ex}_s{s}", opt, ex, s, RING, [f'wgan.optimizer="{opt}"'] + over, a.ring_steps, "1e-3", "2e-4")
     if "qoda" in parts and seeds:
         tried = []
@@ -193,17 +199,17 @@ def tables(rows):
     by = {(r["part"], r["optimizer"], r["exchange"], r["seed"]): r for r in rows if r["part"] in ("ring", "digits")}
     ring = [r for r in rows if r["part"] == "ring" and r["exchange"] == "float32"]
     if ring:
-        print("\n**Ring** (inputs/wgan_ring.toml; float32 allreduce against layer-wise, adaptive levels, Huffman, 16 levels)\n")
-        print("| optimiser | seed | float32: modes | swd | bits/param | quantised: modes | swd | bits/param | swd change | goal |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("\n**Ring** (inputs/wgan_ring.toml; float32 allreduce against layer-wise quantisation, adaptive levels, Huffman codes)\n")
+        print("| optimiser | seed | float32: modes | swd | bits/param | levels | quantised: modes | swd | bits/param | swd change | goal |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for f in ring:
-            q = by.get(("ring", f["optimizer"], "quantised", f["seed"]))
-            if not q:
-                continue
-            d = q["swd"] / f["swd"] - 1
-            ok = q["modes"] == 8 and d <= 0.10 and q["bits_per_param"] <= 4
-            print(f"| {f['optimizer']} | {f['seed']} | {f['modes']} | {f['swd']:.4f} | {f['bits_per_param']:.0f} | {q['modes']} | "
-                  f"{q['swd']:.4f} | {q['bits_per_param']:.2f} | {100 * d:+.1f} % | {'yes' if ok else 'no'} |")
+            for q in rows:
+                if q["part"] != "ring" or q["optimizer"] != f["optimizer"] or q["seed"] != f["seed"] or not q["exchange"].startswith("quantised"):
+                    continue
+                d = q["swd"] / f["swd"] - 1
+                ok = q["modes"] == 8 and d <= 0.10 and q["bits_per_param"] <= 4
+                print(f"| {f['optimizer']} | {f['seed']} | {f['modes']} | {f['swd']:.4f} | {f['bits_per_param']:.0f} | {q['exchange'][9:] or 16} | {q['modes']} | "
+                      f"{q['swd']:.4f} | {q['bits_per_param']:.2f} | {100 * d:+.1f} % | {'yes' if ok else 'no'} |")
     dig = [r for r in rows if r["part"] == "digits" and r["exchange"] == "float32"]
     if dig:
         print("\n**Digits** (inputs/wgan_digits.toml, adam; same exchanges)\n")
