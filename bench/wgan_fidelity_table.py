@@ -146,7 +146,7 @@ def main():
     def do(part, name, optimizer, exchange, seed, deck, over, steps, lr="", lrg=""):
         path = f"{a.out}/{name}.h5"
         if a.table_only:
-            if not os.path.exists(path):
+            if not finished(path, steps):
                 return None
         else:
             path = run(a, env, name, deck, over + [f"run.seed={seed}"], steps)
