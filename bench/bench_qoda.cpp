@@ -1,6 +1,6 @@
-// Quantise + encode and decode throughput of kernels/quant on one core, in MB/s of float32 input
-// (the figure of issue 4, docs/benchmarks.md: goal >= 500 MB/s for quantise + encode), for each
-// scheme and coder, with the bits per coordinate they produce. The numpy peer
+// Quantise + encode and decode + dequantise throughput of kernels/quant on one core, in MB/s of
+// float32 input (docs/benchmarks.md; goal of issue 15: >= 1 GB/s each way for every case), for
+// each scheme and coder, with the bits per coordinate they produce. The numpy peer
 // (bench/qoda_numpy_quant.py, same vector shape) runs beside it in bench/qoda_bench.sh.
 //   build/bench/bench_qoda [coordinates] [repeats]
 #include <time.h>

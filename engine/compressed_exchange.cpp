@@ -174,7 +174,7 @@ void CompressedExchange::exchange_plain(const double* v, double* avg, double* ow
 
 void CompressedExchange::begin(std::uint32_t round) {
   round_ = round;
-  overlapping_ = !compressed_ && comm_.size() > 1;
+  overlapping_ = overlaps();
   posted_.clear();
   requests_.clear();
   if (!overlapping_) return;

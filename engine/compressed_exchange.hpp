@@ -111,6 +111,9 @@ class CompressedExchange {
   // in finish (its norms, refits and segments need the whole vector). The element-wise sums are
   // those of exchange() at K = 2; at K >= 3 MPI may associate a short range's sums otherwise than
   // the whole vector's (every rank still gets the same bits).
+  // Whether posted ranges travel before finish (the allreduce at K > 1); else begin/post/finish
+  // is exchange() with extra steps, and a caller may as well call exchange().
+  bool overlaps() const { return !compressed_ && comm_.size() > 1; }
   void begin(std::uint32_t round);
   void post(const double* v, std::int64_t lo, std::int64_t hi);
   void finish(const double* v, double* avg, double* own);

@@ -52,6 +52,11 @@ class CounterRng {
         k1_(static_cast<std::uint32_t>(seed >> 32) ^ (purpose * 0x9E3779B9u)) {}
   CounterRng(std::uint64_t seed, std::string_view purpose) : CounterRng(seed, purpose_id(purpose)) {}
 
+  // The key (seed and purpose mixed), for code that runs Philox on many counters at once with
+  // vector instructions (kernels/quant/philox_blocks.hpp) and must draw the same bits as bits().
+  KOKKOS_INLINE_FUNCTION std::uint32_t key0() const { return k0_; }
+  KOKKOS_INLINE_FUNCTION std::uint32_t key1() const { return k1_; }
+
   KOKKOS_INLINE_FUNCTION Philox4x32 bits(std::uint64_t index, std::uint32_t step, std::uint32_t k = 0) const {
     return philox4x32_10(Philox4x32{{static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(index >> 32),
                                      step, k}},

@@ -22,7 +22,7 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   beta2_ = o.beta2;
   eps_ = o.eps;
   exchange_ = std::move(exchange);
-  overlap_ = o.overlap;
+  overlap_ = o.overlap && exchange_->overlaps();
   const std::size_t n = x0.size();
   for (auto* v : {&local_, &avg_, &own_}) v->assign(n, 0.0);
   if (method_ == Method::Qoda) {

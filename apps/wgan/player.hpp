@@ -31,7 +31,8 @@ struct PlayerOptions {
   double lr = 1e-4, beta1 = 0.5, beta2 = 0.9, eps = 1e-8;
   kernels::OptdaRates rates;  // qoda
   // Send each layer's gradient as soon as the backward pass completes it (the network's
-  // on_grad_ready), so that the exchange overlaps the backward of the layers below.
+  // on_grad_ready), so that the exchange overlaps the backward of the layers below (where the
+  // exchange can: CompressedExchange::overlaps()).
   bool overlap = false;
 };
 

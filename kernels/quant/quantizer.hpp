@@ -12,14 +12,21 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/counter_rng.hpp"
 #include "kernels/quant/coder.hpp"
 #include "kernels/quant/levels.hpp"
+#include "kernels/quant/philox_blocks.hpp"
 
 namespace saddle::kernels::quant {
 
@@ -81,6 +88,22 @@ struct Codebook {
   }
 };
 
+// The scales a payload carries exactly (payload.hpp): zero and the float32 magnitudes from the
+// smallest normal to the largest as 32 bits, anything else escaped as a float64. wire_scale(x,
+// up) is the nearest of them at or above x (up) or at or below it: the quantisers round block
+// norms up and bucket bounds outwards, so that every |v_i| stays within its scale and the
+// rounding stays unbiased; a 1-element block then costs 32 bits of norm, not 64.
+inline bool float_scale(double x) {
+  const double a = std::fabs(x);
+  return a == 0 || (a >= static_cast<double>(std::numeric_limits<float>::min()) && a <= static_cast<double>(std::numeric_limits<float>::max()));
+}
+inline double wire_scale(double x, bool up) {
+  if (!float_scale(x)) return x;
+  float f = static_cast<float>(x);
+  if (up ? static_cast<double>(f) < x : static_cast<double>(f) > x) f = std::nextafter(f, up ? INFINITY : -INFINITY);
+  return static_cast<double>(f);
+}
+
 // A quantised vector: per block its norm (layer-wise, global) or per bucket (min, max), and per
 // coordinate the signed level index (layer-wise, global) or the bucket step (bucket).
 struct Quantized {
@@ -98,16 +121,50 @@ template <class T>
   throw std::invalid_argument("quantize: block norm overflows at coordinate " + std::to_string(offset));
 }
 
+namespace detail {
+// max |v_i| over v[0, n) as a double; `bad` when some v_i is infinite or NaN. For IEEE types the
+// magnitudes compare as unsigned integers (sign bit cleared), which vectorises; infinities and
+// NaNs are the patterns from the all-ones exponent up.
+template <class T>
+double max_abs(const T* v, std::int64_t n, bool& bad) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    using U = std::conditional_t<std::is_same_v<T, float>, std::uint32_t, std::uint64_t>;
+    constexpr U magnitude = ~U{0} >> 1;
+    const U inf = [] {
+      const T x = std::numeric_limits<T>::infinity();
+      U b;
+      std::memcpy(&b, &x, sizeof b);
+      return b;
+    }();
+    U top = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      U b;
+      std::memcpy(&b, v + i, sizeof b);
+      b &= magnitude;
+      top = b > top ? b : top;
+    }
+    bad = top >= inf;
+    T m;
+    std::memcpy(&m, &top, sizeof m);
+    return static_cast<double>(m);
+  } else {
+    double m = 0;
+    bad = false;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double a = std::fabs(static_cast<double>(v[i]));
+      bad |= !(a <= std::numeric_limits<double>::max());
+      m = a > m ? a : m;
+    }
+    return m;
+  }
+}
+}  // namespace detail
+
 // The norm of v[0, n), scaled so that huge finite entries do not overflow the 2-norm.
 template <class T>
 double block_norm(const T* v, std::int64_t n, Norm norm, std::int64_t offset) {
-  double m = 0;
   bool bad = false;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double a = std::fabs(static_cast<double>(v[i]));
-    bad |= !(a <= std::numeric_limits<double>::max());
-    m = a > m ? a : m;
-  }
+  const double m = detail::max_abs(v, n, bad);
   if (bad) reject_nonfinite(v, n, offset);
   if (norm == Norm::Linf || m == 0) return m;
   double s = 0;
@@ -132,6 +189,27 @@ class Divider {
  public:
   explicit Divider(double d) : d_(d), inv_(1.0 / d), exact_(!(std::fabs(inv_) <= std::numeric_limits<double>::max())) {}
   double operator()(double x) const { return exact_ ? x / d_ : x * inv_; }
+  // Calls f with a functor of one of the two ways (DivideBy, MultiplyBy), so that loops over
+  // coordinates have no branch.
+  template <class F>
+  void visit(F&& f) const {
+    if (exact_) f(DivideBy{d_});
+    else f(MultiplyBy{inv_});
+  }
+  struct DivideBy {
+    double d;
+    double operator()(double x) const { return x / d; }
+#if defined(__AVX512F__)
+    __m512d operator()(__m512d x) const { return _mm512_div_pd(x, _mm512_set1_pd(d)); }
+#endif
+  };
+  struct MultiplyBy {
+    double inv;
+    double operator()(double x) const { return x * inv; }
+#if defined(__AVX512F__)
+    __m512d operator()(__m512d x) const { return _mm512_mul_pd(x, _mm512_set1_pd(inv)); }
+#endif
+  };
 
  private:
   double d_, inv_;
@@ -150,15 +228,171 @@ void for_random_chunks(const CounterRng& rng, std::uint32_t round, std::uint32_t
     const std::int64_t c1 = std::min(hi, c0 + kChunk);
     const std::uint64_t g0 = first + static_cast<std::uint64_t>(c0), g1 = first + static_cast<std::uint64_t>(c1);
     const std::uint64_t b0 = g0 >> 2, b1 = (g1 + 3) >> 2;
-    for (std::uint64_t b = b0; b < b1; ++b) {
-      const Philox4x32 bits = rng.bits(b, round, worker);
-      for (int w = 0; w < 4; ++w) words[4 * (b - b0) + static_cast<std::uint64_t>(w)] = bits.v[w];
-    }
+    philox_blocks(rng, b0, static_cast<std::size_t>(b1 - b0), round, worker, words);
     f(c0, c1, words + (g0 - 4 * b0));
   }
 }
 
 inline double unit_uniform(std::uint32_t w) { return (static_cast<double>(w) + 0.5) * (1.0 / 4294967296.0); }
+
+namespace detail {
+// Stochastic rounding of coordinate i onto levels with s <= P intervals: lp[m] = l_m for m < s,
+// +inf above; wp[m] = 1 / (l_{m+1} - l_m). The interval j counts the interior levels <= u,
+// which is the largest j <= s - 1 with l_j <= u (level_interval); l_j and the width are
+// selected on the way, so there is no search and no gather, and loops over i vectorise (lp and
+// wp must be the caller's local arrays: loads through a pointer would not be if-converted).
+template <int P, class T, class Div>
+inline void round_few(const T* v, std::int16_t* qi, const std::uint32_t* w, const Div& by_norm, const double (&lp)[P],
+                      const double (&wp)[P], std::int64_t i) {
+  const double x = static_cast<double>(v[i]);
+  const double u = std::min(1.0, by_norm(std::fabs(x)));
+  double lj = lp[0], wj = wp[0];
+  int j = 0;
+#pragma GCC unroll 16
+  for (int m = 1; m < P; ++m) {
+    const double lm = lp[m], wm = wp[m];  // loaded unconditionally, so the selections if-convert
+    const bool ge = lm <= u;
+    lj = ge ? lm : lj;
+    wj = ge ? wm : wj;
+    j += ge;
+  }
+  const int k = j + (unit_uniform(w[i]) < (u - lj) * wj ? 1 : 0);
+  qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+}
+
+// The l2 norm of the block after the one being rounded, summed in between: the sum is a chain of
+// dependent additions (its order fixes the norm's bits), which leaves the vector units idle; the
+// rounding loop does sixteen of its additions per sixteen coordinates, so the two overlap.
+template <class T>
+struct NormAhead {
+  std::size_t block = static_cast<std::size_t>(-1);
+  const T* p = nullptr;
+  std::int64_t left = 0;
+  double sum = 0;
+  void add(std::int64_t count) {
+    for (std::int64_t i = 0; i < count; ++i) sum += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    p += count;
+    left -= count;
+  }
+  // As block_norm: the sum in order, then its square root.
+  double finish() {
+    add(left);
+    return std::sqrt(sum);
+  }
+};
+
+// body(i) for i in [c0, c1), sixteen coordinates at a time with sixteen of ahead's additions.
+#if defined(__AVX512F__)
+// GCC 12 warns about the undefined pass-through operands inside the intrinsics when inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// round_few on [c0, c1) with AVX-512, eight coordinates per step, sixteen of them per sixteen of
+// ahead's additions (round_overlapping): the same operations on eight lanes (IEEE arithmetic is
+// exact to the bit in either form), with l_j and the width taken by an in-register permutation
+// (P <= 16 levels fit in two vectors). All state is local: the int16 stores are of a type that may
+// alias anything, so values kept behind pointers would be reloaded after each.
+template <int P, class T, class Div>
+void round_few_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div by_norm, const double* lpad, const double* wpad,
+                      std::int64_t c0, std::int64_t c1, NormAhead<T>& ahead_ref) {
+  static_assert(P <= 16, "two vectors of levels");
+  double lp[P], wp[P];
+  for (int m = 0; m < P; ++m) {
+    lp[m] = lpad[m];
+    wp[m] = wpad[m];
+  }
+  double l16[16] = {}, w16[16] = {};  // whole vectors to load
+  for (int m = 0; m < P; ++m) {
+    l16[m] = lp[m];
+    w16[m] = wp[m];
+  }
+  __m512d level[P];
+  for (int m = 0; m < P; ++m) level[m] = _mm512_set1_pd(lp[m]);
+  const __m512d l_lo = _mm512_loadu_pd(l16), w_lo = _mm512_loadu_pd(w16);
+  const __m512d l_hi = _mm512_loadu_pd(l16 + 8), w_hi = _mm512_loadu_pd(w16 + 8);
+  const __m512d unit = _mm512_set1_pd(1.0), half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(1.0 / 4294967296.0);
+  const __m512i one = _mm512_set1_epi64(1);
+  auto eight = [&](std::int64_t i) {
+    __m512d x;
+    if constexpr (std::is_same_v<T, float>) x = _mm512_cvtps_pd(_mm256_loadu_ps(v + i));
+    else x = _mm512_loadu_pd(v + i);
+    const __m512d u = _mm512_min_pd(by_norm(_mm512_abs_pd(x)), unit);  // (y < 1) ? y : 1, as std::min(1.0, y)
+    __m512i j = _mm512_setzero_si512();
+#pragma GCC unroll 16
+    for (int m = 1; m < P; ++m) j = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(level[m], u, _CMP_LE_OQ), j, one);
+    const __m512d lj = P > 8 ? _mm512_permutex2var_pd(l_lo, j, l_hi) : _mm512_permutexvar_pd(j, l_lo);
+    const __m512d wj = P > 8 ? _mm512_permutex2var_pd(w_lo, j, w_hi) : _mm512_permutexvar_pd(j, w_lo);
+    const __m512d p = _mm512_mul_pd(_mm512_sub_pd(u, lj), wj);
+    const __m512d r = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), half), scale);
+    __m512i k = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(r, p, _CMP_LT_OQ), j, one);
+    k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
+  };
+  NormAhead<T> ahead = ahead_ref;
+  std::int64_t i = c0;
+  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
+    eight(i);
+    eight(i + 8);
+    ahead.add(16);
+  }
+  for (; i + 8 <= c1; i += 8) eight(i);
+  for (; i < c1; ++i) round_few<P>(v, qi, w, by_norm, lp, wp, i);
+  ahead_ref = ahead;
+}
+
+// The uniform levels j / s on [c0, c1) likewise: t = u s, j = min(s - 1, floor t), k = j + (r < t - j).
+template <class T, class Div>
+void round_uniform_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div by_norm, int s, std::int64_t c0, std::int64_t c1,
+                          NormAhead<T>& ahead_ref) {
+  const double sd = s;
+  const __m512d unit = _mm512_set1_pd(1.0), steps = _mm512_set1_pd(sd), half = _mm512_set1_pd(0.5), scale = _mm512_set1_pd(1.0 / 4294967296.0);
+  const __m256i top = _mm256_set1_epi32(s - 1);
+  const __m512i one = _mm512_set1_epi64(1);
+  auto eight = [&](std::int64_t i) {
+    __m512d x;
+    if constexpr (std::is_same_v<T, float>) x = _mm512_cvtps_pd(_mm256_loadu_ps(v + i));
+    else x = _mm512_loadu_pd(v + i);
+    const __m512d t = _mm512_mul_pd(_mm512_min_pd(by_norm(_mm512_abs_pd(x)), unit), steps);
+    const __m256i j32 = _mm256_min_epi32(_mm512_cvttpd_epi32(t), top);  // t >= 0: truncation is the floor
+    const __m512d frac = _mm512_sub_pd(t, _mm512_cvtepi32_pd(j32));
+    const __m512d r = _mm512_mul_pd(_mm512_add_pd(_mm512_cvtepu32_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))), half), scale);
+    const __m512i j = _mm512_cvtepi32_epi64(j32);
+    __m512i k = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(r, frac, _CMP_LT_OQ), j, one);
+    k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
+  };
+  NormAhead<T> ahead = ahead_ref;
+  std::int64_t i = c0;
+  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
+    eight(i);
+    eight(i + 8);
+    ahead.add(16);
+  }
+  for (; i + 8 <= c1; i += 8) eight(i);
+  for (; i < c1; ++i) {
+    const double x = static_cast<double>(v[i]);
+    const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+    const int j = std::min(s - 1, static_cast<int>(t));
+    const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
+    qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+  }
+  ahead_ref = ahead;
+}
+#pragma GCC diagnostic pop
+#endif
+
+template <class T, class Body>
+void round_overlapping(std::int64_t c0, std::int64_t c1, NormAhead<T>& ahead_ref, const Body& body) {
+  constexpr int kGroup = 16;
+  NormAhead<T> ahead = ahead_ref;  // in registers: a sum kept in memory would add a store and a load to each addition
+  std::int64_t i = c0;
+  for (; i + kGroup <= c1 && ahead.left >= kGroup; i += kGroup) {
+    for (int t = 0; t < kGroup; ++t) body(i + t);
+    ahead.add(kGroup);
+  }
+  for (; i < c1; ++i) body(i);
+  ahead_ref = ahead;
+}
+}  // namespace detail
 
 // Q(v) into out, the rounding of coordinate i drawn from (round, worker) at index first + i (first:
 // where v starts in the whole vector, so a pipeline stage's part rounds as the whole would).
@@ -183,6 +417,8 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
         mx = x > mx ? x : mx;
       }
       if (bad) reject_nonfinite(v + lo, hi - lo, lo);
+      mn = wire_scale(mn, false);  // the range still holds every coordinate
+      mx = wire_scale(mx, true);
       const double unit = (mx - mn) / steps;
       if (!std::isfinite(unit)) throw std::invalid_argument("quantize: bucket range overflows at coordinate " + std::to_string(lo));
       out.scale[static_cast<std::size_t>(2 * b)] = mn;
@@ -201,33 +437,93 @@ void quantize(const T* v, const Codebook& cb, const CounterRng& rng, std::uint32
   }
   const std::size_t nblocks = cb.layout.blocks();
   out.scale.resize(nblocks);
+  detail::NormAhead<T> ahead;
   for (std::size_t m = 0; m < nblocks; ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    // Rounded up to a wire value: |v_i| <= N still, so the rounding stays unbiased.
+    const double norm = wire_scale(ahead.block == m ? ahead.finish() : block_norm(v + lo, hi - lo, cb.norm, lo), true);
     out.scale[m] = norm;
+    // The next block's l2 norm overlaps this block's rounding when its squares need no scaling
+    // (else, and for non-finite entries, block_norm takes it in turn).
+    ahead = detail::NormAhead<T>();
+    if (cb.norm == Norm::L2 && m + 1 < nblocks) {
+      const std::int64_t lo1 = cb.layout.offsets[m + 1], hi1 = cb.layout.offsets[m + 2];
+      bool bad = false;
+      const double top = detail::max_abs(v + lo1, hi1 - lo1, bad);
+      if (!bad && top > 1e-140 && top < 1e140) {
+        ahead.block = m + 1;
+        ahead.p = v + lo1;
+        ahead.left = hi1 - lo1;
+      }
+    }
     const auto type = static_cast<std::size_t>(cb.layout.types[m]);
     const double* l = cb.levels[type].data();
     const double* iw = cb.inv_width[type].data();
-    const Divider by_norm(norm > 0 ? norm : INFINITY);
     const bool uni = cb.uniform[type] != 0;
-    const double sd = cb.s;
-    for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+    const int s = cb.s;
+    // Few levels: round_few (levels padded with +inf to a power of two P >= s). More levels: a
+    // table lookup and a short search.
+    Divider(norm > 0 ? norm : INFINITY).visit([&](auto by_norm) {
+      auto few = [&](auto tag) {
+        constexpr int P = decltype(tag)::value;
+        double lp[P], wp[P];
+        for (int j = 0; j < P; ++j) {
+          lp[j] = j < s ? l[j] : INFINITY;
+          wp[j] = j < s ? iw[j] : 0.0;
+        }
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+          double lpc[P], wpc[P];  // see round_few
+          for (int j = 0; j < P; ++j) {
+            lpc[j] = lp[j];
+            wpc[j] = wp[j];
+          }
+#if defined(__AVX512F__)
+          if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+            detail::round_few_avx512<P>(v, qi, w, by_norm, lp, wp, c0, c1, ahead);
+            return;
+          }
+#endif
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) { detail::round_few<P>(v, qi, w, by_norm, lpc, wpc, i); });
+        });
+      };
       if (uni) {
-        for (std::int64_t i = c0; i < c1; ++i) {
-          const double x = static_cast<double>(v[i]);
-          const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
-          const int j = std::min(cb.s - 1, static_cast<int>(t));
-          const int k = j + (unit_uniform(rw[i - c0]) < t - j ? 1 : 0);
-          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-        }
+        const double sd = s;
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+#if defined(__AVX512F__)
+          if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+            detail::round_uniform_avx512(v, qi, w, by_norm, s, c0, c1, ahead);
+            return;
+          }
+#endif
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) {
+            const double x = static_cast<double>(v[i]);
+            const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
+            const int j = std::min(s - 1, static_cast<int>(t));
+            const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
+            qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+          });
+        });
+      } else if (s <= 2) {
+        few(std::integral_constant<int, 2>());
+      } else if (s <= 4) {
+        few(std::integral_constant<int, 4>());
+      } else if (s <= 8) {
+        few(std::integral_constant<int, 8>());
+      } else if (s <= 16) {
+        few(std::integral_constant<int, 16>());
       } else {
-        for (std::int64_t i = c0; i < c1; ++i) {
-          const double x = static_cast<double>(v[i]);
-          const double u = std::min(1.0, by_norm(std::fabs(x)));
-          const int j = cb.interval(type, l, u);
-          const int k = j + (unit_uniform(rw[i - c0]) < (u - l[j]) * iw[j] ? 1 : 0);
-          qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-        }
+        for_random_chunks(rng, round, worker, lo, hi, first, [&](std::int64_t c0, std::int64_t c1, const std::uint32_t* rw) {
+          const std::uint32_t* w = rw - c0;
+          detail::round_overlapping(c0, c1, ahead, [&](std::int64_t i) {
+            const double x = static_cast<double>(v[i]);
+            const double u = std::min(1.0, by_norm(std::fabs(x)));
+            const int j = cb.interval(type, l, u);
+            const int k = j + (unit_uniform(w[i]) < (u - l[j]) * iw[j] ? 1 : 0);
+            qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
+          });
+        });
       }
     });
   }
@@ -247,14 +543,28 @@ inline void dequantize(const Quantized& in, const Codebook& cb, double* out, boo
     }
     return;
   }
+  // Per block the 2s + 1 values the indices stand for, then one lookup per coordinate.
+  const int s = cb.s;
+  std::vector<double> values(2 * static_cast<std::size_t>(s) + 1);
+  const std::int16_t* q = in.q.data();
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const double norm = in.scale[m];
     const double* l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])].data();
-    for (std::int64_t i = cb.layout.offsets[m]; i < cb.layout.offsets[m + 1]; ++i) {
-      const int k = in.q[static_cast<std::size_t>(i)];
-      const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
-      out[i] = accumulate ? out[i] + x : x;
+    const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
+    if (hi - lo < 2 * s + 1) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const int k = q[i];
+        const double x = k < 0 ? -(norm * l[-k]) : norm * l[k];
+        out[i] = accumulate ? out[i] + x : x;
+      }
+      continue;
     }
+    for (int k = -s; k <= s; ++k) values[static_cast<std::size_t>(k + s)] = k < 0 ? -(norm * l[-k]) : norm * l[k];
+    const double* x = values.data() + s;
+    if (accumulate)
+      for (std::int64_t i = lo; i < hi; ++i) out[i] += x[q[i]];
+    else
+      for (std::int64_t i = lo; i < hi; ++i) out[i] = x[q[i]];
   }
 }
 
@@ -272,6 +582,8 @@ double exact_variance(const T* v, const Codebook& cb) {
         mn = std::min(mn, static_cast<double>(v[i]));
         mx = std::max(mx, static_cast<double>(v[i]));
       }
+      mn = wire_scale(mn, false);
+      mx = wire_scale(mx, true);
       const double unit = (mx - mn) / static_cast<double>(cb.s);
       if (unit == 0) continue;
       for (std::int64_t i = lo; i < hi; ++i) {
@@ -284,7 +596,7 @@ double exact_variance(const T* v, const Codebook& cb) {
   }
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    const double norm = wire_scale(block_norm(v + lo, hi - lo, cb.norm, lo), true);  // the quantiser's
     if (norm == 0) continue;
     const auto& l = cb.levels[static_cast<std::size_t>(cb.layout.types[m])];
     const Divider by_norm(norm);
@@ -302,7 +614,7 @@ template <class T>
 void add_statistics(const T* v, const Codebook& cb, const LevelHistogram& h, std::vector<std::vector<double>>& stats) {
   for (std::size_t m = 0; m < cb.layout.blocks(); ++m) {
     const std::int64_t lo = cb.layout.offsets[m], hi = cb.layout.offsets[m + 1];
-    const double norm = block_norm(v + lo, hi - lo, cb.norm, lo);
+    const double norm = wire_scale(block_norm(v + lo, hi - lo, cb.norm, lo), true);  // the quantiser's
     if (norm == 0) continue;
     auto& st = stats[static_cast<std::size_t>(cb.layout.types[m])];
     const Divider by_norm(norm);

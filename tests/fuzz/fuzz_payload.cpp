@@ -28,9 +28,10 @@ const Codebook& codebook(std::uint8_t selector) {
 }
 
 void fix_checksums(std::vector<std::uint8_t>& p) {
-  if (p.size() < kHeaderBytes) return;
-  detail::store(p.data() + 32, crc32(p.data() + kHeaderBytes, p.size() - kHeaderBytes), 4);
-  detail::store(p.data() + 36, crc32(p.data(), 36), 4);
+  try {
+    detail::rewrite_checksums(p.data(), p.size());
+  } catch (const PayloadError&) {  // no header to find the checksums in: decoding refuses it anyway
+  }
 }
 
 void check_decoded(const std::vector<std::uint8_t>& payload, const Codebook& cb, const Quantized& q) {
@@ -51,7 +52,7 @@ void check_decoded(const std::vector<std::uint8_t>& payload, const Codebook& cb,
   std::vector<std::uint8_t> again;
   encode(q, cb, again);
   std::vector<std::uint8_t> canonical = payload;
-  const std::uint64_t bits = detail::load(canonical.data() + 24, 8);
+  const std::uint64_t bits = read_header(canonical.data(), canonical.size()).bits;
   if (bits % 8) canonical.back() &= static_cast<std::uint8_t>((1u << (bits % 8)) - 1u);
   fix_checksums(canonical);
   if (again != canonical) finding("the decoded vector encodes to other bytes than the payload it came from");

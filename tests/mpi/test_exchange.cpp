@@ -1,4 +1,6 @@
-// engine::CompressedExchange's wire precisions (unquantised float64 / float32 / float16 allreduce)
+// engine::CompressedExchange: the allgather's average is bit for bit the rank-ordered mean of every
+// worker's quantised vector (computed here from the kernels alone), the float64 allreduce averages
+// and counts its bytes, a non-finite vector on one rank fails on every rank; the wire precisions (unquantised float64 / float32 / float16 allreduce)
 // and its reduce_scatter collective, at 1, 2, 3 and 4 ranks: every rank holds the same bits of
 // the average; float32 and float16 stay within their rounding bounds of the float64 average;
 // reduce_scatter's average equals a reference built here from the kernels alone (segments, first
@@ -129,6 +131,89 @@ Reference reduce_scatter_reference(const std::vector<std::vector<double>>& vecto
 }
 
 }  // namespace
+
+TEST(CompressedExchange, AverageIsTheRankOrderedMeanOfEveryWorkersQuantisedVector) {
+  const std::int64_t n = 300;
+  const int K = world().size();
+  for (const std::string type : {"layerwise", "global", "bucket"})
+    for (const std::string coder : {"elias", "huffman"}) {
+      if (type == "bucket" && coder == "huffman") continue;
+      QuantizerOptions o;
+      o.codebook.scheme = type == "bucket" ? q::Scheme::Bucket : type == "global" ? q::Scheme::Global : q::Scheme::Layerwise;
+      o.codebook.coder = coder == "huffman" ? q::Coder::Huffman : q::Coder::Elias;
+      o.codebook.levels = type == "bucket" ? q::LevelFamily::Uniform : q::LevelFamily::Adaptive;
+      o.adapt_every = 3;
+      o.codebook.bucket = 64;
+      CompressedExchange ex(world(), o, three_blocks(n), 5);
+      std::vector<double> avg(n), own(n);
+      for (std::uint32_t round = 0; round < 5; ++round) {
+        auto v = worker_vector(world().rank() + 10 * static_cast<int>(round), n);
+        ex.exchange(v.data(), avg.data(), own.data(), round);
+        // The reference: every worker's vector quantised here with the exchange's codebook.
+        const q::Codebook& cb = ex.codebook();
+        const CounterRng rng(5, "quantize");
+        std::vector<double> ref(n, 0.0), one(n);
+        std::uint64_t bytes = 0;
+        for (int k = 0; k < K; ++k) {
+          const auto vk = worker_vector(k + 10 * static_cast<int>(round), n);
+          q::Quantized qk;
+          q::quantize(vk.data(), cb, rng, round, static_cast<std::uint32_t>(k), qk);
+          std::vector<std::uint8_t> p;
+          bytes += q::encode(qk, cb, p);
+          q::dequantize(qk, cb, one.data());
+          for (std::int64_t i = 0; i < n; ++i) ref[i] += one[i];
+          if (k == world().rank()) {
+            for (std::int64_t i = 0; i < n; ++i) EXPECT_EQ(own[i], one[i]);
+          }
+        }
+        for (std::int64_t i = 0; i < n; ++i) EXPECT_EQ(avg[i], ref[i] / K) << type << " " << coder << " round " << round << " i " << i;
+        EXPECT_EQ(ex.stats().round_bytes, bytes);
+      }
+      // Every rank fitted the same levels.
+      for (const auto& l : ex.levels()) {
+        std::vector<double> lo = l, hi = l;
+        world().allreduce(lo, Op::Min);
+        world().allreduce(hi, Op::Max);
+        EXPECT_EQ(lo, hi);
+      }
+      EXPECT_EQ(ex.codebook().epoch, type == "bucket" ? 0u : 2u);  // refits at rounds 0 and 3
+    }
+}
+
+TEST(CompressedExchange, UncompressedPathAveragesAndCountsFloat64Bytes) {
+  const std::int64_t n = 50;
+  QuantizerOptions o;
+  o.compressed = false;
+  CompressedExchange ex(world(), o, three_blocks(n), 1);
+  auto v = worker_vector(world().rank(), n);
+  std::vector<double> avg(n), own(n);
+  ex.exchange(v.data(), avg.data(), own.data(), 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int k = 0; k < world().size(); ++k) s += worker_vector(k, n)[i];
+    EXPECT_NEAR(avg[i], s / world().size(), 1e-15 * (1 + std::fabs(s)));
+    EXPECT_EQ(own[i], v[i]);
+  }
+  EXPECT_EQ(ex.stats().round_bytes, static_cast<std::uint64_t>(world().size() * n * 8));
+}
+
+TEST(CompressedExchange, NonFiniteOnOneRankFailsOnEveryRank) {
+  const std::int64_t n = 30;
+  QuantizerOptions o;
+  CompressedExchange ex(world(), o, three_blocks(n), 1);
+  auto v = worker_vector(world().rank(), n);
+  if (world().rank() == world().size() - 1) v[7] = NAN;
+  std::vector<double> avg(n), own(n);
+  try {
+    ex.exchange(v.data(), avg.data(), own.data(), 1);
+    ADD_FAILURE() << "no error";
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(e.origin_rank(), world().size() - 1);
+    if (world().rank() == world().size() - 1) {
+      EXPECT_NE(std::string(e.what()).find("coordinate 7"), std::string::npos) << e.what();
+    }
+  }
+}
 
 TEST(Half, ConversionRoundsToNearestEvenAndOverflowsToInfinity) {
   EXPECT_EQ(half_from_double(1.0), 0x3C00);
