@@ -11,8 +11,8 @@
 #   e.g. bash bench/wgan_fidelity.sh build --seeds 1,2,3 --parts ring,qoda
 #        bash bench/wgan_fidelity.sh build --parts digits --digits-seeds 1 --digits-steps 4000
 #        bash bench/wgan_fidelity.sh build --table-only      # the tables of the runs already made
-# Cost on the shared 2-core VM (2026-12-01): a ring run 2-4 min (quantised runs the longer), a
-# digits run 3-4 min (float32) and ~10 min (quantised); the whole default study ~1.5 h.
+# Cost on the shared 2-core VM (2026-12-01): a ring run 0.5-5 min (quantised runs the longer), a
+# digits run 1-3 min (float32) and 4-8 min (quantised); the whole study of docs ~80 min.
 set -euo pipefail
 build=${1:-build}
 shift || true
