@@ -26,7 +26,9 @@ inline void mul_hi_lo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
 
 // GCC 12 warns about the undefined pass-through operand inside _mm512_mul_epu32 when inlined.
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // a GCC warning; clang warns about the unknown group instead
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // words[4 j + w] = rng.bits(first + j, step, k).v[w] for j < count.
 inline void philox_blocks(const CounterRng& rng, std::uint64_t first, std::size_t count, std::uint32_t step, std::uint32_t k,
                           std::uint32_t* words) {
