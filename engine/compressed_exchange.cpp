@@ -149,7 +149,6 @@ void CompressedExchange::exchange_plain(const double* v, double* avg, double* ow
   const int K = comm_.size();
   const auto n = static_cast<std::size_t>(n_);
   const auto t0 = clock_type::now();
-  const std::size_t bytes = wire_bytes(opt_.precision);
   if (K == 1) {
     // Nothing on the wire, nothing rounded (x / 1 == x, so no division either).
     std::copy(v, v + n, avg);
@@ -160,15 +159,25 @@ void CompressedExchange::exchange_plain(const double* v, double* avg, double* ow
     if (opt_.precision == WirePrecision::Float64) comm_.allreduce(avg, n, Op::Sum);
     else if (opt_.precision == WirePrecision::Float32) comm_.allreduce(wire32_.data(), n, Op::Sum);
     else comm_.allreduce_half_sum(wire16_.data(), n);
-    for (std::size_t i = 0; i < n; ++i)
-      avg[i] = opt_.precision == WirePrecision::Float64 ? avg[i] / K
-               : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
-                                                           : half_to_double(wire16_[i]);
+    read_sums(avg, avg);
   }
   stats_.exchange += since(t0);
-  const auto Ku = static_cast<std::uint64_t>(K);
-  stats_.round_bytes = Ku * n * bytes;
-  stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
+  count_allreduce();
+}
+
+void CompressedExchange::read_sums(const double* sum64, double* avg) const {
+  const double K = comm_.size();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i)
+    avg[i] = opt_.precision == WirePrecision::Float64 ? sum64[i] / K
+             : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
+                                                         : half_to_double(wire16_[i]);
+}
+
+void CompressedExchange::count_allreduce() {
+  const auto K = static_cast<std::uint64_t>(comm_.size()), n = static_cast<std::uint64_t>(n_);
+  const std::uint64_t bytes = wire_bytes(opt_.precision);
+  stats_.round_bytes = K * n * bytes;
+  stats_.received_bytes = 2 * (K - 1) * n * bytes / K;
   stats_.bytes_total += stats_.round_bytes;
 }
 
@@ -229,18 +238,9 @@ void CompressedExchange::finish(const double* v, double* avg, double* own) {
   MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
   requests_.clear();
   if (half_op_ != MPI_OP_NULL) MPI_Op_free(&half_op_);
-  const auto n = static_cast<std::size_t>(n_);
-  const double K = comm_.size();
   std::copy(own_wire_.begin(), own_wire_.end(), own);
-  for (std::size_t i = 0; i < n; ++i)
-    avg[i] = opt_.precision == WirePrecision::Float64 ? wire64_[i] / K
-             : opt_.precision == WirePrecision::Float32 ? static_cast<double>(wire32_[i]) / K
-                                                         : half_to_double(wire16_[i]);
-  const auto Ku = static_cast<std::uint64_t>(comm_.size());
-  const std::size_t bytes = wire_bytes(opt_.precision);
-  stats_.round_bytes = Ku * n * bytes;
-  stats_.received_bytes = 2 * (Ku - 1) * n * bytes / Ku;
-  stats_.bytes_total += stats_.round_bytes;
+  read_sums(wire64_.data(), avg);
+  count_allreduce();
   const double dt = since(t0);
   stats_.exchange += dt;
   stats_.exposed += dt;

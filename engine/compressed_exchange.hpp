@@ -145,6 +145,10 @@ class CompressedExchange {
   void exchange_plain(const double* v, double* avg, double* own);
   // The wire value of v[i] into the wire buffer, and its float64 value (own) back.
   void to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi);
+  // avg = the allreduce's sums / K, from sum64 (float64, summed in place) or the wire buffers.
+  void read_sums(const double* sum64, double* avg) const;
+  // round_bytes, received_bytes and bytes_total of one allreduce round in the wire format.
+  void count_allreduce();
   // Rounds v[lo, hi) into the wire buffer and starts its non-blocking allreduce.
   void start(const double* v, std::int64_t lo, std::int64_t hi);
   void exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round);

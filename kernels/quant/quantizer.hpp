@@ -288,6 +288,22 @@ struct NormAhead {
 #if !defined(__clang__)  // a GCC warning; clang warns about the unknown group instead
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+// eight(i) over [c0, c1) eight coordinates at a time, sixteen of ahead's additions per sixteen
+// coordinates (as round_overlapping), then one(i) for the last c1 - c0 mod 8.
+template <class T, class Eight, class One>
+inline void eights_overlapping(std::int64_t c0, std::int64_t c1, NormAhead<T>& ahead_ref, const Eight& eight, const One& one) {
+  NormAhead<T> ahead = ahead_ref;  // in registers, as in round_overlapping
+  std::int64_t i = c0;
+  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
+    eight(i);
+    eight(i + 8);
+    ahead.add(16);
+  }
+  for (; i + 8 <= c1; i += 8) eight(i);
+  for (; i < c1; ++i) one(i);
+  ahead_ref = ahead;
+}
+
 // round_few on [c0, c1) with AVX-512, eight coordinates per step, sixteen of them per sixteen of
 // ahead's additions (round_overlapping): the same operations on eight lanes (IEEE arithmetic is
 // exact to the bit in either form), with l_j and the width taken by an in-register permutation
@@ -329,16 +345,7 @@ void round_few_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div 
     k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
   };
-  NormAhead<T> ahead = ahead_ref;
-  std::int64_t i = c0;
-  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
-    eight(i);
-    eight(i + 8);
-    ahead.add(16);
-  }
-  for (; i + 8 <= c1; i += 8) eight(i);
-  for (; i < c1; ++i) round_few<P>(v, qi, w, by_norm, lp, wp, i);
-  ahead_ref = ahead;
+  eights_overlapping(c0, c1, ahead_ref, eight, [&](std::int64_t i) { round_few<P>(v, qi, w, by_norm, lp, wp, i); });
 }
 
 // The uniform levels j / s on [c0, c1) likewise: t = u s, j = min(s - 1, floor t), k = j + (r < t - j).
@@ -362,22 +369,13 @@ void round_uniform_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, 
     k = _mm512_mask_sub_epi64(k, _mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), _mm512_setzero_si512(), k);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qi + i), _mm512_cvtepi64_epi16(k));
   };
-  NormAhead<T> ahead = ahead_ref;
-  std::int64_t i = c0;
-  for (; i + 16 <= c1 && ahead.left >= 16; i += 16) {
-    eight(i);
-    eight(i + 8);
-    ahead.add(16);
-  }
-  for (; i + 8 <= c1; i += 8) eight(i);
-  for (; i < c1; ++i) {
+  eights_overlapping(c0, c1, ahead_ref, eight, [&](std::int64_t i) {
     const double x = static_cast<double>(v[i]);
     const double t = std::min(1.0, by_norm(std::fabs(x))) * sd;
     const int j = std::min(s - 1, static_cast<int>(t));
     const int k = j + (unit_uniform(w[i]) < t - j ? 1 : 0);
     qi[i] = static_cast<std::int16_t>(x < 0 ? -k : k);
-  }
-  ahead_ref = ahead;
+  });
 }
 #pragma GCC diagnostic pop
 #endif
