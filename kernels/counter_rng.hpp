@@ -46,7 +46,7 @@ constexpr std::uint32_t purpose_id(std::string_view name) {
 // do not depend on the number of ranks. `k` numbers the 4-word blocks drawn for one (index, step).
 class CounterRng {
  public:
-  KOKKOS_INLINE_FUNCTION CounterRng() = default;
+  KOKKOS_DEFAULTED_FUNCTION CounterRng() = default;
   KOKKOS_INLINE_FUNCTION CounterRng(std::uint64_t seed, std::uint32_t purpose)
       : k0_(static_cast<std::uint32_t>(seed) ^ purpose),
         k1_(static_cast<std::uint32_t>(seed >> 32) ^ (purpose * 0x9E3779B9u)) {}

@@ -12,7 +12,6 @@
 // device views. No MPI.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -38,25 +37,21 @@ KOKKOS_INLINE_FUNCTION double fast_exp(double x) {
   x = x > 709.0 ? 709.0 : x;
   const double t = x * kLog2e + kShifter;  // n in the low mantissa bits
   const double n = t - kShifter;
-  const double r = std::fma(-n, kLn2Lo, std::fma(-n, kLn2Hi, x));
+  const double r = kc::fma(-n, kLn2Lo, kc::fma(-n, kLn2Hi, x));
   double p = 2.5110037605963777712e-8;
-  p = std::fma(p, r, 2.7632639639041029749e-7);
-  p = std::fma(p, r, 2.7557240918578969823e-6);
-  p = std::fma(p, r, 0.000024801485482328492419);
-  p = std::fma(p, r, 0.00019841269890047113707);
-  p = std::fma(p, r, 0.0013888888952314774652);
-  p = std::fma(p, r, 0.0083333333333196006109);
-  p = std::fma(p, r, 0.041666666666488095495);
-  p = std::fma(p, r, 0.16666666666666680806);
-  p = std::fma(p, r, 0.50000000000000183855);
-  p = std::fma(p, r, 0.99999999999999999976);
-  p = std::fma(p, r, 0.99999999999999999693);
-  std::int64_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  bits = static_cast<std::int64_t>(static_cast<std::uint64_t>(bits + 1023) << 52);  // the shifter's bits shift out
-  double scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  p = kc::fma(p, r, 2.7632639639041029749e-7);
+  p = kc::fma(p, r, 2.7557240918578969823e-6);
+  p = kc::fma(p, r, 0.000024801485482328492419);
+  p = kc::fma(p, r, 0.00019841269890047113707);
+  p = kc::fma(p, r, 0.0013888888952314774652);
+  p = kc::fma(p, r, 0.0083333333333196006109);
+  p = kc::fma(p, r, 0.041666666666488095495);
+  p = kc::fma(p, r, 0.16666666666666680806);
+  p = kc::fma(p, r, 0.50000000000000183855);
+  p = kc::fma(p, r, 0.99999999999999999976);
+  p = kc::fma(p, r, 0.99999999999999999693);
+  const auto bits = static_cast<std::uint64_t>(kc::bit_cast<std::int64_t>(t) + 1023) << 52;  // the shifter's bits shift out
+  return p * kc::bit_cast<double>(bits);
 }
 
 // Per-row and per-column constants of the element-wise step, for the rows and columns of a tile.

@@ -39,6 +39,28 @@ double contraction_rate(const double* o, std::int64_t steps) {
                                 : 0.0;
 }
 
+// One block of W trajectories of a 2-D game per call: W lanes in lockstep (vectorised on a CPU
+// thread; W = 1 on a GPU thread). The tail block repeats the last trajectory.
+template <class Game2d, int W>
+struct TrajectoryBlocks {
+  Game2d game;
+  bool alt;
+  Kokkos::View<double*, kernels::Mem> h, b, x, y;
+  std::int64_t steps, count;
+  Kokkos::View<Outcome*, kernels::Mem> res;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t blk) const {
+    double hl[W], bl[W], xl[W], yl[W];
+    for (int l = 0; l < W; ++l) {
+      const std::int64_t k = kernels::kc::min(blk * W + l, count - 1);
+      hl[l] = h(k);
+      bl[l] = b(k);
+      xl[l] = x(k);
+      yl[l] = y(k);
+    }
+    integrate_lanes<W>(game, alt, hl, bl, xl, yl, steps, &res(blk * W));
+  }
+};
+
 }  // namespace
 
 class HeavyBall : public engine::Workload {
@@ -275,18 +297,7 @@ class HeavyBall : public engine::Workload {
     constexpr int kLanes = kernels::kExecIsHost ? 32 : 1;
     const std::int64_t blocks = (count + kLanes - 1) / kLanes;
     Kokkos::View<Outcome*, kernels::Mem> res("outcomes", static_cast<std::size_t>(blocks * kLanes));
-    const std::int64_t steps = steps_;
-    Kokkos::parallel_for("hb::trajectories", kernels::exec_range(blocks), KOKKOS_LAMBDA(const std::int64_t blk) {
-      double hl[kLanes], bl[kLanes], xl[kLanes], yl[kLanes];
-      for (int l = 0; l < kLanes; ++l) {
-        const std::int64_t k = kernels::kc::min(blk * kLanes + l, count - 1);
-        hl[l] = h(k);
-        bl[l] = b(k);
-        xl[l] = x(k);
-        yl[l] = y(k);
-      }
-      integrate_lanes<kLanes>(game, alt, hl, bl, xl, yl, steps, &res(blk * kLanes));
-    });
+    Kokkos::parallel_for("hb::trajectories", kernels::exec_range(blocks), TrajectoryBlocks<Game2d, kLanes>{game, alt, h, b, x, y, steps_, count, res});
     auto host = Kokkos::create_mirror_view_and_copy(kernels::HostMem(), res);
     for (std::int64_t k = 0; k < count; ++k) out[k] = host(k);
   }

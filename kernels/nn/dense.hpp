@@ -28,6 +28,120 @@
 
 namespace saddle::kernels::nn {
 
+// The element-wise kernels of a layer, as functors rather than lambdas: nvcc refuses extended
+// (host-device) lambdas inside the generic lambdas of visit() and inside private members, and
+// cannot capture in an `if constexpr` branch. One call of operator() handles one row of n values.
+namespace kernel {
+
+template <class T, class S>
+struct BiasActivation {  // out[r] = s(out[r] + b)
+  T* out;
+  const T* b;
+  std::int64_t n;
+  S s;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    T* row = out + r * n;
+    for (std::int64_t j = 0; j < n; ++j) row[j] = s.f(row[j] + b[j]);
+  }
+};
+
+template <class T, class S>
+struct SeedAdjoint {  // adj[r] = seed[r] o s'(h[r]) (r < S); abar (second) or 0 on the other rows
+  T* adj;
+  const T *seed, *out, *s2;
+  std::int64_t n, S_;
+  bool second;
+  S s;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    T* a = adj + r * n;
+    const T* h = out + r * n;
+    if (r < S_) {
+      for (std::int64_t j = 0; j < n; ++j) a[j] = seed[r * n + j] * s.d1(h[j]);
+    } else if (second) {
+      for (std::int64_t j = 0; j < n; ++j) a[j] = s2[(r - S_) * n + j];
+    } else {
+      for (std::int64_t j = 0; j < n; ++j) a[j] = T(0);
+    }
+  }
+};
+
+template <class T, class S>
+struct ActivationAdjoint {  // adj[r] *= s'(h[r]), plus abar on the penalty rows [first, R)
+  T* adj;
+  const T *out, *s2;
+  std::int64_t n, first;
+  bool second;
+  S s;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    T* a = adj + r * n;
+    const T* h = out + r * n;
+    if (second && r >= first) {
+      const T* q = s2 + (r - first) * n;
+      for (std::int64_t j = 0; j < n; ++j) a[j] = a[j] * s.d1(h[j]) + q[j];
+    } else {
+      for (std::int64_t j = 0; j < n; ++j) a[j] *= s.d1(h[j]);
+    }
+  }
+};
+
+template <class T, class S>
+struct PenaltyDelta {  // delta[r] = g[r] o s'(h[r])
+  T* delta;
+  const T *g, *hp;
+  std::int64_t n;
+  S s;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    for (std::int64_t j = 0; j < n; ++j) delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]);
+  }
+};
+
+template <class T, class S>
+struct PenaltyDouble {  // abar = dbar o g o s''(h) (curved s); gbar = dbar o s'(h) (gbar_out)
+  T *gbar, *s2;
+  const T *db, *g, *hp;
+  std::int64_t n;
+  bool gbar_out;
+  S s;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    for (std::int64_t j = 0; j < n; ++j) {
+      const std::int64_t i = r * n + j;
+      if constexpr (S::curved) s2[i] = db[i] * g[i] * s.d2(hp[i]);
+      if (gbar_out) gbar[i] = db[i] * s.d1(hp[i]);
+    }
+  }
+};
+
+// out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n), one block of kBlock
+// columns per call, so the inner loop runs along a row and vectorises.
+template <class T>
+struct ColumnSums {
+  static constexpr std::int64_t kBlock = 16;
+  std::int64_t rows, n;
+  const T *weight, *x;
+  T* out;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t c) const {
+    const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
+    T acc[kBlock] = {};
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T a = weight ? weight[r] : T(1);
+      for (std::int64_t j = 0; j < w; ++j) acc[j] += a * x[r * n + j0 + j];
+    }
+    for (std::int64_t j = 0; j < w; ++j) out[j0 + j] += acc[j];
+  }
+};
+
+template <class T>
+struct Outer {  // dst[r][j] = a[r] w[j]
+  T* dst;
+  const T *a, *w;
+  std::int64_t n;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
+    for (std::int64_t j = 0; j < n; ++j) dst[r * n + j] = a[r] * w[j];
+  }
+};
+
+}  // namespace kernel
+
 // Host memory and the host execution space (kernels/spaces.hpp) until the device issue moves
 // the networks to Exec/Mem.
 template <class T>
@@ -77,10 +191,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::bias_activation", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
-        T* row = out + r * n;
-        for (std::int64_t j = 0; j < n; ++j) row[j] = s.f(row[j] + b[j]);
-      });
+      Kokkos::parallel_for("nn::bias_activation", host_range(R), kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
     });
   }
 
@@ -92,17 +203,7 @@ class Dense {
     const std::int64_t n = dout_;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::seed_adjoint", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
-        T* a = adj + r * n;
-        const T* h = out + r * n;
-        if (r < S) {
-          for (std::int64_t j = 0; j < n; ++j) a[j] = seed[r * n + j] * s.d1(h[j]);
-        } else if (second) {
-          for (std::int64_t j = 0; j < n; ++j) a[j] = s2[(r - S) * n + j];
-        } else {
-          for (std::int64_t j = 0; j < n; ++j) a[j] = T(0);
-        }
-      });
+      Kokkos::parallel_for("nn::seed_adjoint", host_range(R), kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
     });
   }
 
@@ -114,16 +215,7 @@ class Dense {
     const std::int64_t n = dout_, first = R - P;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::activation_adjoint", host_range(R), KOKKOS_LAMBDA(const std::int64_t r) {
-        T* a = adj + r * n;
-        const T* h = out + r * n;
-        if (second && r >= first) {
-          const T* q = s2 + (r - first) * n;
-          for (std::int64_t j = 0; j < n; ++j) a[j] = a[j] * s.d1(h[j]) + q[j];
-        } else {
-          for (std::int64_t j = 0; j < n; ++j) a[j] *= s.d1(h[j]);
-        }
-      });
+      Kokkos::parallel_for("nn::activation_adjoint", host_range(R), kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
     });
   }
 
@@ -151,9 +243,7 @@ class Dense {
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_delta", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) {
-        for (std::int64_t j = 0; j < n; ++j) delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]);
-      });
+      Kokkos::parallel_for("nn::penalty_delta", host_range(P), kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
     });
     if (dout_ == 1) outer(P, delta, g_in);
     else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
@@ -170,39 +260,20 @@ class Dense {
     T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_double", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) {
-        for (std::int64_t j = 0; j < n; ++j) {
-          const std::int64_t i = r * n + j;
-          if constexpr (decltype(s)::curved) s2[i] = db[i] * g[i] * s.d2(hp[i]);
-          if (gbar_out) gbar[i] = db[i] * s.d1(hp[i]);
-        }
-      });
+      Kokkos::parallel_for("nn::penalty_double", host_range(P), kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
     });
   }
 
  private:
-  // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n), in column blocks so
-  // the inner loop runs along a row and vectorises.
+  // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n).
   static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
-    constexpr std::int64_t kBlock = 16;
-    Kokkos::parallel_for("nn::column_sums", host_range((n + kBlock - 1) / kBlock), KOKKOS_LAMBDA(const std::int64_t c) {
-      const std::int64_t j0 = c * kBlock, w = n - j0 < kBlock ? n - j0 : kBlock;
-      T acc[kBlock] = {};
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const T a = weight ? weight[r] : T(1);
-        for (std::int64_t j = 0; j < w; ++j) acc[j] += a * x[r * n + j0 + j];
-      }
-      for (std::int64_t j = 0; j < w; ++j) out[j0 + j] += acc[j];
-    });
+    constexpr std::int64_t kBlock = kernel::ColumnSums<T>::kBlock;
+    Kokkos::parallel_for("nn::column_sums", host_range((n + kBlock - 1) / kBlock), kernel::ColumnSums<T>{rows, n, weight, x, out});
   }
 
   // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
   void outer(std::int64_t rows, const T* a, T* dst) const {
-    const T* w = w_;
-    const std::int64_t n = din_;
-    Kokkos::parallel_for("nn::outer", host_range(rows), KOKKOS_LAMBDA(const std::int64_t r) {
-      for (std::int64_t j = 0; j < n; ++j) dst[r * n + j] = a[r] * w[j];
-    });
+    Kokkos::parallel_for("nn::outer", host_range(rows), kernel::Outer<T>{dst, a, w_, din_});
   }
 
   std::int64_t din_ = 0, dout_ = 0, cap_ = 0;

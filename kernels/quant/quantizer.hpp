@@ -19,6 +19,13 @@
 #include <type_traits>
 #include <vector>
 
+// `#pragma GCC unroll` for GCC and clang; nvcc's front end (CUDA builds) does not know it.
+#if defined(__NVCC__)
+#define SADDLE_UNROLL_16
+#else
+#define SADDLE_UNROLL_16 _Pragma("GCC unroll 16")
+#endif
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -248,7 +255,7 @@ inline void round_few(const T* v, std::int16_t* qi, const std::uint32_t* w, cons
   const double u = std::min(1.0, by_norm(std::fabs(x)));
   double lj = lp[0], wj = wp[0];
   int j = 0;
-#pragma GCC unroll 16
+SADDLE_UNROLL_16
   for (int m = 1; m < P; ++m) {
     const double lm = lp[m], wm = wp[m];  // loaded unconditionally, so the selections if-convert
     const bool ge = lm <= u;
@@ -335,7 +342,7 @@ void round_few_avx512(const T* v, std::int16_t* qi, const std::uint32_t* w, Div 
     else x = _mm512_loadu_pd(v + i);
     const __m512d u = _mm512_min_pd(by_norm(_mm512_abs_pd(x)), unit);  // (y < 1) ? y : 1, as std::min(1.0, y)
     __m512i j = _mm512_setzero_si512();
-#pragma GCC unroll 16
+SADDLE_UNROLL_16
     for (int m = 1; m < P; ++m) j = _mm512_mask_add_epi64(j, _mm512_cmp_pd_mask(level[m], u, _CMP_LE_OQ), j, one);
     const __m512d lj = P > 8 ? _mm512_permutex2var_pd(l_lo, j, l_hi) : _mm512_permutexvar_pd(j, l_lo);
     const __m512d wj = P > 8 ? _mm512_permutex2var_pd(w_lo, j, w_hi) : _mm512_permutexvar_pd(j, w_lo);
