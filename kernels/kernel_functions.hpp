@@ -8,8 +8,8 @@
 //           perplexity P (d_i: the row's smallest distance, a shift that cancels in the ratio);
 //           j = i is excluded (value 0) when rows and columns are the same point set
 //   kl      exp(−a KL(p‖q)) = exp(−a (Σ p log p − p·log q)): the GEMM runs on (p, log q)
-// The tile lives in host memory here (OpenBLAS); a CUDA backend would run the same kernels on
-// device views. No MPI.
+// The tile lives where the backend that computed its GEMM keeps memory: the element-wise step
+// runs on the matching execution space (transform_tile<Space>). No MPI.
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -78,15 +78,18 @@ struct KernelSpec {
 };
 
 // In place: tile (nr x nc, leading dimension ld) holds inner products on entry, kernel values
-// on exit. Host execution space (the tile is the GEMM's output in host memory).
-inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, double* tile, std::int64_t ld,
-                           const TileRows& rows, const TileCols& cols) {
-  const auto policy = host_range(nr);
+// on exit, one row per iteration of a parallel loop on `Space`. Every pointer (the tile and the
+// row and column constants) must be accessible from Space: HostExec (the default) for the host
+// backend's tiles, Exec for a tile a device GEMM wrote into Mem.
+template <class Space = HostExec>
+void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, double* tile, std::int64_t ld,
+                    const TileRows& rows, const TileCols& cols) {
+  const Kokkos::RangePolicy<Space> policy(0, nr);
   switch (k.type) {
     case KernelType::Linear: return;
     case KernelType::Rbf: {
       if (k.prescaled) {
-        Kokkos::parallel_for("ksvd::tile_rbf", policy, [=](const std::int64_t i) {
+        Kokkos::parallel_for("ksvd::tile_rbf", policy, KOKKOS_LAMBDA(const std::int64_t i) {
           double* t = tile + i * ld;
           for (std::int64_t j = 0; j < nc; ++j) t[j] = fast_exp(t[j] < 0.0 ? t[j] : 0.0);
         });
@@ -94,7 +97,7 @@ inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc
       }
       const double g = k.gamma;
       const double *xn = rows.norm, *zn = cols.norm;
-      Kokkos::parallel_for("ksvd::tile_rbf", policy, [=](const std::int64_t i) {
+      Kokkos::parallel_for("ksvd::tile_rbf", policy, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double xi = xn[i];
         for (std::int64_t j = 0; j < nc; ++j) {
@@ -106,7 +109,7 @@ inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc
     }
     case KernelType::Sne: {
       const bool self = k.exclude_self;
-      Kokkos::parallel_for("ksvd::tile_sne", policy, [=](const std::int64_t i) {
+      Kokkos::parallel_for("ksvd::tile_sne", policy, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double xi = rows.norm[i], b = rows.beta[i], s = rows.shift[i], inv = rows.inv_sum[i];
         for (std::int64_t j = 0; j < nc; ++j) {
@@ -124,7 +127,7 @@ inline void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc
     case KernelType::Kl: {
       const double a = k.a;
       const double* ne = rows.norm;
-      Kokkos::parallel_for("ksvd::tile_kl", policy, [=](const std::int64_t i) {
+      Kokkos::parallel_for("ksvd::tile_kl", policy, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double h = ne[i];
         for (std::int64_t j = 0; j < nc; ++j) t[j] = fast_exp(-a * (h - t[j]));

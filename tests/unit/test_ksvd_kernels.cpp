@@ -153,8 +153,51 @@ void check_backend() {
     }
 }
 
+// Every kernel type's tile on the default execution space (a device in a CUDA build), from views
+// in Mem, against the host tile: the same bits (fast_exp is fma and bit operations only, and
+// CUDA builds compile with --fmad=false).
+void check_tiles_on_exec_space() {
+  using sk::Exec;
+  using sk::Mem;
+  const int n = 37, m = 23, d = 5;
+  const auto x = gaussian(n * d, 21), z = gaussian(m * d, 22);
+  const auto xn = sk::row_norms(n, d, x.data()), zn = sk::row_norms(m, d, z.data());
+  std::vector<double> beta(n), shift(n), inv(n);
+  for (int i = 0; i < n; ++i) {
+    beta[i] = 0.1 + 0.01 * i;
+    shift[i] = 0.5 * i / n;
+    inv[i] = 1.0 / (1.0 + i);
+  }
+  std::vector<double> inner(n * m);
+  sk::linalg::host_backend().gemm(false, true, n, m, d, 1.0, x.data(), d, z.data(), d, 0.0, inner.data(), m);
+  auto to_mem = [](const std::vector<double>& v) {
+    Kokkos::View<double*, Mem> out("v", v.size());
+    Kokkos::deep_copy(out, Kokkos::View<const double*, sk::HostMem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>(v.data(), v.size()));
+    return out;
+  };
+  const auto dxn = to_mem(xn), dzn = to_mem(zn), dbeta = to_mem(beta), dshift = to_mem(shift), dinv = to_mem(inv);
+  for (const auto type : {sk::KernelType::Linear, sk::KernelType::Rbf, sk::KernelType::Sne, sk::KernelType::Kl}) {
+    sk::KernelSpec spec;
+    spec.type = type;
+    spec.gamma = 0.3;
+    spec.a = 0.7;
+    spec.exclude_self = type == sk::KernelType::Sne;
+    std::vector<double> host = inner;
+    sk::transform_tile(spec, n, m, host.data(), m, sk::TileRows{xn.data(), beta.data(), shift.data(), inv.data(), nullptr, 3},
+                       sk::TileCols{zn.data(), 0, nullptr});
+    auto tile = to_mem(inner);
+    sk::transform_tile<Exec>(spec, n, m, tile.data(), m, sk::TileRows{dxn.data(), dbeta.data(), dshift.data(), dinv.data(), nullptr, 3},
+                             sk::TileCols{dzn.data(), 0, nullptr});
+    const auto back = Kokkos::create_mirror_view_and_copy(sk::HostMem(), tile);
+    int differ = 0;
+    for (int i = 0; i < n * m; ++i) differ += back(i) != host[i];
+    EXPECT_EQ(differ, 0) << "kernel type " << static_cast<int>(type) << " on " << Exec::name();
+  }
+}
+
 }  // namespace
 
+TEST(KsvdKernels, TilesOnTheDefaultExecutionSpaceEqualHostTiles) { check_tiles_on_exec_space(); }
 TEST(KsvdKernels, FastExpMatchesStdExp) { check_fast_exp(); }
 TEST(KsvdKernels, SneRowsSumToOneAndHitThePerplexity) {
   check_sne(5.0);
