@@ -120,10 +120,11 @@ DeviceComm::DeviceComm(const Comm& comm, DeviceTransport transport, cudaStream_t
     throw std::runtime_error("engine::DeviceComm: transport mpi needs a CUDA-aware MPI, and MPIX_Query_cuda_support() "
                              "(mpi-ext.h) says this MPI library is not; use nccl or staged");
   if (transport_ == DeviceTransport::Nccl) {
-    if (device_ < 0) throw std::runtime_error("engine::DeviceComm: transport nccl needs a CUDA device; none is visible");
     ncclUniqueId id{};
-    // Rank 0's failure must reach every rank before the broadcast they would wait in.
+    // A rank without a device, or rank 0's failure, must reach every rank before the broadcast
+    // they would wait in.
     comm_.agree([&] {
+      if (device_ < 0) throw std::runtime_error("engine::DeviceComm: transport nccl needs a CUDA device; none is visible");
       if (comm_.is_root()) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     });
     MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm_.raw());

@@ -172,12 +172,12 @@ void CudaBackend::singular_values(std::int64_t m, std::int64_t n, double* a, dou
   if (r == 0) return;
   const char* routine = "cusolverDnDgesvd";
   if (n >= m) {
-    gesvd('N', to_int(n, routine), to_int(m, routine), a, s, nullptr, 1, nullptr, 1);
+    gesvd('N', to_int(n, routine), to_int(m, routine), a, s, nullptr, to_int(n, routine), nullptr, to_int(m, routine));
     return;
   }
   Workspace y = device_array<double>(m * n, stream_);
   transpose(n, m, a, n, y.as<double>(), m);
-  gesvd('N', to_int(m, routine), to_int(n, routine), y.as<double>(), s, nullptr, 1, nullptr, 1);
+  gesvd('N', to_int(m, routine), to_int(n, routine), y.as<double>(), s, nullptr, to_int(m, routine), nullptr, to_int(n, routine));
 }
 
 // --- QR --------------------------------------------------------------------------------------
