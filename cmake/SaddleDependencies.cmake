@@ -86,13 +86,7 @@ if(SADDLE_ENABLE_TESTS)
   set_package_properties(GTest PROPERTIES TYPE REQUIRED PURPOSE "unit and MPI tests")
 endif()
 
-# --- CUDA Toolkit (optional; compile-and-link paths only on machines without a GPU) ------------
-find_package(CUDAToolkit QUIET)
-if(CUDAToolkit_FOUND)
-  set(SADDLE_CUDA_SUMMARY "${CUDAToolkit_VERSION} at ${CUDAToolkit_BIN_DIR}")
-else()
-  set(SADDLE_CUDA_SUMMARY "not found")
-endif()
+# --- CUDA Toolkit, cuBLAS, cuSOLVER, NCCL: optional, see cmake/SaddleCuda.cmake ---------------
 
 # --- GLPK (the mail workload's reference LP solver and stage-game fallback) ---------------------
 find_path(SADDLE_GLPK_INCLUDE_DIR glpk.h)

@@ -15,6 +15,7 @@
 
 #include "engine/build_info.hpp"
 #include "engine/checkpoint.hpp"
+#include "engine/device_collectives.hpp"
 #include "engine/error.hpp"
 #include "engine/fault_injection.hpp"
 #include "engine/key_table.hpp"
@@ -25,6 +26,9 @@
 #include "engine/signals.hpp"
 #include "engine/timers.hpp"
 #include "engine/workload.hpp"
+#if SADDLE_HAVE_CUDA
+#include "engine/device_comm.hpp"
+#endif
 
 namespace fs = std::filesystem;
 
@@ -150,8 +154,27 @@ class Session {
       if (config_->has("parallel.stage_layers") && static_cast<std::int64_t>(config_->int_list("parallel.stage_layers").size()) != layers)
         throw config_->error("parallel.stage_layers", "has " + std::to_string(config_->int_list("parallel.stage_layers").size()) +
                                                           " entries; it needs one per pipeline stage (parallel.layer = " + std::to_string(layers) + ")");
+#if !SADDLE_HAVE_CUDA
+      if (config_->string("parallel.device_collectives") != "auto")
+        throw config_->error("parallel.device_collectives",
+                             "this build has no CUDA path (Kokkos without the CUDA backend: SADDLE_ENABLE_CUDA level is not "
+                             "device); only \"auto\" is accepted");
+#endif
       workload_->validate(*config_);
     });
+#if SADDLE_HAVE_CUDA
+    // Collective (the devices every rank sees), so outside the agree above; every rank resolves
+    // alike and fails alike.
+    world_.agree([&, env = device_environment(world_)] {
+      try {
+        device_collectives_ = transport_name(resolve_device_transport(config_->string("parallel.device_collectives"), env));
+      } catch (const std::invalid_argument& e) {
+        throw config_->error("parallel.device_collectives", e.what());
+      }
+    });
+#else
+    device_collectives_ = "none (host build)";
+#endif
   }
   static std::string known() {
     std::string s;
@@ -170,6 +193,7 @@ class Session {
   std::string workload_name_;
   std::unique_ptr<Workload> workload_;
   std::unique_ptr<Config> config_;
+  std::string device_collectives_;  // the resolved parallel.device_collectives (run file attribute)
 };
 
 int Session::run() {
@@ -222,7 +246,7 @@ int Session::run() {
   if (start == 0) store.clear();
 
   RunFile run_file(out_dir + "/" + name + ".h5", world_);
-  run_file.create(cfg, workload_name_, start);
+  run_file.create(cfg, workload_name_, start, device_collectives_);
   if (start == 0 && total > 0) history.add(0, workload_->metrics(0));
   run_file.flush_metrics(history);
 
@@ -352,6 +376,9 @@ Schema engine_schema(const std::string& deck_path) {
       .help("micro-batches each rank's batch is split into in a pipelined workload (wgan); > 1 with layer = 1 accumulates gradients");
   s.string("parallel.schedule").def(std::string("1f1b")).one_of({"gpipe", "1f1b"}).restart_neutral()
       .help("pipeline schedule: gpipe (every micro-batch's pass before the next pass) or 1f1b (at most layer micro-batches in flight per stage)");
+  s.string("parallel.device_collectives").def(std::string("auto")).one_of({"auto", "nccl", "mpi", "staged"}).restart_neutral()
+      .help("collectives on device buffers (CUDA builds): auto (nccl when built with NCCL and a GPU is visible, else staged), "
+            "nccl, mpi (CUDA-aware MPI only) or staged (through pinned host memory); builds without CUDA accept auto only");
   s.int_list("parallel.stage_layers").optional().range(1, 1 << 20).restart_neutral()
       .help("layers of each pipeline stage, in order, for every network the workload cuts (default: balanced by FLOPs per sample)");
   return s;

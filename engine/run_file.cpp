@@ -21,7 +21,8 @@ std::string utc_now() {
   return buf;
 }
 
-void RunFile::create(const Config& config, const std::string& workload, std::int64_t restarted_from_step) const {
+void RunFile::create(const Config& config, const std::string& workload, std::int64_t restarted_from_step,
+                     const std::string& device_collectives) const {
   comm_.agree([&] {
     if (!comm_.is_root()) return;
     h5::File f = h5::File::create(path_);
@@ -34,6 +35,7 @@ void RunFile::create(const Config& config, const std::string& workload, std::int
     root.write_attr("created_utc", utc_now());
     root.write_attr("ranks", std::int64_t{comm_.size()});
     root.write_attr("kokkos_backend", Kokkos::DefaultExecutionSpace::name());
+    root.write_attr("device_collectives", device_collectives);
     root.write_attr("schema_version", std::int64_t{build::schema_version});
     root.write_attr("hostname", std::string(host));
     root.write_attr("deck_path", config.deck_path());

@@ -21,7 +21,9 @@ class RunFile {
   const std::string& path() const { return path_; }
 
   // Collective. Creates the file with provenance and /config (truncating an old one).
-  void create(const Config& config, const std::string& workload, std::int64_t restarted_from_step) const;
+  // `device_collectives`: the resolved parallel.device_collectives ("none (host build)" without CUDA).
+  void create(const Config& config, const std::string& workload, std::int64_t restarted_from_step,
+              const std::string& device_collectives = "none (host build)") const;
   // Collective. Appends unflushed metric rows (rank 0 writes).
   void flush_metrics(MetricHistory& history) const;
   // Collective. Opens the file on every rank and hands /result to `write`. A failed write (a full

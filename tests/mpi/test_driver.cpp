@@ -66,9 +66,13 @@ TEST(Driver, RunFileHasTheDocumentedLayout) {
   if (!world().is_root()) return;
   h5::File f = h5::File::open(out("layout"), h5::File::Mode::ReadOnly);
   const h5::Group& root = f.root();
-  for (const char* a : {"saddle_version", "git_revision", "workload", "created_utc", "kokkos_backend", "hostname", "deck_path"})
+  for (const char* a : {"saddle_version", "git_revision", "workload", "created_utc", "kokkos_backend", "device_collectives",
+                        "hostname", "deck_path"})
     EXPECT_FALSE(root.read_attr_string(a).empty()) << a;
   EXPECT_EQ(root.read_attr_string("workload"), "selftest");
+#if !SADDLE_HAVE_CUDA
+  EXPECT_EQ(root.read_attr_string("device_collectives"), "none (host build)");
+#endif
   EXPECT_EQ(root.read_attr<std::int64_t>("ranks"), world().size());
   EXPECT_EQ(root.read_attr<std::int64_t>("schema_version"), 1);
   EXPECT_EQ(root.read_attr<std::int64_t>("completed"), 1);
