@@ -3,12 +3,17 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+#include <sched.h>
+
 #include <Kokkos_Core.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "engine/h5.hpp"
+#include "kernels/linalg/host_backend.hpp"
+#include "kernels/spaces.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SADDLE_HAVE_LSAN 1
@@ -46,7 +51,52 @@ void mpi_error_handler(MPI_Comm*, int* code, ...) {
   abort_all(std::string("MPI error: ") + std::string(text, static_cast<std::size_t>(len)), 1);
 }
 
+ThreadLayout g_layout;
+
+// OpenBLAS to one thread when Kokkos has more (the partitioned GEMMs of
+// kernels/linalg/host_backend.hpp: one thread pool, not two), then the layout, and a warning from
+// the node's first rank when its ranks' threads exceed the cores they may use: spinning OpenMP
+// threads on shared cores run many times slower than one thread.
+void settle_threads() {
+  ThreadLayout t;
+  t.threads = kernels::HostExec().concurrency();
+  if (t.threads > 1) kernels::linalg::set_blas_threads(1);
+  t.blas_threads = kernels::linalg::blas_threads();
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+    CPU_ZERO(&mask);
+    CPU_SET(0, &mask);
+  }
+  t.rank_cores = CPU_COUNT(&mask);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_rank = 0;
+  MPI_Comm_size(node, &t.node_ranks);
+  MPI_Comm_rank(node, &node_rank);
+  cpu_set_t all;
+  static_assert(sizeof(cpu_set_t) % sizeof(unsigned long) == 0);
+  MPI_Allreduce(&mask, &all, static_cast<int>(sizeof(cpu_set_t) / sizeof(unsigned long)), MPI_UNSIGNED_LONG, MPI_BOR, node);
+  t.node_cores = CPU_COUNT(&all);
+  int rank_over = t.threads > t.rank_cores ? 1 : 0, any_over = 0;
+  MPI_Allreduce(&rank_over, &any_over, 1, MPI_INT, MPI_MAX, node);
+  MPI_Comm_free(&node);
+  g_layout = t;
+  if (node_rank == 0 && t.threads > 1 && (t.node_ranks * t.threads > t.node_cores || any_over)) {
+    std::fprintf(stderr,
+                 "saddle: warning: %d rank(s) x %d threads on this node, on %d core(s)%s; oversubscribed OpenMP "
+                 "threads spin on each other's cores: set OMP_NUM_THREADS so that ranks x threads <= cores, "
+                 "bind each rank to its threads' cores (mpirun --map-by slot:PE=N --bind-to core, srun "
+                 "--cpus-per-task=N --cpu-bind=cores), or at least OMP_WAIT_POLICY=passive "
+                 "(docs/usage.md, \"Threads and ranks\")\n",
+                 t.node_ranks, t.threads, t.node_cores, any_over ? " (a rank has fewer cores than threads)" : "");
+    std::fflush(stderr);
+  }
+}
+
 }  // namespace
+
+const ThreadLayout& thread_layout() { return g_layout; }
 
 Runtime::Runtime(int& argc, char**& argv) {
   int initialized = 0;
@@ -75,6 +125,7 @@ Runtime::Runtime(int& argc, char**& argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, handler);
   MPI_Errhandler_free(&handler);
   Kokkos::initialize(argc, argv);
+  settle_threads();
 }
 
 Runtime::~Runtime() {

@@ -21,6 +21,17 @@ class Runtime {
   int rank_ = 0, size_ = 1, thread_level_ = 0;
 };
 
+// Threads and cores (docs/usage.md, "Threads and ranks"), as the runtime found them: the host
+// execution space's threads, OpenBLAS's threads, the ranks on this node and the cores this rank
+// and this node's ranks together may run on (sched_getaffinity).
+struct ThreadLayout {
+  int threads = 1, blas_threads = 1, node_ranks = 1, rank_cores = 1, node_cores = 1;
+  // More threads than cores: on this node (ranks x threads), or in this rank's own mask.
+  bool oversubscribed() const { return node_ranks * threads > node_cores || threads > rank_cores; }
+};
+// Set by Runtime's constructor (collective over the node's ranks).
+const ThreadLayout& thread_layout();
+
 // Print `message` once, from this rank, and abort every rank with `exit_code` (never returns).
 // For errors that other ranks cannot know about: they may be waiting in a collective.
 [[noreturn]] void abort_all(const std::string& message, int exit_code);
