@@ -126,6 +126,9 @@ TEST(LinalgThreads, BlasThreadsFollowKokkos) {
   const int threads = HostExec().concurrency();
   const auto& layout = saddle::engine::thread_layout();
   EXPECT_EQ(layout.threads, threads);
+#if defined(KOKKOS_ENABLE_OPENMP)
+  EXPECT_EQ(linalg::blas_threads(), 1);  // also on one thread: OpenBLAS never adds threads of its own
+#endif
   if (threads > 1) {
     EXPECT_EQ(linalg::blas_threads(), 1);
     {
