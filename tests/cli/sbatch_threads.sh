@@ -19,21 +19,22 @@ cat > bin/srun <<'SH'
 echo "srun args: $*"
 echo "srun env: OMP_NUM_THREADS=${OMP_NUM_THREADS-unset} OMP_PROC_BIND=${OMP_PROC_BIND-unset} OMP_PLACES=${OMP_PLACES-unset}"
 SH
-printf '#!/bin/bash\nexit 0\n' > bin/squeue  # no end time: no timer
+printf '#!/bin/bash\necho UNLIMITED\n' > bin/squeue  # no time limit: no timer
 # scontrol show job: the command saddle-gpu.sbatch looks for its folder in.
 printf '#!/bin/bash\necho "   Command=%s/jobs/slurm/saddle-gpu.sbatch inputs/x.toml"\n' "$src" > bin/scontrol
 chmod +x bin/*
 
-job() {  # job SCRIPT [VAR=value ...]: runs the script as SLURM would, on 2 tasks
+job() {  # job SCRIPT [VAR=value ...]: runs the script as SLURM would, on 2 tasks (no OMP_* of ctest's)
   local script=$1
   shift
   env PATH="$PWD/bin:$PATH" SLURM_JOB_ID=7 SLURM_SUBMIT_DIR="$PWD" SLURM_NTASKS=2 SLURM_JOB_NODELIST=node1 \
-    SADDLE=/bin/true "$@" bash "$src/jobs/slurm/$script" "$src/inputs/selftest.toml" run.steps=3 2>&1
+    SADDLE=/bin/true OMP_PROC_BIND= OMP_PLACES= "$@" bash "$src/jobs/slurm/$script" "$src/inputs/selftest.toml" run.steps=3 2>&1
 }
 
 out=$(job saddle.sbatch SLURM_CPUS_PER_TASK=4) || fail "saddle.sbatch exited $?: $out"
 grep -q "^srun args: --mpi=pmix --cpus-per-task=4 --cpu-bind=cores /bin/true run " <<<"$out" || fail "srun args: $out"
 grep -q "^srun env: OMP_NUM_THREADS=4 OMP_PROC_BIND=spread OMP_PLACES=cores$" <<<"$out" || fail "environment: $out"
+grep -q "time limit\|SIGUSR1" <<<"$out" && fail "a time limit where the job has none: $out"
 grep -q "4 CPU(s) per task: OMP_NUM_THREADS=4" <<<"$out" || fail "no threads in the job's log: $out"
 
 out=$(job saddle.sbatch SLURM_CPUS_PER_TASK= OMP_NUM_THREADS=8 OMP_PROC_BIND=close) \
