@@ -45,6 +45,18 @@ void host_chunks(std::int64_t n, const F& fn, std::int64_t min_parallel = kHostC
   Kokkos::fence();
 }
 
+// Kokkos::parallel_for over [0, n) on the host execution space, or, with one host thread or less
+// than kHostChunksMin elements of work in all, the plain loop f(0), ..., f(n - 1): the same calls,
+// without waking the threads for a few microseconds of work.
+template <class F>
+void host_for(const char* name, std::int64_t n, std::int64_t work, const F& f) {
+  if (host_loop_threads() <= 1 || work < kHostChunksMin) {
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  Kokkos::parallel_for(name, host_range(n), f);
+}
+
 // dst[0, n) = src[0, n).
 template <class T>
 void host_copy(const T* src, std::int64_t n, T* dst) {

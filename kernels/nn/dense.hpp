@@ -13,7 +13,8 @@
 //   db_   P x d_out        dbar = gbar_in W', scratch of the double backward
 // The penalty rows are the last P of the R forward rows. Parameters live in the network's flat
 // vectors (bind()); the products go through a linalg::Backend (cblas on the host), the element-wise
-// work through Kokkos::parallel_for on the host execution space.
+// work through Kokkos::parallel_for on the host execution space (host_for: a plain loop below
+// kHostChunksMin values, kernels/host_loops.hpp).
 //
 // A stage boundary between layer l and l + 1 exchanges, per pass: forward, h (R x d) downstream;
 // input-gradient pass, g (P x d) upstream; double backward, gbar (P x d) downstream; parameter
@@ -22,6 +23,7 @@
 
 #include <cstdint>
 
+#include "kernels/host_loops.hpp"
 #include "kernels/linalg/backend.hpp"
 #include "kernels/nn/activation.hpp"
 #include "kernels/spaces.hpp"
@@ -215,7 +217,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::bias_activation", host_range(R), kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
+      host_for("nn::bias_activation", R, R * n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
     });
   }
 
@@ -227,7 +229,7 @@ class Dense {
     const std::int64_t n = dout_;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::seed_adjoint", host_range(R), kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
+      host_for("nn::seed_adjoint", R, R * n, kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
     });
   }
 
@@ -239,7 +241,7 @@ class Dense {
     const std::int64_t n = dout_, first = R - P;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::activation_adjoint", host_range(R), kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
+      host_for("nn::activation_adjoint", R, R * n, kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
     });
   }
 
@@ -267,7 +269,7 @@ class Dense {
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_delta", host_range(P), kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
+      host_for("nn::penalty_delta", P, P * n, kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
     });
     if (dout_ == 1) outer(P, delta, g_in);
     else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
@@ -284,7 +286,7 @@ class Dense {
     T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      Kokkos::parallel_for("nn::penalty_double", host_range(P), kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
+      host_for("nn::penalty_double", P, P * n, kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
     });
   }
 
@@ -292,12 +294,12 @@ class Dense {
   // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n).
   static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
     constexpr std::int64_t kBlock = kernel::ColumnSums<T>::kBlock;
-    Kokkos::parallel_for("nn::column_sums", host_range((n + kBlock - 1) / kBlock), kernel::ColumnSums<T>{rows, n, weight, x, out});
+    host_for("nn::column_sums", (n + kBlock - 1) / kBlock, rows * n, kernel::ColumnSums<T>{rows, n, weight, x, out});
   }
 
   // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
   void outer(std::int64_t rows, const T* a, T* dst) const {
-    Kokkos::parallel_for("nn::outer", host_range(rows), kernel::Outer<T>{dst, a, w_, din_});
+    host_for("nn::outer", rows, rows * din_, kernel::Outer<T>{dst, a, w_, din_});
   }
 
   std::int64_t din_ = 0, dout_ = 0, cap_ = 0;

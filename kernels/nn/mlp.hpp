@@ -236,7 +236,7 @@ class Mlp final : public ParameterAccess {
   Rows<const T> forward(const T* x, std::int64_t rows, int slot = 0) {
     T* dst = input(rows, slot);
     const std::int64_t n = rows * in_dim();
-    Kokkos::parallel_for("nn::copy_input", host_range(n), KOKKOS_LAMBDA(const std::int64_t i) { dst[i] = x[i]; });
+    host_copy(x, n, dst);
     return forward(rows, slot);
   }
   Rows<const T> output(int slot = 0) const {
@@ -298,7 +298,7 @@ class Mlp final : public ParameterAccess {
     if (output_stage()) {
       if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
       T* top = s.layers.back().g();
-      Kokkos::parallel_for("nn::penalty_seed", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
+      host_for("nn::penalty_seed", P, P, [=](const std::int64_t r) { top[r] = T(1); });
     }
     for (std::size_t l = s.layers.size(); l-- > 0;) s.layers[l].penalty_input_grad(*la_, R, P, l > 0 ? s.layers[l - 1].g() : s.gx.data());
     return {s.gx.data(), static_cast<std::size_t>(P * in_dim())};
