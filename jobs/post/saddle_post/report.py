@@ -40,6 +40,8 @@ def status(attrs, step):
         last = f"last logged step {step[-1]}" if len(step) else "no metrics yet"
         s += f"NOT completed (stopped by a signal, still running or failed; {last})"
     s += f", {attrs.get('ranks', '?')} rank(s)"
+    if attrs.get("threads", 1) > 1:  # run files before threads were recorded have none
+        s += f" x {attrs['threads']} threads"
     if attrs.get("restarted_from_step"):
         s += f", restarted from step {attrs['restarted_from_step']}"
     return s
