@@ -12,8 +12,12 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/h5.hpp"
+#if defined(KOKKOS_ENABLE_OPENMP)
+#include <omp.h>
+#endif
 #include "kernels/linalg/host_backend.hpp"
 #include "kernels/spaces.hpp"
 
@@ -66,6 +70,20 @@ void find_cores() {
     CPU_ZERO(&mask);
     CPU_SET(0, &mask);
   }
+#if defined(KOKKOS_ENABLE_OPENMP)
+  // With OMP_PROC_BIND, libgomp has already bound this thread to its first place; the rank's cores
+  // are all the places' (built from the mask the process started with).
+  if (const int places = omp_get_num_places(); places > 0) {
+    CPU_ZERO(&mask);
+    for (int p = 0; p < places; ++p) {
+      std::vector<int> ids(static_cast<std::size_t>(omp_get_place_num_procs(p)));
+      omp_get_place_proc_ids(p, ids.data());
+      for (const int id : ids)
+        if (id >= 0 && id < CPU_SETSIZE) CPU_SET(id, &mask);
+    }
+  }
+#endif
+  kernels::linalg::set_rank_cpus(mask);
   t.rank_cores = CPU_COUNT(&mask);
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);

@@ -12,6 +12,7 @@
 // thread count (tests/unit/test_linalg_threads.cpp checks it bit for bit). LAPACK calls run on
 // OpenBLAS's own threads, as many as Kokkos has (BlasThreadsForLapack).
 #include <cblas.h>
+#include <sched.h>
 #include <lapacke.h>
 
 #include <Kokkos_Core.hpp>
@@ -109,23 +110,50 @@ inline int set_blas_threads(int threads) {
 // The threads OpenBLAS uses now.
 inline int blas_threads() { return openblas_get_num_threads(); }
 
+namespace detail {
+struct RankCpus {
+  bool set = false;
+  cpu_set_t mask;
+};
+inline RankCpus& rank_cpus_storage() {
+  static RankCpus r;
+  return r;
+}
+}  // namespace detail
+
+// The cores this rank may run on (all its threads' places), as the runtime found them before
+// OpenMP bound the calling thread to its first place (OMP_PROC_BIND): engine/runtime.cpp sets it.
+inline void set_rank_cpus(const cpu_set_t& mask) {
+  detail::rank_cpus_storage().mask = mask;
+  detail::rank_cpus_storage().set = true;
+}
+
 // Around a LAPACK call: with a multi-threaded host execution space (where OpenBLAS is kept at one
-// thread for the partitioned GEMMs), OpenBLAS gets as many threads as Kokkos for the call.
-// Nothing otherwise.
+// thread for the partitioned GEMMs), OpenBLAS gets as many threads as Kokkos for the call, and
+// the calling thread, which OMP_PROC_BIND pins to one core, may run on all the rank's cores for
+// its duration (else OpenBLAS's threads share that one core with it: measured, ksvd_sne_blobs's
+// gesdd no faster on 2 threads than on 1). Nothing otherwise.
 class BlasThreadsForLapack {
  public:
   BlasThreadsForLapack() {
     const int threads = detail::host_threads();
-    if (threads > 1 && blas_threads() < threads) before_ = set_blas_threads(threads);
+    if (threads <= 1 || blas_threads() >= threads) return;
+    before_ = set_blas_threads(threads);
+    const auto& rank = detail::rank_cpus_storage();
+    if (rank.set && sched_getaffinity(0, sizeof pinned_, &pinned_) == 0 && !CPU_EQUAL(&pinned_, &rank.mask))
+      widened_ = sched_setaffinity(0, sizeof rank.mask, &rank.mask) == 0;
   }
   ~BlasThreadsForLapack() {
     if (before_ > 0) set_blas_threads(before_);
+    if (widened_) sched_setaffinity(0, sizeof pinned_, &pinned_);
   }
   BlasThreadsForLapack(const BlasThreadsForLapack&) = delete;
   BlasThreadsForLapack& operator=(const BlasThreadsForLapack&) = delete;
 
  private:
   int before_ = 0;
+  bool widened_ = false;
+  cpu_set_t pinned_;
 };
 
 class HostBackend final : public Backend {

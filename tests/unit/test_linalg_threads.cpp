@@ -10,6 +10,7 @@
 // before. Also: the runtime keeps OpenBLAS at one thread when Kokkos has more, and LAPACK calls
 // get Kokkos's threads back.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <cmath>
 #include <cstdint>
@@ -131,11 +132,19 @@ TEST(LinalgThreads, BlasThreadsFollowKokkos) {
 #endif
   if (threads > 1) {
     EXPECT_EQ(linalg::blas_threads(), 1);
+    // The calling thread may run on all the rank's cores during the call (OMP_PROC_BIND pins it
+    // to one), and is pinned back after.
+    cpu_set_t before, inside, after;
+    ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
     {
       const linalg::BlasThreadsForLapack scope;
       EXPECT_EQ(linalg::blas_threads(), threads);
+      ASSERT_EQ(sched_getaffinity(0, sizeof inside, &inside), 0);
+      EXPECT_EQ(CPU_COUNT(&inside), layout.rank_cores);
     }
     EXPECT_EQ(linalg::blas_threads(), 1);
+    ASSERT_EQ(sched_getaffinity(0, sizeof after, &after), 0);
+    EXPECT_TRUE(CPU_EQUAL(&before, &after));
   }
   const auto s = linalg::singular_values(3, 2, {3, 0, 0, 4, 0, 0});
   ASSERT_EQ(s.size(), 2u);
