@@ -10,8 +10,9 @@
 #
 # Environment: REPEATS (3), THREADS (2), DECKS (the three above, as deck[:override,...] words),
 # OUT (a scratch directory; default a new one under /tmp), WAIT (OMP_WAIT_POLICY of the runs;
-# default active: one rank owns the machine), BIND (OMP_PROC_BIND; default spread, with
-# OMP_PLACES=cores). Time = the run file's setup + steps timers (what the deck computes; the
+# default unset: libgomp spins a while, then sleeps; "active" spins on, and then a waiting Kokkos
+# thread takes a core from OpenBLAS's threads inside LAPACK calls), BIND (OMP_PROC_BIND; default
+# spread, with OMP_PLACES=cores). Time = the run file's setup + steps timers (what the deck computes; the
 # process start, 0.1-0.3 s of dynamic loading, is left out) and the wall time of the process.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,7 @@ repeats=${REPEATS:-3}
 threads=${THREADS:-2}
 decks=${DECKS:-"wgan_digits:run.steps=200 ksvd_sne_blobs hb_quadratic_map"}
 out=${OUT:-$(mktemp -d /tmp/threads_study.XXXXXX)}
-wait_policy=${WAIT:-active}
+wait_policy=${WAIT:-}
 bind=${BIND:-spread}
 py=/usr/bin/python3
 for b in "$omp" "$serial"; do [ -x "$b" ] || { echo "no $b: build it first (make saddle)" >&2; exit 2; }; done
@@ -31,7 +32,7 @@ cd "$src"
 echo "# threads_study: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(hostname), $(nproc) CPUs, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# OpenMP: $("$omp" info | sed -n 2p)"
 echo "# Serial: $("$serial" info | sed -n 2p)"
-echo "# $repeats rounds, best of each; OMP_WAIT_POLICY=$wait_policy OMP_PROC_BIND=$bind OMP_PLACES=cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $repeats rounds, best of each; OMP_WAIT_POLICY=${wait_policy:-unset} OMP_PROC_BIND=$bind OMP_PLACES=cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # run CONFIG BINARY THREADS DECK OVERRIDES... -> appends "deck config compute wall" to $out/times
 run() {
@@ -39,7 +40,7 @@ run() {
   shift 4
   local name="${deck}_${config}" t0 t1
   t0=$(date +%s.%N)
-  OMP_NUM_THREADS=$t OMP_WAIT_POLICY=$wait_policy OMP_PROC_BIND=$bind OMP_PLACES=cores \
+  env ${wait_policy:+OMP_WAIT_POLICY=$wait_policy} OMP_NUM_THREADS="$t" OMP_PROC_BIND="$bind" OMP_PLACES=cores \
     "$bin" run "inputs/$deck.toml" run.output="$out" run.name="$name" run.checkpoint_every=0 "$@" -q \
     >"$out/$name.log" 2>&1 || { echo "FAILED: $name (see $out/$name.log)" >&2; exit 1; }
   t1=$(date +%s.%N)

@@ -135,9 +135,13 @@ inline void set_rank_cpus(const cpu_set_t& mask) {
 // gesdd no faster on 2 threads than on 1). Nothing otherwise.
 class BlasThreadsForLapack {
  public:
-  BlasThreadsForLapack() {
+  // Below kThreadedLapackWork (m n min(m, n) of the matrix) it does nothing: switching costs a few
+  // system calls, more than OpenBLAS's threads save on a small matrix (hb's 4 x 4 eigenvalue
+  // problems, one per grid point: 3.2 times slower with the switch).
+  static constexpr double kThreadedLapackWork = 64.0 * 64 * 64;
+  explicit BlasThreadsForLapack(double work = kThreadedLapackWork) {
     const int threads = detail::host_threads();
-    if (threads <= 1 || blas_threads() >= threads) return;
+    if (threads <= 1 || work < kThreadedLapackWork || blas_threads() >= threads) return;
     before_ = set_blas_threads(threads);
     const auto& rank = detail::rank_cpus_storage();
     if (rank.set && sched_getaffinity(0, sizeof pinned_, &pinned_) == 0 && !CPU_EQUAL(&pinned_, &rank.mask))
@@ -179,7 +183,7 @@ class HostBackend final : public Backend {
   void svd(std::int64_t m, std::int64_t n, double* a, double* s, double* u, double* vt) const override {
     const std::int64_t r = std::min(m, n);
     if (r == 0) return;
-    const BlasThreadsForLapack lapack_threads;
+    const BlasThreadsForLapack lapack_threads(double(m) * double(n) * double(r));
     detail::check(LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', static_cast<lapack_int>(m), static_cast<lapack_int>(n), a,
                                  static_cast<lapack_int>(n), s, u, static_cast<lapack_int>(r), vt, static_cast<lapack_int>(n)),
                   "LAPACKE_dgesdd");
@@ -188,7 +192,7 @@ class HostBackend final : public Backend {
   void singular_values(std::int64_t m, std::int64_t n, double* a, double* s) const override {
     const std::int64_t r = std::min(m, n);
     if (r == 0) return;
-    const BlasThreadsForLapack lapack_threads;
+    const BlasThreadsForLapack lapack_threads(double(m) * double(n) * double(r));
     std::vector<double> superb(static_cast<std::size_t>(std::max<std::int64_t>(r - 1, 1)));
     detail::check(LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', static_cast<lapack_int>(m), static_cast<lapack_int>(n), a,
                                  static_cast<lapack_int>(n), s, nullptr, 1, nullptr, 1, superb.data()),
@@ -198,7 +202,7 @@ class HostBackend final : public Backend {
   void qr(std::int64_t m, std::int64_t n, double* a, double* r_out) const override {
     const std::int64_t r = std::min(m, n);
     if (r == 0) return;
-    const BlasThreadsForLapack lapack_threads;
+    const BlasThreadsForLapack lapack_threads(double(m) * double(n) * double(r));
     std::vector<double> tau(static_cast<std::size_t>(r));
     detail::check(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, static_cast<lapack_int>(m), static_cast<lapack_int>(n), a,
                                  static_cast<lapack_int>(n), tau.data()),
@@ -217,7 +221,7 @@ class HostBackend final : public Backend {
 
   void eigenvalues(std::int64_t n, double* a, double* wr, double* wi) const override {
     if (n == 0) return;
-    const BlasThreadsForLapack lapack_threads;
+    const BlasThreadsForLapack lapack_threads(double(n) * double(n) * double(n));
     detail::check(LAPACKE_dgeev(LAPACK_ROW_MAJOR, 'N', 'N', static_cast<lapack_int>(n), a, static_cast<lapack_int>(n), wr,
                                 wi, nullptr, 1, nullptr, 1),
                   "LAPACKE_dgeev");
@@ -225,7 +229,7 @@ class HostBackend final : public Backend {
 
   void solve(std::int64_t n, std::int64_t nrhs, double* a, double* b) const override {
     if (n == 0 || nrhs == 0) return;
-    const BlasThreadsForLapack lapack_threads;
+    const BlasThreadsForLapack lapack_threads(double(n) * double(n) * double(std::max(n, nrhs)));
     std::vector<lapack_int> piv(static_cast<std::size_t>(n));
     detail::check(LAPACKE_dgesv(LAPACK_ROW_MAJOR, static_cast<lapack_int>(n), static_cast<lapack_int>(nrhs), a,
                                 static_cast<lapack_int>(n), piv.data(), b, static_cast<lapack_int>(nrhs)),

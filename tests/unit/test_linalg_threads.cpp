@@ -145,6 +145,10 @@ TEST(LinalgThreads, BlasThreadsFollowKokkos) {
     EXPECT_EQ(linalg::blas_threads(), 1);
     ASSERT_EQ(sched_getaffinity(0, sizeof after, &after), 0);
     EXPECT_TRUE(CPU_EQUAL(&before, &after));
+    {  // a small problem stays on one thread
+      const linalg::BlasThreadsForLapack scope(4.0 * 4 * 4);
+      EXPECT_EQ(linalg::blas_threads(), 1);
+    }
   }
   const auto s = linalg::singular_values(3, 2, {3, 0, 0, 4, 0, 0});
   ASSERT_EQ(s.size(), 2u);
