@@ -4,16 +4,18 @@
 //
 // Threads (docs/usage.md, "Threads and ranks"): with a host execution space of one thread
 // (Kokkos Serial, or OpenMP on one thread) every call is one OpenBLAS call, as before. With more,
-// the runtime sets OpenBLAS to one thread (engine/runtime.cpp), so that the process has one
-// thread pool, Kokkos's; a GEMM of at least kThreadedGemmFlops is then cut into one part per
-// thread, rows of C (or columns, when C has more columns than rows), each part a single-threaded
-// OpenBLAS call inside a Kokkos parallel_for. k is never split: every element of C is the same
-// dot product, in the same order, as in the unpartitioned call, so results do not depend on the
-// thread count (tests/unit/test_linalg_threads.cpp checks it bit for bit). LAPACK calls run on
-// OpenBLAS's own threads, as many as Kokkos has (BlasThreadsForLapack).
+// OpenBLAS runs on one thread (engine/runtime.cpp sets it in OpenMP builds), so that the process
+// has one thread pool, Kokkos's; a GEMM of at least kThreadedGemmFlops is then cut into one part
+// per thread, rows of C (or columns, when C has more columns than rows), each part a
+// single-threaded OpenBLAS call inside a Kokkos parallel_for. k is never split, but the bits still
+// depend on the thread count: OpenBLAS 0.3.21 picks its kernels by the size of the product
+// (small-matrix kernels, edge kernels), so a part is not always summed as the whole was. For a
+// given thread count the split is fixed and the results deterministic
+// (tests/unit/test_linalg_threads.cpp: against a naive product, and the same bits twice). LAPACK
+// calls from 64³ run on OpenBLAS's own threads, as many as Kokkos has (BlasThreadsForLapack).
 #include <cblas.h>
-#include <sched.h>
 #include <lapacke.h>
+#include <sched.h>
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
