@@ -9,6 +9,7 @@
 #include "engine/error.hpp"
 #include "engine/half.hpp"
 #include "engine/pipeline.hpp"
+#include "kernels/host_loops.hpp"
 
 namespace saddle::engine {
 
@@ -128,7 +129,7 @@ void CompressedExchange::to_wire(const double* v, double* own, std::int64_t lo, 
   const double K = comm_.size();
   const auto b = static_cast<std::size_t>(lo), e = static_cast<std::size_t>(hi);
   if (opt_.precision == WirePrecision::Float64) {
-    std::copy(v + b, v + e, own + b);
+    kernels::host_copy(v + b, hi - lo, own + b);
   } else if (opt_.precision == WirePrecision::Float32) {
     wire32_.resize(static_cast<std::size_t>(n_));
     for (std::size_t i = b; i < e; ++i) {
@@ -151,10 +152,10 @@ void CompressedExchange::exchange_plain(const double* v, double* avg, double* ow
   const auto t0 = clock_type::now();
   if (K == 1) {
     // Nothing on the wire, nothing rounded (x / 1 == x, so no division either).
-    std::copy(v, v + n, avg);
-    std::copy(v, v + n, own);
+    kernels::host_copy(v, n_, avg);
+    kernels::host_copy(v, n_, own);
   } else {
-    if (opt_.precision == WirePrecision::Float64) std::copy(v, v + n, avg);
+    if (opt_.precision == WirePrecision::Float64) kernels::host_copy(v, n_, avg);
     to_wire(v, own, 0, n_);
     if (opt_.precision == WirePrecision::Float64) comm_.allreduce(avg, n, Op::Sum);
     else if (opt_.precision == WirePrecision::Float32) comm_.allreduce(wire32_.data(), n, Op::Sum);

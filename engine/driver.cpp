@@ -23,12 +23,14 @@
 #include "engine/progress.hpp"
 #include "engine/run_file.hpp"
 #include "engine/run_output.hpp"
+#include "engine/runtime.hpp"
 #include "engine/signals.hpp"
 #include "engine/timers.hpp"
 #include "engine/workload.hpp"
 #if SADDLE_HAVE_CUDA
 #include "engine/device_comm.hpp"
 #endif
+#include "kernels/linalg/host_backend.hpp"
 
 namespace fs = std::filesystem;
 
@@ -212,7 +214,9 @@ int Session::run() {
   install_stop_handlers();
   log("workload " + workload_name_ + ", deck " + cli_.deck + ", " + std::to_string(world_.size()) + " rank(s) (data " +
       std::to_string(grid.data.size()) + " x layer " + std::to_string(grid.layer.size()) + "), " +
-      Kokkos::DefaultExecutionSpace::name());
+      Kokkos::DefaultExecutionSpace::name() + ", " + std::to_string(thread_layout().threads) + " thread(s) per rank, BLAS " +
+      std::to_string(kernels::linalg::blas_threads()));
+  if (thread_layout().oversubscribed) log(thread_layout().warning());
   {
     auto t = timers.scope("setup");
     workload_->setup(ctx);

@@ -1,4 +1,6 @@
 #include "engine/run_file.hpp"
+#include "engine/runtime.hpp"
+#include "kernels/linalg/host_backend.hpp"
 
 #include <unistd.h>
 
@@ -36,6 +38,8 @@ void RunFile::create(const Config& config, const std::string& workload, std::int
     root.write_attr("ranks", std::int64_t{comm_.size()});
     root.write_attr("kokkos_backend", Kokkos::DefaultExecutionSpace::name());
     root.write_attr("device_collectives", device_collectives);
+    root.write_attr("threads", std::int64_t{thread_layout().threads});
+    root.write_attr("blas_threads", std::int64_t{kernels::linalg::blas_threads()});
     root.write_attr("schema_version", std::int64_t{build::schema_version});
     root.write_attr("hostname", std::string(host));
     root.write_attr("deck_path", config.deck_path());

@@ -3,6 +3,7 @@
 #include <Kokkos_Core.hpp>
 #include <cmath>
 
+#include "kernels/host_loops.hpp"
 #include "kernels/linalg/ops.hpp"
 #include "kernels/spaces.hpp"
 
@@ -17,7 +18,7 @@ bool any_nonzero(const std::vector<double>& v) {
 
 // Adds the per-column bias b (length d) to every row of G (T x d).
 void add_bias(std::int64_t T, std::int64_t d, const std::vector<double>& b, double* G) {
-  Kokkos::parallel_for("hb::bias", kernels::host_range(T), [&](std::int64_t t) {
+  kernels::host_for("hb::bias", T, T * d, [&](std::int64_t t) {
     for (std::int64_t j = 0; j < d; ++j) G[t * d + j] += b[static_cast<std::size_t>(j)];
   });
 }
@@ -112,14 +113,14 @@ void integrate_batch(const MatrixGame& game, bool alternating, std::int64_t T, c
     }
     // Only trajectory 0 is traced, and only while it has not diverged (a frozen row is no orbit).
     if (record_every > 0 && s % record_every == 0 && record && alive[0]) record(s, X.data(), Y.data());
-    Kokkos::parallel_for("hb::x_update", kernels::host_range(T), [&](std::int64_t t) {
+    kernels::host_for("hb::x_update", T, T * dx, [&](std::int64_t t) {
       for (std::int64_t j = 0; j < dx; ++j) {
         const std::int64_t k = t * dx + j;
         Xn[k] = X[k] - h[t] * Gx[k] + beta[t] * (X[k] - Xp[k]);
       }
     });
     if (alternating) game.grad_y(T, Xn.data(), Y.data(), Gy.data());
-    Kokkos::parallel_for("hb::y_update", kernels::host_range(T), [&](std::int64_t t) {
+    kernels::host_for("hb::y_update", T, T * dy, [&](std::int64_t t) {
       for (std::int64_t j = 0; j < dy; ++j) {
         const std::int64_t k = t * dy + j;
         Yn[k] = Y[k] + h[t] * Gy[k] + beta[t] * (Y[k] - Yp[k]);

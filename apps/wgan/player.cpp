@@ -1,11 +1,13 @@
 #include "apps/wgan/player.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
 
 #include "engine/error.hpp"
+#include "kernels/host_loops.hpp"
 
 namespace saddle::apps::wgan {
 
@@ -77,12 +79,20 @@ std::uint64_t Player::exchange_grad() {
   if (failure.empty()) {
     // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
     // which vectorises, unlike a floating-point sum or an isfinite loop.
-    std::uint64_t low = ~std::uint64_t{0};
-    for (std::size_t i = 0; i < local_.size(); ++i) {
-      std::uint64_t bits;
-      std::memcpy(&bits, &avg[i], sizeof bits);
-      low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
-    }
+    // On several host threads: each chunk's min, then the min of those (exact, in any order).
+    std::atomic<std::uint64_t> lowest{~std::uint64_t{0}};
+    kernels::host_chunks(static_cast<std::int64_t>(local_.size()), [&](std::int64_t lo, std::int64_t hi) {
+      std::uint64_t low = ~std::uint64_t{0};
+      for (std::int64_t i = lo; i < hi; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &avg[i], sizeof bits);
+        low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+      }
+      std::uint64_t seen = lowest.load();
+      while (low < seen && !lowest.compare_exchange_weak(seen, low)) {
+      }
+    });
+    const std::uint64_t low = lowest.load();
     if (low == 0) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   }
   // Every stage of a split network learns of a divergence another stage saw.
@@ -92,22 +102,26 @@ std::uint64_t Player::exchange_grad() {
   return exchange_->stats().round_bytes;
 }
 
+// to = from - lr avg, element-wise over the host threads.
+void Player::sgd(const double* from, double* to) const {
+  const double rate = lr_;
+  const double* g = avg_.data();
+  kernels::host_chunks(static_cast<std::int64_t>(x_.size()), [=](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) to[i] = from[i] - rate * g[i];
+  });
+}
+
 void Player::absorb(int phase) {
-  const std::size_t n = x_.size();
   switch (method_) {
     case Method::Gda:
-      for (std::size_t i = 0; i < n; ++i) x_[i] -= lr_ * avg_[i];
+      sgd(x_.data(), x_.data());
       break;
     case Method::Adam:
     case Method::OptimisticAdam:
       adam_step();
       break;
     case Method::Extragradient:
-      if (phase == 0) {
-        for (std::size_t i = 0; i < n; ++i) x_half_[i] = x_[i] - lr_ * avg_[i];
-      } else {
-        for (std::size_t i = 0; i < n; ++i) x_[i] -= lr_ * avg_[i];
-      }
+      sgd(x_.data(), phase == 0 ? x_half_.data() : x_.data());
       break;
     case Method::Qoda:
       oda_.update();
@@ -122,24 +136,29 @@ void Player::adam_step() {
   ++t_;
   const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(t_)), c2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
   // Constants and arrays as locals with no aliasing, so the loop vectorises (the members would be
-  // reloaded after every store).
+  // reloaded after every store); chunks of it on the host threads.
   const double b1 = beta1_, b2 = beta2_, rate = lr_, e = eps_;
-  double *__restrict mp = m_.data(), *__restrict vp = v_.data(), *__restrict xp = x_.data(), *__restrict up = u_prev_.data();
-  const double* __restrict g = avg_.data();
-  const auto step = [&](std::size_t i) {
-    mp[i] = b1 * mp[i] + (1 - b1) * g[i];
-    vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
-    return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
-  };
-  if (method_ == Method::OptimisticAdam) {
-    for (std::size_t i = 0; i < n; ++i) {
-      const double u = step(i);
-      xp[i] -= 2 * u - up[i];
-      up[i] = u;
+  double *m_data = m_.data(), *v_data = v_.data(), *x_data = x_.data(), *u_data = u_prev_.data();
+  const double* g_data = avg_.data();
+  const bool optimistic = method_ == Method::OptimisticAdam;
+  kernels::host_chunks(static_cast<std::int64_t>(n), [=](std::int64_t lo, std::int64_t hi) {
+    double *__restrict mp = m_data, *__restrict vp = v_data, *__restrict xp = x_data, *__restrict up = u_data;
+    const double* __restrict g = g_data;
+    const auto step = [&](std::int64_t i) {
+      mp[i] = b1 * mp[i] + (1 - b1) * g[i];
+      vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
+      return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
+    };
+    if (optimistic) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        const double u = step(i);
+        xp[i] -= 2 * u - up[i];
+        up[i] = u;
+      }
+    } else {  // plain Adam has no u_prev: one array less to stream
+      for (std::int64_t i = lo; i < hi; ++i) xp[i] -= step(i);
     }
-  } else {  // plain Adam has no u_prev: one array less to stream
-    for (std::size_t i = 0; i < n; ++i) xp[i] -= step(i);
-  }
+  });
 }
 
 std::size_t Player::state_bytes() const {

@@ -69,6 +69,7 @@ class Player {
 
  private:
   void adam_step();
+  void sgd(const double* from, double* to) const;
   // The optimiser's vectors in the checkpoint: those of them its method uses (not empty).
   static const std::pair<const char*, std::vector<double> Player::*> kState[4];
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "kernels/counter_rng.hpp"
+#include "kernels/host_loops.hpp"
 #include "kernels/linalg/host_backend.hpp"
 #include "kernels/nn/activation.hpp"
 #include "kernels/nn/dense.hpp"
@@ -160,15 +161,24 @@ class Mlp final : public ParameterAccess {
     return o;
   }
 
+  // Chunks of plain loops on the host threads (kernels/host_loops.hpp): they vectorise, and short
+  // vectors stay on one thread.
   void load_params(const double* p) override {
-    const Vector<T> dst = params_;
-    Kokkos::parallel_for("nn::load_params", host_range(size()), KOKKOS_LAMBDA(const std::int64_t i) { dst(i) = static_cast<T>(p[i]); });
+    T* dst = params_.data();
+    host_chunks(size(), [=](std::int64_t lo, std::int64_t hi) {
+      T* KOKKOS_RESTRICT d = dst;
+      const double* KOKKOS_RESTRICT q = p;
+      for (std::int64_t i = lo; i < hi; ++i) d[i] = static_cast<T>(q[i]);
+    });
   }
   using ParameterAccess::store_grad;
   void store_grad(double* g, std::int64_t lo, std::int64_t hi) const override {
-    const Vector<T> src = grad_;
-    Kokkos::parallel_for("nn::store_grad", host_range(lo, hi),
-                         KOKKOS_LAMBDA(const std::int64_t i) { g[i] = static_cast<double>(src(i)); });
+    const T* src = grad_.data();
+    host_chunks(hi - lo, [=](std::int64_t a, std::int64_t b) {
+      double* KOKKOS_RESTRICT d = g + lo;
+      const T* KOKKOS_RESTRICT q = src + lo;
+      for (std::int64_t i = a; i < b; ++i) d[i] = static_cast<double>(q[i]);
+    });
   }
 
   // Initial parameters (of the layers held here) in float64 drawn from the stream (seed, purpose)
@@ -226,7 +236,7 @@ class Mlp final : public ParameterAccess {
   Rows<const T> forward(const T* x, std::int64_t rows, int slot = 0) {
     T* dst = input(rows, slot);
     const std::int64_t n = rows * in_dim();
-    Kokkos::parallel_for("nn::copy_input", host_range(n), KOKKOS_LAMBDA(const std::int64_t i) { dst[i] = x[i]; });
+    host_copy(x, n, dst);
     return forward(rows, slot);
   }
   Rows<const T> output(int slot = 0) const {
@@ -288,7 +298,7 @@ class Mlp final : public ParameterAccess {
     if (output_stage()) {
       if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
       T* top = s.layers.back().g();
-      Kokkos::parallel_for("nn::penalty_seed", host_range(P), KOKKOS_LAMBDA(const std::int64_t r) { top[r] = T(1); });
+      host_for("nn::penalty_seed", P, P, [=](const std::int64_t r) { top[r] = T(1); });
     }
     for (std::size_t l = s.layers.size(); l-- > 0;) s.layers[l].penalty_input_grad(*la_, R, P, l > 0 ? s.layers[l - 1].g() : s.gx.data());
     return {s.gx.data(), static_cast<std::size_t>(P * in_dim())};

@@ -14,6 +14,7 @@
 #include "engine/driver.hpp"
 #include "engine/error.hpp"
 #include "engine/h5.hpp"
+#include "engine/runtime.hpp"
 #include "engine/signals.hpp"
 #include "kernels/counter_rng.hpp"
 #include "mpi/driver_test_support.hpp"
@@ -76,6 +77,13 @@ TEST(Driver, RunFileHasTheDocumentedLayout) {
   EXPECT_EQ(root.read_attr<std::int64_t>("ranks"), world().size());
   EXPECT_EQ(root.read_attr<std::int64_t>("schema_version"), 1);
   EXPECT_EQ(root.read_attr<std::int64_t>("completed"), 1);
+  // Threads per rank (the host execution space's) and OpenBLAS's, as the runtime set them.
+  EXPECT_EQ(root.read_attr<std::int64_t>("threads"), Kokkos::DefaultHostExecutionSpace().concurrency());
+  EXPECT_EQ(root.read_attr<std::int64_t>("threads"), thread_layout().threads);
+  EXPECT_GE(root.read_attr<std::int64_t>("blas_threads"), 1);
+  if (thread_layout().threads > 1) {
+    EXPECT_EQ(root.read_attr<std::int64_t>("blas_threads"), 1);
+  }
   // /config holds the resolved deck, which parses back to the same identity.
   const std::string toml = root.open_group("config").read_attr_string("toml");
   Schema schema = engine_schema(d);

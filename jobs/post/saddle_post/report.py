@@ -4,6 +4,7 @@ For each file: the workload and whether the run completed, provenance (every roo
 the deck's [run], [parallel] and workload tables, the last value of every metric, and the timer
 table (min, mean and max seconds over ranks). Every file is read before anything is printed.
 """
+import numbers
 import textwrap
 
 from . import runfile
@@ -40,6 +41,9 @@ def status(attrs, step):
         last = f"last logged step {step[-1]}" if len(step) else "no metrics yet"
         s += f"NOT completed (stopped by a signal, still running or failed; {last})"
     s += f", {attrs.get('ranks', '?')} rank(s)"
+    threads = attrs.get("threads")  # absent in run files from before threads were recorded
+    if isinstance(threads, numbers.Integral) and threads > 1:
+        s += f" x {threads} threads"
     if attrs.get("restarted_from_step"):
         s += f", restarted from step {attrs['restarted_from_step']}"
     return s
