@@ -28,7 +28,9 @@ import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 assert f.attrs["completed"] == 1 and f.attrs["restarted_from_step"] > 0, dict(f.attrs)
 PY
-"$MPIEXEC" -n 2 "$SADDLE" run "${args[@]}" run.name=whole || fail "mpirun run"
+# The job ran one thread per task (saddle.sbatch's default --cpus-per-task=1); an OpenMP build's
+# reductions depend on the thread count, so the reference runs with one too.
+OMP_NUM_THREADS=1 "$MPIEXEC" -n 2 "$SADDLE" run "${args[@]}" run.name=whole || fail "mpirun run"
 for d in /result/x /metrics/distance /metrics/mean_x; do
   h5diff "$work/out/rq.h5" "$work/out/whole.h5" $d $d || fail "requeued and uninterrupted runs differ in $d"
 done
