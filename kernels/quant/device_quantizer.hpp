@@ -170,6 +170,19 @@ KOKKOS_INLINE_FUNCTION int frexp_exponent(double m) {
   return width - 1074;
 }
 
+// The first index in [lo, hi) where v is zero (either sign), over the team's threads.
+template <class Member, class V>
+KOKKOS_INLINE_FUNCTION std::int64_t first_zero(const Member& team, const V& v, std::int64_t lo, std::int64_t hi) {
+  std::int64_t at = 0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(team, lo, hi),
+      [=](const std::int64_t i, std::int64_t& acc) {
+        if (static_cast<double>(v(i)) == 0 && i < acc) acc = i;
+      },
+      Kokkos::Min<std::int64_t>(at));
+  return at;
+}
+
 }  // namespace device_detail
 
 // q(i) = the signed level index (layer-wise, global) or bucket step (bucket) of v(i), drawn from
@@ -298,26 +311,8 @@ void block_scales(const V& v, const DeviceCodebook<Space>& dcb, const Kokkos::Vi
             first_bad = at;
           }
           // A zero bound: the host keeps the first of equal values, so its sign is the first zero's.
-          if (mn == 0) {
-            std::int64_t at = 0;
-            Kokkos::parallel_reduce(
-                Kokkos::TeamThreadRange(team, lo, hi),
-                [=](const std::int64_t i, std::int64_t& acc) {
-                  if (static_cast<double>(v(i)) == 0 && i < acc) acc = i;
-                },
-                Kokkos::Min<std::int64_t>(at));
-            mn = static_cast<double>(v(at));
-          }
-          if (mx == 0) {
-            std::int64_t at = 0;
-            Kokkos::parallel_reduce(
-                Kokkos::TeamThreadRange(team, lo, hi),
-                [=](const std::int64_t i, std::int64_t& acc) {
-                  if (static_cast<double>(v(i)) == 0 && i < acc) acc = i;
-                },
-                Kokkos::Min<std::int64_t>(at));
-            mx = static_cast<double>(v(at));
-          }
+          if (mn == 0) mn = static_cast<double>(v(device_detail::first_zero(team, v, lo, hi)));
+          if (mx == 0) mx = static_cast<double>(v(device_detail::first_zero(team, v, lo, hi)));
           Kokkos::single(Kokkos::PerTeam(team), [=]() {
             raw(2 * b) = mn;
             raw(2 * b + 1) = mx;
