@@ -23,10 +23,7 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(KOKKOS_ENABLE_OPENMP)
-#include <omp.h>
-#endif
-
+#include "kernels/host_loops.hpp"
 #include "kernels/linalg/backend.hpp"
 #include "kernels/spaces.hpp"
 
@@ -60,14 +57,9 @@ inline constexpr double kThreadedGemmFlops = 2.0 * 32 * 32 * 64;
 // Parts start at multiples of this many rows (columns): whole register blocks of the kernels.
 inline constexpr std::int64_t kGemmSplitAlign = 8;
 
-// Threads of the host execution space: 1 for Serial, and for any call already inside a parallel
-// region (a GEMM from inside a kernel stays one call).
-inline int host_threads() {
-#if defined(KOKKOS_ENABLE_OPENMP)
-  if (omp_in_parallel()) return 1;
-#endif
-  return HostExec().concurrency();
-}
+// Threads of the host execution space: host_loop_threads() (kernels/host_loops.hpp), 1 for Serial
+// and for any call already inside a parallel region (a GEMM from inside a kernel stays one call).
+inline int host_threads() { return host_loop_threads(); }
 
 // C (m x n) = alpha op(A) op(B) + beta C, rows (or columns) of C split over `threads` parts, each
 // one single-threaded BLAS call; one call when threads <= 1 or the product has fewer than
