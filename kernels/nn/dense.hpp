@@ -124,12 +124,15 @@ struct PenaltyDouble {  // abar = dbar o g o s''(h) (curved s); gbar = dbar o s'
   KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t r) const {
     const std::int64_t m = n;
     const S act = s;
-    T *KOKKOS_RESTRICT gb = gbar + r * m, *KOKKOS_RESTRICT sq = s2 + r * m;
     const T *KOKKOS_RESTRICT d = db + r * m, *KOKKOS_RESTRICT gr = g + r * m, *KOKKOS_RESTRICT h = hp + r * m;
-    if constexpr (S::curved)
+    if constexpr (S::curved) {  // s2 is allocated for curved activations only
+      T* KOKKOS_RESTRICT sq = s2 + r * m;
       for (std::int64_t j = 0; j < m; ++j) sq[j] = d[j] * gr[j] * act.d2(h[j]);
-    if (gbar_out)
+    }
+    if (gbar_out) {
+      T* KOKKOS_RESTRICT gb = gbar + r * m;
       for (std::int64_t j = 0; j < m; ++j) gb[j] = d[j] * act.d1(h[j]);
+    }
   }
 };
 
