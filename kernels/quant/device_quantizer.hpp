@@ -170,17 +170,23 @@ KOKKOS_INLINE_FUNCTION int frexp_exponent(double m) {
   return width - 1074;
 }
 
-// The first index in [lo, hi) where v is zero (either sign), over the team's threads.
-template <class Member, class V>
-KOKKOS_INLINE_FUNCTION std::int64_t first_zero(const Member& team, const V& v, std::int64_t lo, std::int64_t hi) {
+// The first index i in [lo, hi) with pred(i), over the team's threads (the caller knows one exists).
+template <class Member, class Pred>
+KOKKOS_INLINE_FUNCTION std::int64_t first_where(const Member& team, std::int64_t lo, std::int64_t hi, const Pred& pred) {
   std::int64_t at = 0;
   Kokkos::parallel_reduce(
       Kokkos::TeamThreadRange(team, lo, hi),
       [=](const std::int64_t i, std::int64_t& acc) {
-        if (static_cast<double>(v(i)) == 0 && i < acc) acc = i;
+        if (pred(i) && i < acc) acc = i;
       },
       Kokkos::Min<std::int64_t>(at));
   return at;
+}
+
+// The first index in [lo, hi) where v is zero (either sign).
+template <class Member, class V>
+KOKKOS_INLINE_FUNCTION std::int64_t first_zero(const Member& team, const V& v, std::int64_t lo, std::int64_t hi) {
+  return first_where(team, lo, hi, [=](std::int64_t i) { return static_cast<double>(v(i)) == 0; });
 }
 
 }  // namespace device_detail
@@ -301,14 +307,7 @@ void block_scales(const V& v, const DeviceCodebook<Space>& dcb, const Kokkos::Vi
               Kokkos::Max<double>(mx));
           std::int64_t first_bad = -1;
           if (!device_detail::finite(mn) || !device_detail::finite(mx)) {
-            std::int64_t at = 0;
-            Kokkos::parallel_reduce(
-                Kokkos::TeamThreadRange(team, lo, hi),
-                [=](const std::int64_t i, std::int64_t& acc) {
-                  if (!device_detail::finite(static_cast<double>(v(i))) && i < acc) acc = i;
-                },
-                Kokkos::Min<std::int64_t>(at));
-            first_bad = at;
+            first_bad = device_detail::first_where(team, lo, hi, [=](std::int64_t i) { return !device_detail::finite(static_cast<double>(v(i))); });
           }
           // A zero bound: the host keeps the first of equal values, so its sign is the first zero's.
           if (mn == 0) mn = static_cast<double>(v(device_detail::first_zero(team, v, lo, hi)));
@@ -338,14 +337,7 @@ void block_scales(const V& v, const DeviceCodebook<Space>& dcb, const Kokkos::Vi
           std::int64_t first_bad = -1;
           double norm = top;
           if (!device_detail::finite(top)) {
-            std::int64_t at = 0;
-            Kokkos::parallel_reduce(
-                Kokkos::TeamThreadRange(team, lo, hi),
-                [=](const std::int64_t i, std::int64_t& acc) {
-                  if (!device_detail::finite(static_cast<double>(v(i))) && i < acc) acc = i;
-                },
-                Kokkos::Min<std::int64_t>(at));
-            first_bad = at;
+            first_bad = device_detail::first_where(team, lo, hi, [=](std::int64_t i) { return !device_detail::finite(static_cast<double>(v(i))); });
           } else if (l2 && top > 0) {
             double sum = 0;
             if (top > 1e-140 && top < 1e140) {  // as block_norm: squares neither overflow nor lose anything that matters
