@@ -29,7 +29,10 @@
 #include <string>
 #include <vector>
 
+#include <Kokkos_Core.hpp>
+
 #include "engine/comm.hpp"
+#include "kernels/host_loops.hpp"
 
 namespace saddle::engine {
 
@@ -117,6 +120,30 @@ class Pipeline {
   void recv(const PipelineOp& op, T* data, std::size_t n) {
     recv_bytes(op, data, n * sizeof(T));
   }
+  // The same for data in the memory of execution space Space (a network on the device): staged
+  // through a host buffer there (deep_copy), direct on a host space.
+  template <class Space, class T>
+  void send_in(const PipelineOp& op, const T* data, std::size_t n) {
+    if constexpr (kernels::kHostSpace<Space>) {
+      send(op, data, n);
+    } else {
+      T* host = host_stage<T>(n);
+      Kokkos::deep_copy(Kokkos::View<T*, kernels::HostMem, Kokkos::MemoryUnmanaged>(host, n),
+                        Kokkos::View<const T*, typename Space::memory_space, Kokkos::MemoryUnmanaged>(data, n));
+      send(op, host, n);
+    }
+  }
+  template <class Space, class T>
+  void recv_in(const PipelineOp& op, T* data, std::size_t n) {
+    if constexpr (kernels::kHostSpace<Space>) {
+      recv(op, data, n);
+    } else {
+      T* host = host_stage<T>(n);
+      recv(op, host, n);
+      Kokkos::deep_copy(Kokkos::View<T*, typename Space::memory_space, Kokkos::MemoryUnmanaged>(data, n),
+                        Kokkos::View<const T*, kernels::HostMem, Kokkos::MemoryUnmanaged>(host, n));
+    }
+  }
 
   // Timing of the ops: seconds inside ops and inside run() (all runs so far), bytes sent.
   double busy_seconds() const { return busy_; }
@@ -139,6 +166,12 @@ class Pipeline {
   void send_bytes(const PipelineOp& op, const void* data, std::size_t bytes);
   void recv_bytes(const PipelineOp& op, void* data, std::size_t bytes);
   void reap(bool all);
+  // n values of host scratch for send_in/recv_in (send copies out of it at once).
+  template <class T>
+  T* host_stage(std::size_t n) {
+    stage_.resize((n * sizeof(T) + sizeof(double) - 1) / sizeof(double));
+    return reinterpret_cast<T*>(stage_.data());
+  }
 
   struct Pending {
     MPI_Request request = MPI_REQUEST_NULL;
@@ -153,6 +186,7 @@ class Pipeline {
   int runs_ = 0;
   bool recording_ = false;
   std::vector<Span> timeline_;
+  std::vector<double> stage_;
 };
 
 // Layers per group for `parts` contiguous groups of layers of costs `cost` (in order) minimising

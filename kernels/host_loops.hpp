@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(KOKKOS_ENABLE_OPENMP)
 #include <omp.h>
@@ -55,6 +56,20 @@ void host_for(const char* name, std::int64_t n, std::int64_t work, const F& f) {
     return;
   }
   Kokkos::parallel_for(name, host_range(n), f);
+}
+
+// Whether execution space Space runs on the host, in host memory (HostExec, or Serial in an OpenMP
+// build): its loops go through host_for/host_chunks; a device space's through Kokkos directly.
+template <class Space>
+inline constexpr bool kHostSpace = std::is_same_v<typename Space::memory_space, HostMem> && Kokkos::SpaceAccessibility<HostExec, typename Space::memory_space>::accessible;
+
+// f(0), ..., f(n - 1) on Space: host_for on a host space (one thread below kHostChunksMin values of
+// work), Kokkos::parallel_for on Space's default instance otherwise (asynchronous there: a later
+// kernel or deep_copy on the instance is ordered after it).
+template <class Space, class F>
+void space_for(const char* name, std::int64_t n, std::int64_t work, const F& f) {
+  if constexpr (kHostSpace<Space>) host_for(name, n, work, f);
+  else Kokkos::parallel_for(name, Kokkos::RangePolicy<Space>(0, n), f);
 }
 
 // dst[0, n) = src[0, n).

@@ -51,6 +51,11 @@ namespace saddle::apps::wgan {
 using engine::Config;
 
 namespace {
+
+// n values of a network's rows in the default execution space's memory.
+template <class T>
+using MemRows = Kokkos::View<T*, kernels::Mem, Kokkos::MemoryUnmanaged>;
+
 const char* const kDigitsDefault = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
 
 std::string widths_text(const std::vector<std::int64_t>& w) {
@@ -389,9 +394,13 @@ class Wgan : public engine::Workload {
     n.gen.load_params(params ? params : gen_.x().data());
     std::vector<double> out(static_cast<std::size_t>(rows * dim_));
     if (!piped_) {
-      sampler_.latent(n.gen.input(rows), rows, purpose, 0, false);
+      T* in = n.gen.input(rows);
+      T* z = n.host(in, rows * n.gen.in_dim(), 0, false);
+      sampler_.latent(z, rows, purpose, 0, false);
+      n.put(in, z, rows * n.gen.in_dim());
       const auto y = n.gen.forward(rows);
-      std::copy(y.begin(), y.end(), out.begin());
+      const T* h = n.host(y.data(), static_cast<std::int64_t>(y.size()));
+      std::copy(h, h + y.size(), out.begin());
     } else {
       // The rows in chunks of a micro-batch's rows through G's stages (the training workspaces
       // suffice); the last stage shares the samples.
@@ -403,11 +412,21 @@ class Wgan : public engine::Workload {
       pipe_.run(plan->second, [&](const engine::PipelineOp& op) {
         const std::int64_t first = op.micro * M, count = std::min(M, rows - first);
         T* in = n.gen.input(count, op.slot);
-        if (pipe_.first(+1)) sampler_.latent(in, count, purpose, 0, false, first);
-        else pipe_.recv(op, in, static_cast<std::size_t>(count * n.gen.in_dim()));
+        const std::int64_t values = count * n.gen.in_dim();
+        if (pipe_.first(+1)) {
+          T* z = n.host(in, values, 0, false);
+          sampler_.latent(z, count, purpose, 0, false, first);
+          n.put(in, z, values);
+        } else {
+          pipe_.recv_in<kernels::Exec>(op, in, static_cast<std::size_t>(values));
+        }
         const auto y = n.gen.forward(count, op.slot);
-        if (!pipe_.last(+1)) pipe_.send(op, y.data(), y.size());
-        else std::copy(y.begin(), y.end(), out.begin() + first * dim_);
+        if (!pipe_.last(+1)) {
+          pipe_.send_in<kernels::Exec>(op, y.data(), y.size());
+        } else {
+          const T* h = n.host(y.data(), static_cast<std::int64_t>(y.size()));
+          std::copy(h, h + y.size(), out.begin() + first * dim_);
+        }
       }, false);
       layer_comm_.bcast(out.data(), out.size(), layer_comm_.size() - 1);
     }
@@ -423,7 +442,10 @@ class Wgan : public engine::Workload {
     const std::int64_t B = batch_, dim = dim_;
     const T* fake;
     if (simultaneous_) {
-      sampler_.latent(n.gen.input(B), B, "latent", eval_, true);
+      T* in = n.gen.input(B);
+      T* z = n.host(in, B * latent_, 0, false);
+      sampler_.latent(z, B, "latent", eval_, true);
+      n.put(in, z, B * latent_);
       fake = n.gen.forward(B).data();
     } else {
       // The generator is fixed during the critic updates of an alternating step: the samples of
@@ -431,27 +453,33 @@ class Wgan : public engine::Workload {
       if (fakes_ == 0) {
         fakes_ = n_critic_ * crit_.evaluations();
         fake_first_ = eval_;
-        T* z = n.gen.input(fakes_ * B);
+        T* in = n.gen.input(fakes_ * B);
+        T* z = n.host(in, fakes_ * B * latent_, 0, false);
         for (std::int64_t k = 0; k < fakes_; ++k) sampler_.latent(z + k * B * latent_, B, "latent", eval_ + static_cast<std::uint32_t>(k), true);
+        n.put(in, z, fakes_ * B * latent_);
         n.gen.forward(fakes_ * B);
       }
       fake = n.gen.output().data() + (eval_ - fake_first_) * B * dim;
     }
     const bool penalty = lambda_ > 0;
-    T* in = n.crit.input(3 * B);
-    std::copy_n(fake, B * dim, in);
+    const std::int64_t R = penalty ? 3 * B : 2 * B;
+    T* in_mem = n.crit.input(3 * B);
+    T* in = n.host(in_mem, R * dim, 0, false);
+    const T* fake_host = n.host(fake, B * dim, 1);
+    std::copy_n(fake_host, B * dim, in);
     T* real = in + B * dim;
     sampler_.real_batch(real, eval_);
-    if (penalty) sampler_.interpolate(in + 2 * B * dim, real, fake, dim, eval_);
+    if (penalty) sampler_.interpolate(in + 2 * B * dim, real, fake_host, dim, eval_);
+    n.put(in_mem, in, R * dim);
     auto& d = n.crit;
-    const auto out = d.forward(penalty ? 3 * B : 2 * B);
+    const T* out = n.host(d.forward(R).data(), 2 * B);
     double w = 0;
     for (std::int64_t r = 0; r < 2 * B; ++r) w -= static_cast<double>(out[r]) * static_cast<double>(n.critic_seed[r]);
     d.zero_grad();
     if (penalty) {
-      last_gp_ = d.penalty_backward(n.critic_seed.data(), B, lambda_);
+      last_gp_ = d.penalty_backward(n.critic_seed_mem.data(), B, lambda_);
     } else {
-      d.backward(n.critic_seed.data(), true, false);
+      d.backward(n.critic_seed_mem.data(), true, false);
       last_gp_ = 0;
     }
     last_w_ = w;
@@ -462,10 +490,13 @@ class Wgan : public engine::Workload {
   template <class T>
   void generator_grad(Networks<T>& n) {
     const std::int64_t B = batch_;
-    sampler_.latent(n.gen.input(B), B, "latent_g", eval_, true);
+    T* in = n.gen.input(B);
+    T* z = n.host(in, B * latent_, 0, false);
+    sampler_.latent(z, B, "latent_g", eval_, true);
+    n.put(in, z, B * latent_);
     const auto x = n.gen.forward(B);
     n.crit.forward(x.data(), B);
-    const auto gx = n.crit.backward(n.generator_seed.data(), false, true);
+    const auto gx = n.crit.backward(n.generator_seed_mem.data(), false, true);
     n.gen.zero_grad();
     n.gen.backward(gx.data(), true, false);
   }
@@ -490,38 +521,48 @@ class Wgan : public engine::Workload {
       const std::string& pass = passes[static_cast<std::size_t>(op.pass)].name;
       if (op.pass == 0) {  // G forward (+)
         T* in = g.input(M, slot);
-        if (pipe_.first(+1)) sampler_.latent(in, M, "latent", eval_, true, row0);
-        else pipe_.recv(op, in, static_cast<std::size_t>(M * g.in_dim()));
+        if (pipe_.first(+1)) {
+          T* z = n.host(in, M * g.in_dim(), 0, false);
+          sampler_.latent(z, M, "latent", eval_, true, row0);
+          n.put(in, z, M * g.in_dim());
+        } else {
+          pipe_.recv_in<kernels::Exec>(op, in, static_cast<std::size_t>(M * g.in_dim()));
+        }
         const auto out = g.forward(M, slot);
-        if (!pipe_.last(+1)) pipe_.send(op, out.data(), out.size());
+        if (!pipe_.last(+1)) pipe_.send_in<kernels::Exec>(op, out.data(), out.size());
       } else if (op.pass == 1) {  // D forward (-): D's input stage holds G's output
         T* in = d.input(R, slot);
         if (pipe_.first(-1)) {
-          const T* fake = g.output(slot).data();
-          std::copy_n(fake, M * dim, in);
-          T* real = in + M * dim;
+          T* h = n.host(in, R * dim, 0, false);
+          const T* fake = n.host(g.output(slot).data(), M * dim, 1);
+          std::copy_n(fake, M * dim, h);
+          T* real = h + M * dim;
           sampler_.real_batch(real, eval_, row0, M);
-          if (penalty) sampler_.interpolate(in + 2 * M * dim, real, fake, dim, eval_, row0, M);
+          if (penalty) sampler_.interpolate(h + 2 * M * dim, real, fake, dim, eval_, row0, M);
+          n.put(in, h, R * dim);
         } else {
-          pipe_.recv(op, in, static_cast<std::size_t>(R * d.in_dim()));
+          pipe_.recv_in<kernels::Exec>(op, in, static_cast<std::size_t>(R * d.in_dim()));
         }
         const auto out = d.forward(R, slot);
-        if (!pipe_.last(-1)) pipe_.send(op, out.data(), out.size());
-        else
-          for (std::int64_t r = 0; r < 2 * M; ++r) w -= static_cast<double>(out[r]) * static_cast<double>(n.critic_seed[static_cast<std::size_t>(r)]);
+        if (!pipe_.last(-1)) {
+          pipe_.send_in<kernels::Exec>(op, out.data(), out.size());
+        } else {
+          const T* h = n.host(out.data(), 2 * M);
+          for (std::int64_t r = 0; r < 2 * M; ++r) w -= static_cast<double>(h[r]) * static_cast<double>(n.critic_seed[static_cast<std::size_t>(r)]);
+        }
       } else if (pass == "D penalty input gradient") {  // (+) from D's output stage
-        if (!pipe_.first(+1)) pipe_.recv(op, d.top_g(slot), static_cast<std::size_t>(M * d.out_dim()));
+        if (!pipe_.first(+1)) pipe_.recv_in<kernels::Exec>(op, d.top_g(slot), static_cast<std::size_t>(M * d.out_dim()));
         const auto gx = d.penalty_input_grad(M, slot);
-        if (!pipe_.last(+1)) pipe_.send(op, gx.data(), gx.size());
+        if (!pipe_.last(+1)) pipe_.send_in<kernels::Exec>(op, gx.data(), gx.size());
         else gp += d.penalty_norms(M, coef, nullptr, slot);
       } else if (pass == "D penalty double backward") {  // (-) from D's input stage
-        if (!pipe_.first(-1)) pipe_.recv(op, d.input_gbar(slot), static_cast<std::size_t>(M * d.in_dim()));
+        if (!pipe_.first(-1)) pipe_.recv_in<kernels::Exec>(op, d.input_gbar(slot), static_cast<std::size_t>(M * d.in_dim()));
         const auto gbar = d.penalty_double_backward(M, slot);
-        if (!pipe_.last(-1)) pipe_.send(op, gbar.data(), gbar.size());
+        if (!pipe_.last(-1)) pipe_.send_in<kernels::Exec>(op, gbar.data(), gbar.size());
       } else {  // D backward (+)
-        if (!pipe_.first(+1)) pipe_.recv(op, d.top_adjoint(slot), static_cast<std::size_t>(R * d.out_dim()));
-        const auto gx = d.backward_from(n.critic_seed.data(), P, true, !pipe_.last(+1), slot);
-        if (!pipe_.last(+1)) pipe_.send(op, gx.data(), gx.size());
+        if (!pipe_.first(+1)) pipe_.recv_in<kernels::Exec>(op, d.top_adjoint(slot), static_cast<std::size_t>(R * d.out_dim()));
+        const auto gx = d.backward_from(n.critic_seed_mem.data(), P, true, !pipe_.last(+1), slot);
+        if (!pipe_.last(+1)) pipe_.send_in<kernels::Exec>(op, gx.data(), gx.size());
       }
     });
     last_w_ = w;
@@ -539,24 +580,29 @@ class Wgan : public engine::Workload {
       const int slot = op.slot;
       if (op.pass == 0) {  // G forward (+)
         T* in = g.input(M, slot);
-        if (pipe_.first(+1)) sampler_.latent(in, M, "latent_g", eval_, true, op.micro * M);
-        else pipe_.recv(op, in, static_cast<std::size_t>(M * g.in_dim()));
+        if (pipe_.first(+1)) {
+          T* z = n.host(in, M * g.in_dim(), 0, false);
+          sampler_.latent(z, M, "latent_g", eval_, true, op.micro * M);
+          n.put(in, z, M * g.in_dim());
+        } else {
+          pipe_.recv_in<kernels::Exec>(op, in, static_cast<std::size_t>(M * g.in_dim()));
+        }
         const auto out = g.forward(M, slot);
-        if (!pipe_.last(+1)) pipe_.send(op, out.data(), out.size());
+        if (!pipe_.last(+1)) pipe_.send_in<kernels::Exec>(op, out.data(), out.size());
       } else if (op.pass == 1) {  // D forward (-)
         T* in = d.input(M, slot);
-        if (pipe_.first(-1)) std::copy_n(g.output(slot).data(), M * dim_, in);
-        else pipe_.recv(op, in, static_cast<std::size_t>(M * d.in_dim()));
+        if (pipe_.first(-1)) Kokkos::deep_copy(MemRows<T>(in, static_cast<std::size_t>(M * dim_)), MemRows<T>(const_cast<T*>(g.output(slot).data()), static_cast<std::size_t>(M * dim_)));
+        else pipe_.recv_in<kernels::Exec>(op, in, static_cast<std::size_t>(M * d.in_dim()));
         const auto out = d.forward(M, slot);
-        if (!pipe_.last(-1)) pipe_.send(op, out.data(), out.size());
+        if (!pipe_.last(-1)) pipe_.send_in<kernels::Exec>(op, out.data(), out.size());
       } else if (op.pass == 2) {  // D input adjoint (+)
-        if (!pipe_.first(+1)) pipe_.recv(op, d.top_adjoint(slot), static_cast<std::size_t>(M * d.out_dim()));
-        const auto gx = d.backward_from(n.generator_seed.data(), 0, false, true, slot);
-        if (!pipe_.last(+1)) pipe_.send(op, gx.data(), gx.size());
+        if (!pipe_.first(+1)) pipe_.recv_in<kernels::Exec>(op, d.top_adjoint(slot), static_cast<std::size_t>(M * d.out_dim()));
+        const auto gx = d.backward_from(n.generator_seed_mem.data(), 0, false, true, slot);
+        if (!pipe_.last(+1)) pipe_.send_in<kernels::Exec>(op, gx.data(), gx.size());
       } else {  // G backward (-), seeded on G's output stage by D's input adjoint
-        if (!pipe_.first(-1)) pipe_.recv(op, g.top_adjoint(slot), static_cast<std::size_t>(M * g.out_dim()));
+        if (!pipe_.first(-1)) pipe_.recv_in<kernels::Exec>(op, g.top_adjoint(slot), static_cast<std::size_t>(M * g.out_dim()));
         const auto gx = g.backward_from(pipe_.first(-1) ? d.input_adjoint(slot) : nullptr, 0, true, !pipe_.last(-1), slot);
-        if (!pipe_.last(-1)) pipe_.send(op, gx.data(), gx.size());
+        if (!pipe_.last(-1)) pipe_.send_in<kernels::Exec>(op, gx.data(), gx.size());
       }
     });
   }

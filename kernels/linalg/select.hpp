@@ -10,7 +10,14 @@
 // Code that knows its memory space statically (a Kokkos view's memory_space) should pick the
 // backend itself, and a CUDA backend bound to its execution space's stream (cuda_backend(instance)),
 // rather than pay a runtime query per call.
+#include <type_traits>
+
 #include "kernels/linalg/host_backend.hpp"
+#include "kernels/spaces.hpp"
+
+#if defined(SADDLE_HAVE_CUDA_LIBS) && defined(KOKKOS_ENABLE_CUDA)
+#include "kernels/linalg/cuda_backend.hpp"
+#endif
 
 namespace saddle::kernels::linalg {
 
@@ -21,5 +28,24 @@ inline const Backend& backend_for(const void* ptr) { return cuda_backend_for(ptr
 #else
 inline const Backend& backend_for(const void*) { return host_backend(); }
 #endif
+
+// The backend of the memory of execution space Space, known statically: host_backend() for a
+// space whose memory the host reads; for Kokkos::Cuda (a CUDA Kokkos with saddle_cuda linked) a
+// CudaBackend on the stream of Space's default instance, created on first use, so that its
+// products are ordered with the kernels launched on that instance.
+template <class Space>
+const Backend& backend_of_space() {
+  if constexpr (Kokkos::SpaceAccessibility<HostExec, typename Space::memory_space>::accessible) {
+    return host_backend();
+  } else {
+#if defined(SADDLE_HAVE_CUDA_LIBS) && defined(KOKKOS_ENABLE_CUDA)
+    static_assert(std::is_same_v<Space, Kokkos::Cuda>, "backend_of_space: device spaces other than CUDA have no linalg backend");
+    static const CudaBackend backend = cuda_backend(Space());
+    return backend;
+#else
+    static_assert(sizeof(Space) == 0, "backend_of_space: a device space needs the CUDA libraries (saddle_cuda, SADDLE_ENABLE_CUDA)");
+#endif
+  }
+}
 
 }  // namespace saddle::kernels::linalg

@@ -3,7 +3,8 @@
 // with its share of every pass of the WGAN-GP critic (docs/algorithms.md section 3), so that a network
 // is a stack of these and a pipeline stage is a contiguous run of them.
 //
-// The layer owns its workspaces (Kokkos views on the host, allocated by reserve() and reused):
+// The layer owns its workspaces (Kokkos views in the memory of its execution space Space: HostExec
+// by default, Exec for a network on the device; allocated by reserve() and reused):
 //   out_  (R + P) x d_out  rows [0, R): the outputs h of the forward rows; rows [R, R + P): gbar,
 //                          the penalty's adjoint of the input-gradient g at this layer's output
 //   adj_  (R + P) x d_out  rows [0, R): adjoint of the pre-activation a (the parameter backward);
@@ -12,9 +13,10 @@
 //   s2_   P x d_out        abar = dbar o g o s''(a), the second-order source (curved s only)
 //   db_   P x d_out        dbar = gbar_in W', scratch of the double backward
 // The penalty rows are the last P of the R forward rows. Parameters live in the network's flat
-// vectors (bind()); the products go through a linalg::Backend (cblas on the host), the element-wise
-// work through Kokkos::parallel_for on the host execution space (host_for: a plain loop below
-// kHostChunksMin values, kernels/host_loops.hpp).
+// vectors (bind()); every pointer a layer takes or returns is in Space's memory. The products go
+// through a linalg::Backend of that memory (OpenBLAS on the host, cuBLAS on a CUDA device), the
+// element-wise work through space_for<Space> (on the host: host_for, a plain loop below
+// kHostChunksMin values; kernels/host_loops.hpp).
 //
 // A stage boundary between layer l and l + 1 exchanges, per pass: forward, h (R x d) downstream;
 // input-gradient pass, g (P x d) upstream; double backward, gbar (P x d) downstream; parameter
@@ -171,14 +173,13 @@ struct Outer {  // dst[r][j] = a[r] w[j]
 
 }  // namespace kernel
 
-// Host memory and the host execution space (kernels/spaces.hpp) until the device issue moves
-// the networks to Exec/Mem.
-template <class T>
-using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, HostMem>;
-template <class T>
-using Vector = Kokkos::View<T*, HostMem>;
+// A network's arrays in memory space M (HostMem, or Mem for a network on the device).
+template <class T, class M = HostMem>
+using Matrix = Kokkos::View<T**, Kokkos::LayoutRight, M>;
+template <class T, class M = HostMem>
+using Vector = Kokkos::View<T*, M>;
 
-template <class T>
+template <class T, class Space = HostExec>
 class Dense {
  public:
   Dense() = default;
@@ -201,11 +202,12 @@ class Dense {
     if (rows <= cap_) return;
     cap_ = rows;
     const auto c = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(dout_);
-    out_ = Matrix<T>("nn::out", 2 * c, d);
-    adj_ = Matrix<T>("nn::adj", 2 * c, d);
-    g_ = Matrix<T>("nn::g", c, d);
-    db_ = Matrix<T>("nn::dbar", c, d);
-    if (act_.curved()) s2_ = Matrix<T>("nn::abar", c, d);
+    using M = Matrix<T, typename Space::memory_space>;
+    out_ = M("nn::out", 2 * c, d);
+    adj_ = M("nn::adj", 2 * c, d);
+    g_ = M("nn::g", c, d);
+    db_ = M("nn::dbar", c, d);
+    if (act_.curved()) s2_ = M("nn::abar", c, d);
   }
 
   T* out() const { return out_.data(); }
@@ -220,7 +222,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      host_for("nn::bias_activation", R, R * n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
+      space_for<Space>("nn::bias_activation", R, R * n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
     });
   }
 
@@ -232,7 +234,7 @@ class Dense {
     const std::int64_t n = dout_;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      host_for("nn::seed_adjoint", R, R * n, kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
+      space_for<Space>("nn::seed_adjoint", R, R * n, kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
     });
   }
 
@@ -244,7 +246,7 @@ class Dense {
     const std::int64_t n = dout_, first = R - P;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      host_for("nn::activation_adjoint", R, R * n, kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
+      space_for<Space>("nn::activation_adjoint", R, R * n, kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
     });
   }
 
@@ -272,7 +274,7 @@ class Dense {
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      host_for("nn::penalty_delta", P, P * n, kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
+      space_for<Space>("nn::penalty_delta", P, P * n, kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
     });
     if (dout_ == 1) outer(P, delta, g_in);
     else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
@@ -289,7 +291,7 @@ class Dense {
     T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      host_for("nn::penalty_double", P, P * n, kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
+      space_for<Space>("nn::penalty_double", P, P * n, kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
     });
   }
 
@@ -297,18 +299,18 @@ class Dense {
   // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n).
   static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
     constexpr std::int64_t kBlock = kernel::ColumnSums<T>::kBlock;
-    host_for("nn::column_sums", (n + kBlock - 1) / kBlock, rows * n, kernel::ColumnSums<T>{rows, n, weight, x, out});
+    space_for<Space>("nn::column_sums", (n + kBlock - 1) / kBlock, rows * n, kernel::ColumnSums<T>{rows, n, weight, x, out});
   }
 
   // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
   void outer(std::int64_t rows, const T* a, T* dst) const {
-    host_for("nn::outer", rows, rows * din_, kernel::Outer<T>{dst, a, w_, din_});
+    space_for<Space>("nn::outer", rows, rows * din_, kernel::Outer<T>{dst, a, w_, din_});
   }
 
   std::int64_t din_ = 0, dout_ = 0, cap_ = 0;
   ActivationFn act_;
   T *w_ = nullptr, *b_ = nullptr, *gw_ = nullptr, *gb_ = nullptr;
-  Matrix<T> out_, adj_, g_, s2_, db_;
+  Matrix<T, typename Space::memory_space> out_, adj_, g_, s2_, db_;
 };
 
 }  // namespace saddle::kernels::nn

@@ -15,6 +15,13 @@
 // ParameterAccess interface converts to and from float64 (mixed precision: iterates, moments and
 // exchanged gradients stay float64). Workspaces are allocated when the row count first grows
 // (input()), never inside a pass.
+// Mlp<T, Space> keeps its parameters, gradient and workspaces in the memory of execution space
+// Space and runs its kernels there: HostExec (the default) on the host, kernels::Exec for a
+// network on the device (a CUDA build's GPU; in a CPU build Exec is a host space and the two are
+// the same code). Every T pointer the passes take or return (input(), forward's x, seeds, Rows,
+// top_g, ...) is in that memory; load_params/store_grad take float64 host pointers, and the
+// *_mem variants float64 views in kernels::Mem (a device-resident optimiser), staging through a
+// buffer of Space's memory when Space cannot read them.
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
@@ -26,7 +33,7 @@
 
 #include "kernels/counter_rng.hpp"
 #include "kernels/host_loops.hpp"
-#include "kernels/linalg/host_backend.hpp"
+#include "kernels/linalg/select.hpp"
 #include "kernels/nn/activation.hpp"
 #include "kernels/nn/dense.hpp"
 
@@ -56,6 +63,11 @@ struct Rows {
 // The precision-independent side of a network: its parameters and gradient in float64.
 class ParameterAccess {
  public:
+  // float64 vectors in the default execution space's memory (a device-resident optimiser's).
+  using MemVector = Kokkos::View<double*, Mem>;
+  using ConstMemVector = Kokkos::View<const double*, Mem>;
+
+ public:
   // Called during a parameter backward as soon as the gradient of [lo, hi) is complete (one layer's
   // W and b, the last layer first), so that its exchange can start while the layers below are
   // still being differentiated.
@@ -63,10 +75,14 @@ class ParameterAccess {
 
   virtual ~ParameterAccess() = default;
   virtual std::int64_t size() const = 0;
+  // From and to host memory.
   virtual void load_params(const double* p) = 0;
   void store_grad(double* g) const { store_grad(g, 0, size()); }
   // g[i] = gradient i for i in [lo, hi) (g indexed like the whole vector held here).
   virtual void store_grad(double* g, std::int64_t lo, std::int64_t hi) const = 0;
+  // The same from and to views in Mem (size() values).
+  virtual void load_params_mem(const ConstMemVector& p) = 0;
+  virtual void store_grad_mem(const MemVector& g, std::int64_t lo, std::int64_t hi) const = 0;
   virtual std::vector<std::int64_t> tensor_offsets() const = 0;
   // An empty function (the default) stops the calls.
   void on_grad_ready(GradReady f) { grad_ready_ = std::move(f); }
@@ -80,17 +96,20 @@ struct LayerRange {
   std::int64_t first = 0, last = -1;  // last < 0: to the output
 };
 
-template <class T = double>
+template <class T = double, class Space = HostExec>
 class Mlp final : public ParameterAccess {
  public:
   using value_type = T;
+  using execution_space = Space;
+  using memory_space = typename Space::memory_space;
+  using Params = Vector<T, memory_space>;
   Mlp() = default;
   // widths = {d_0, ..., d_L}; acts has L entries (one per layer, the last is the output's).
   // `range` selects the layers this object holds (a pipeline stage; its parameters are the slice
   // [param_offset(), param_offset() + size()) of the whole network's flat vector), `slots` the
   // number of independent workspace sets (micro-batches in flight at once); every pass takes the
   // slot it works in, and all slots accumulate into the one gradient.
-  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const linalg::Backend& la = linalg::host_backend(),
+  Mlp(std::vector<std::int64_t> widths, std::vector<ActivationFn> acts, const linalg::Backend& la = linalg::backend_of_space<Space>(),
       LayerRange range = {}, int slots = 1)
       : widths_(std::move(widths)), la_(&la) {
     if (widths_.size() < 2 || acts.size() + 1 != widths_.size()) throw std::invalid_argument("Mlp: widths and activations disagree");
@@ -104,14 +123,14 @@ class Mlp final : public ParameterAccess {
       const std::int64_t c = widths_[static_cast<std::size_t>(l)] * widths_[static_cast<std::size_t>(l) + 1] + widths_[static_cast<std::size_t>(l) + 1];
       (l < first_ ? offset_ : n) += c;
     }
-    params_ = Vector<T>("nn::params", static_cast<std::size_t>(n));
-    grad_ = Vector<T>("nn::grad", static_cast<std::size_t>(n));
+    params_ = Params("nn::params", static_cast<std::size_t>(n));
+    grad_ = Params("nn::grad", static_cast<std::size_t>(n));
     slots_.resize(static_cast<std::size_t>(slots));
     for (auto& slot : slots_) {
       std::int64_t o = 0;
       for (std::int64_t l = first_; l < last_; ++l) {
         const auto i = static_cast<std::size_t>(l);
-        Dense<T>& layer = slot.layers.emplace_back(widths_[i], widths_[i + 1], acts[i]);
+        Dense<T, Space>& layer = slot.layers.emplace_back(widths_[i], widths_[i + 1], acts[i]);
         const std::int64_t nw = layer.din() * layer.dout();
         layer.bind(params_.data() + o, params_.data() + o + nw, grad_.data() + o, grad_.data() + o + nw);
         o += nw + layer.dout();
@@ -135,17 +154,17 @@ class Mlp final : public ParameterAccess {
   std::int64_t out_dim() const { return widths_[static_cast<std::size_t>(last_)]; }
   // The whole network's widths.
   const std::vector<std::int64_t>& widths() const { return widths_; }
-  const Dense<T>& layer(std::int64_t l) const { return slots_.front().layers[static_cast<std::size_t>(l)]; }
+  const Dense<T, Space>& layer(std::int64_t l) const { return slots_.front().layers[static_cast<std::size_t>(l)]; }
   std::int64_t size() const override { return static_cast<std::int64_t>(params_.extent(0)); }
   std::int64_t param_offset() const { return offset_; }
-  const Vector<T>& params() const { return params_; }
-  const Vector<T>& grad() const { return grad_; }
+  const Params& params() const { return params_; }
+  const Params& grad() const { return grad_; }
   void zero_grad() const { Kokkos::deep_copy(grad_, T(0)); }
   // Bytes of every slot's workspaces (activations and the passes' scratch) allocated so far.
   std::size_t workspace_bytes() const {
     std::size_t b = 0;
     for (const auto& s : slots_) {
-      b += (s.x.span() + s.gx.span()) * sizeof(T);
+      b += (s.x.span() + s.gx.span()) * sizeof(T) + s.norms.span() * sizeof(double);
       for (const auto& layer : s.layers) b += layer.workspace_bytes();
     }
     return b;
@@ -161,25 +180,11 @@ class Mlp final : public ParameterAccess {
     return o;
   }
 
-  // Chunks of plain loops on the host threads (kernels/host_loops.hpp): they vectorise, and short
-  // vectors stay on one thread.
-  void load_params(const double* p) override {
-    T* dst = params_.data();
-    host_chunks(size(), [=](std::int64_t lo, std::int64_t hi) {
-      T* KOKKOS_RESTRICT d = dst;
-      const double* KOKKOS_RESTRICT q = p;
-      for (std::int64_t i = lo; i < hi; ++i) d[i] = static_cast<T>(q[i]);
-    });
-  }
+  void load_params(const double* p) override { load_from<HostMem>(p); }
   using ParameterAccess::store_grad;
-  void store_grad(double* g, std::int64_t lo, std::int64_t hi) const override {
-    const T* src = grad_.data();
-    host_chunks(hi - lo, [=](std::int64_t a, std::int64_t b) {
-      double* KOKKOS_RESTRICT d = g + lo;
-      const T* KOKKOS_RESTRICT q = src + lo;
-      for (std::int64_t i = a; i < b; ++i) d[i] = static_cast<double>(q[i]);
-    });
-  }
+  void store_grad(double* g, std::int64_t lo, std::int64_t hi) const override { store_to<HostMem>(g, lo, hi); }
+  void load_params_mem(const ConstMemVector& p) override { load_from<Mem>(p.data()); }
+  void store_grad_mem(const MemVector& g, std::int64_t lo, std::int64_t hi) const override { store_to<Mem>(g.data(), lo, hi); }
 
   // Initial parameters (of the layers held here) in float64 drawn from the stream (seed, purpose)
   // by the parameter's index in the whole network, so every stage draws its slice of the same
@@ -213,8 +218,9 @@ class Mlp final : public ParameterAccess {
     if (rows > s.cap) {
       s.cap = rows;
       const auto c = static_cast<std::size_t>(rows), d0 = static_cast<std::size_t>(in_dim());
-      s.x = Matrix<T>("nn::x", 2 * c, d0);
-      s.gx = Matrix<T>("nn::gx", c, d0);
+      s.x = Matrix<T, memory_space>("nn::x", 2 * c, d0);
+      s.gx = Matrix<T, memory_space>("nn::gx", c, d0);
+      if constexpr (!kHostSpace<Space>) s.norms = Vector<double, memory_space>("nn::norms", c);
       for (auto& layer : s.layers) layer.reserve(rows);
     }
     s.rows = rows;
@@ -235,8 +241,7 @@ class Mlp final : public ParameterAccess {
   }
   Rows<const T> forward(const T* x, std::int64_t rows, int slot = 0) {
     T* dst = input(rows, slot);
-    const std::int64_t n = rows * in_dim();
-    host_copy(x, n, dst);
+    copy_in_space(x, rows * in_dim(), dst);
     return forward(rows, slot);
   }
   Rows<const T> output(int slot = 0) const {
@@ -298,7 +303,7 @@ class Mlp final : public ParameterAccess {
     if (output_stage()) {
       if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
       T* top = s.layers.back().g();
-      host_for("nn::penalty_seed", P, P, [=](const std::int64_t r) { top[r] = T(1); });
+      space_for<Space>("nn::penalty_seed", P, P, Fill{top, T(1)});
     }
     for (std::size_t l = s.layers.size(); l-- > 0;) s.layers[l].penalty_input_grad(*la_, R, P, l > 0 ? s.layers[l - 1].g() : s.gx.data());
     return {s.gx.data(), static_cast<std::size_t>(P * in_dim())};
@@ -316,16 +321,22 @@ class Mlp final : public ParameterAccess {
     const T* u = s.gx.data();
     T* gbar = s.x.data() + s.rows * d0;
     const T scale = static_cast<T>(coef);
+    // The norms go to the caller's host array directly when Space is the host, else to the slot's
+    // buffer and then to the host.
+    double* out = kHostSpace<Space> ? norms : (norms ? s.norms.data() : nullptr);
     double sum = 0;
-    Kokkos::parallel_reduce("nn::penalty_norms", host_range(P), KOKKOS_LAMBDA(const std::int64_t r, double& acc) {
+    Kokkos::parallel_reduce("nn::penalty_norms", Kokkos::RangePolicy<Space>(0, P), KOKKOS_LAMBDA(const std::int64_t r, double& acc) {
       T n2 = 0;
       for (std::int64_t j = 0; j < d0; ++j) n2 += u[r * d0 + j] * u[r * d0 + j];
       const T n = kc::sqrt(n2);
-      if (norms) norms[r] = static_cast<double>(n);
+      if (out) out[r] = static_cast<double>(n);
       acc += static_cast<double>((n - T(1)) * (n - T(1)));
       const T c = n > T(0) ? scale * (n - T(1)) / n : T(0);
       for (std::int64_t j = 0; j < d0; ++j) gbar[r * d0 + j] = c * u[r * d0 + j];
     }, sum);
+    if (!kHostSpace<Space> && norms)
+      Kokkos::deep_copy(Kokkos::View<double*, HostMem, Kokkos::MemoryUnmanaged>(norms, static_cast<std::size_t>(P)),
+                        Kokkos::subview(s.norms, std::make_pair(std::int64_t{0}, P)));
     return sum;
   }
 
@@ -372,10 +383,74 @@ class Mlp final : public ParameterAccess {
   // One set of workspaces: the layers (bound to the shared parameters) with their buffers, the
   // input rows x (forward rows, then gbar rows) and the input gradient gx.
   struct Slot {
-    std::vector<Dense<T>> layers;
-    Matrix<T> x, gx;
+    std::vector<Dense<T, Space>> layers;
+    Matrix<T, memory_space> x, gx;
+    Vector<double, memory_space> norms;  // the penalty's |u_b| on a device (empty on the host)
     std::int64_t cap = 0, rows = 0;
   };
+  struct Fill {
+    T* dst;
+    T value;
+    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { dst[i] = value; }
+  };
+  // dst[i] = To(src[i]), i in [0, n), on Space: the host threads' chunks of plain loops (they
+  // vectorise; short vectors stay on one thread) or one device thread per value.
+  template <class To, class From>
+  struct Convert {
+    To* dst;
+    const From* src;
+    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { dst[i] = static_cast<To>(src[i]); }
+  };
+  template <class To, class From>
+  static void convert(std::int64_t n, const From* src, To* dst) {
+    if constexpr (kHostSpace<Space>) {
+      host_chunks(n, [=](std::int64_t lo, std::int64_t hi) {
+        To* KOKKOS_RESTRICT d = dst;
+        const From* KOKKOS_RESTRICT q = src;
+        for (std::int64_t i = lo; i < hi; ++i) d[i] = static_cast<To>(q[i]);
+      });
+    } else {
+      Kokkos::parallel_for("nn::convert", Kokkos::RangePolicy<Space>(0, n), Convert<To, From>{dst, src});
+    }
+  }
+  // A float64 buffer of size() values in Space's memory, for values Space cannot read where they are.
+  Vector<double, memory_space>& stage() const {
+    if (stage_.extent(0) == 0) stage_ = Vector<double, memory_space>("nn::stage", static_cast<std::size_t>(size()));
+    return stage_;
+  }
+  template <class SrcMem>
+  using Unmanaged = Kokkos::View<double*, SrcMem, Kokkos::MemoryUnmanaged>;
+  // params = T(p), p (size() values) in memory SrcMem.
+  template <class SrcMem>
+  void load_from(const double* p) {
+    if constexpr (Kokkos::SpaceAccessibility<Space, SrcMem>::accessible) {
+      convert(size(), p, params_.data());
+    } else {
+      Kokkos::deep_copy(stage(), Unmanaged<SrcMem>(const_cast<double*>(p), static_cast<std::size_t>(size())));
+      convert(size(), stage().data(), params_.data());
+    }
+  }
+  // g[lo, hi) = double(grad[lo, hi)), g in memory DstMem; done when this returns.
+  template <class DstMem>
+  void store_to(double* g, std::int64_t lo, std::int64_t hi) const {
+    if constexpr (Kokkos::SpaceAccessibility<Space, DstMem>::accessible) {
+      convert(hi - lo, grad_.data() + lo, g + lo);
+      if constexpr (!kHostSpace<Space>) Space().fence();
+    } else {
+      const auto range = std::make_pair(lo, hi);
+      convert(hi - lo, grad_.data() + lo, stage().data() + lo);
+      Kokkos::deep_copy(Kokkos::subview(Unmanaged<DstMem>(g, static_cast<std::size_t>(size())), range), Kokkos::subview(stage(), range));
+    }
+  }
+  // dst[0, n) = src[0, n), both in Space's memory.
+  static void copy_in_space(const T* src, std::int64_t n, T* dst) {
+    if constexpr (kHostSpace<Space>) {
+      host_copy(src, n, dst);
+    } else {
+      using U = Kokkos::View<T*, memory_space, Kokkos::MemoryUnmanaged>;
+      Kokkos::deep_copy(Space(), U(dst, static_cast<std::size_t>(n)), U(const_cast<T*>(src), static_cast<std::size_t>(n)));
+    }
+  }
   Slot& at(int slot) { return slots_.at(static_cast<std::size_t>(slot)); }
   const Slot& at(int slot) const { return slots_.at(static_cast<std::size_t>(slot)); }
   static const T* layer_input(const Slot& s, std::size_t l) { return l == 0 ? s.x.data() : s.layers[l - 1].out(); }
@@ -383,8 +458,9 @@ class Mlp final : public ParameterAccess {
   std::vector<std::int64_t> widths_;
   std::int64_t first_ = 0, last_ = 0, offset_ = 0;
   std::vector<Slot> slots_;
-  const linalg::Backend* la_ = &linalg::host_backend();
-  Vector<T> params_, grad_;
+  const linalg::Backend* la_ = &linalg::backend_of_space<Space>();
+  Params params_, grad_;
+  mutable Vector<double, memory_space> stage_;
 };
 
 }  // namespace saddle::kernels::nn
