@@ -72,6 +72,20 @@ void space_for(const char* name, std::int64_t n, std::int64_t work, const F& f) 
   else Kokkos::parallel_for(name, Kokkos::RangePolicy<Space>(0, n), f);
 }
 
+// f(lo, hi) over [0, n) on Space, f a functor with a KOKKOS_INLINE_FUNCTION operator()(lo, hi)
+// that loops over [lo, hi): host_chunks's chunks on a host space (plain loops that vectorise),
+// one index per device thread (f(i, i + 1)) otherwise.
+template <class F>
+struct PerIndex {
+  F f;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { f(i, i + 1); }
+};
+template <class Space, class F>
+void space_chunks(const char* name, std::int64_t n, const F& f) {
+  if constexpr (kHostSpace<Space>) host_chunks(n, f);
+  else Kokkos::parallel_for(name, Kokkos::RangePolicy<Space>(0, n), PerIndex<F>{f});
+}
+
 // dst[0, n) = src[0, n).
 template <class T>
 void host_copy(const T* src, std::int64_t n, T* dst) {

@@ -11,7 +11,56 @@
 
 namespace saddle::apps::wgan {
 
-const std::pair<const char*, std::vector<double> Player::*> Player::kState[4] = {
+namespace kernel {  // the optimisers' element-wise updates over [lo, hi) (kernels::space_chunks)
+
+// to = from - rate g.
+struct Sgd {
+  const double *from, *g;
+  double* to;
+  double rate;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t lo, const std::int64_t hi) const {
+    for (std::int64_t i = lo; i < hi; ++i) to[i] = from[i] - rate * g[i];
+  }
+};
+
+// Adam's moments and step; optimistic: x -= 2 u - u_prev, u_prev = u (else x -= u).
+// Constants and arrays are copied to restrict locals, so the host loop vectorises (the members
+// would be reloaded after every store).
+struct Adam {
+  double *m, *v, *x, *u;
+  const double* g;
+  double b1, b2, c1, c2, rate, e;
+  bool optimistic;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t lo, const std::int64_t hi) const {
+    double *KOKKOS_RESTRICT mp = m, *KOKKOS_RESTRICT vp = v, *KOKKOS_RESTRICT xp = x, *KOKKOS_RESTRICT up = u;
+    const double* KOKKOS_RESTRICT gp = g;
+    const double beta1 = b1, beta2 = b2, k1 = c1, k2 = c2, lr = rate, eps = e;
+    if (optimistic) {
+      for (std::int64_t i = lo; i < hi; ++i) {
+        mp[i] = beta1 * mp[i] + (1 - beta1) * gp[i];
+        vp[i] = beta2 * vp[i] + (1 - beta2) * gp[i] * gp[i];
+        const double step = lr * (mp[i] / k1) / (kernels::kc::sqrt(vp[i] / k2) + eps);
+        xp[i] -= 2 * step - up[i];
+        up[i] = step;
+      }
+    } else {  // plain Adam has no u_prev: one array less to stream
+      for (std::int64_t i = lo; i < hi; ++i) {
+        mp[i] = beta1 * mp[i] + (1 - beta1) * gp[i];
+        vp[i] = beta2 * vp[i] + (1 - beta2) * gp[i] * gp[i];
+        xp[i] -= lr * (mp[i] / k1) / (kernels::kc::sqrt(vp[i] / k2) + eps);
+      }
+    }
+  }
+};
+
+}  // namespace kernel
+
+namespace {
+Kokkos::View<double*, kernels::Mem> zeros(const char* label, std::size_t n) { return Kokkos::View<double*, kernels::Mem>(std::string(label), n); }
+using HostValues = Kokkos::View<double*, kernels::HostMem, Kokkos::MemoryUnmanaged>;
+}  // namespace
+
+const std::pair<const char*, Player::Vec Player::*> Player::kState[4] = {
     {"x", &Player::x_}, {"m", &Player::m_}, {"v", &Player::v_}, {"u_prev", &Player::u_prev_}};
 
 void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, const PlayerOptions& o,
@@ -26,25 +75,33 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   exchange_ = std::move(exchange);
   overlap_ = o.overlap && exchange_->overlaps();
   const std::size_t n = x0.size();
-  for (auto* v : {&local_, &avg_, &own_}) v->assign(n, 0.0);
+  for (auto* v : {&local_, &own_}) v->assign(n, 0.0);
   if (method_ == Method::Qoda) {
     oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates, std::move(part));
   } else {
-    x_ = std::move(x0);
+    avg_ = zeros("wgan::avg", n);
+    avg_host_ = Kokkos::create_mirror_view(avg_);
+    x_ = zeros("wgan::x", n);
+    Kokkos::deep_copy(x_, HostValues(x0.data(), n));
     if (method_ == Method::Adam || method_ == Method::OptimisticAdam) {
-      m_.assign(n, 0.0);
-      v_.assign(n, 0.0);
+      m_ = zeros("wgan::m", n);
+      v_ = zeros("wgan::v", n);
     }
-    if (method_ == Method::OptimisticAdam) u_prev_.assign(n, 0.0);
-    if (method_ == Method::Extragradient) x_half_.assign(n, 0.0);
+    if (method_ == Method::OptimisticAdam) u_prev_ = zeros("wgan::u_prev", n);
+    if (method_ == Method::Extragradient) x_half_ = zeros("wgan::x_half", n);
   }
-  net_->load_params(x().data());
-  net_at_x_ = true;
+  load_x();
   if (overlap_)
     net_->on_grad_ready([this](std::int64_t lo, std::int64_t hi) {
       net_->store_grad(local_.data(), lo, hi);
       exchange_->post(local_.data(), lo, hi);
     });
+}
+
+void Player::load_x() {
+  if (method_ == Method::Qoda) net_->load_params(oda_.x().data());
+  else net_->load_params_mem(x_);
+  net_at_x_ = true;
 }
 
 void Player::prepare(int phase) {
@@ -53,16 +110,16 @@ void Player::prepare(int phase) {
   if (method_ == Method::Qoda) {
     net_->load_params(oda_.extrapolate().data());
   } else if (at_half) {
-    net_->load_params(x_half_.data());
+    net_->load_params_mem(x_half_);
   } else if (!net_at_x_) {
-    net_->load_params(x_.data());
+    net_->load_params_mem(x_);
   }
   net_at_x_ = !at_half;
 }
 
 std::uint64_t Player::exchange_grad() {
   const bool qoda = method_ == Method::Qoda;
-  double* avg = qoda ? oda_.average_out() : avg_.data();
+  double* avg = qoda ? oda_.average_out() : avg_host_.data();
   double* own = qoda ? oda_.own_out() : own_.data();
   std::string failure;
   try {
@@ -99,71 +156,54 @@ std::uint64_t Player::exchange_grad() {
   if (part_.split() && part_.stages.allreduce(static_cast<int>(!failure.empty()), engine::Op::Max) && failure.empty())
     failure = "training diverged on another pipeline stage (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   if (!failure.empty()) throw engine::CollectiveError(failure, engine::kExitFailure, 0);
+  if (!qoda && avg_.data() != avg_host_.data()) Kokkos::deep_copy(avg_, avg_host_);
   return exchange_->stats().round_bytes;
 }
 
-// to = from - lr avg, element-wise over the host threads.
-void Player::sgd(const double* from, double* to) const {
-  const double rate = lr_;
-  const double* g = avg_.data();
-  kernels::host_chunks(static_cast<std::int64_t>(x_.size()), [=](std::int64_t lo, std::int64_t hi) {
-    for (std::int64_t i = lo; i < hi; ++i) to[i] = from[i] - rate * g[i];
-  });
+// to = from - lr avg.
+void Player::sgd(const Vec& from, const Vec& to) const {
+  kernels::space_chunks<kernels::Exec>("wgan::sgd", static_cast<std::int64_t>(x_.extent(0)), kernel::Sgd{from.data(), avg_.data(), to.data(), lr_});
+}
+
+std::vector<double> Player::x() const {
+  if (method_ == Method::Qoda) return oda_.x();
+  std::vector<double> h(x_.extent(0));
+  Kokkos::deep_copy(HostValues(h.data(), h.size()), x_);
+  return h;
 }
 
 void Player::absorb(int phase) {
   switch (method_) {
     case Method::Gda:
-      sgd(x_.data(), x_.data());
+      sgd(x_, x_);
       break;
     case Method::Adam:
     case Method::OptimisticAdam:
       adam_step();
       break;
     case Method::Extragradient:
-      sgd(x_.data(), phase == 0 ? x_half_.data() : x_.data());
+      sgd(x_, phase == 0 ? x_half_ : x_);
       break;
     case Method::Qoda:
       oda_.update();
       break;
   }
-  net_->load_params(x().data());
-  net_at_x_ = true;
+  load_x();
 }
 
 void Player::adam_step() {
-  const std::size_t n = x_.size();
   ++t_;
   const double c1 = 1.0 - std::pow(beta1_, static_cast<double>(t_)), c2 = 1.0 - std::pow(beta2_, static_cast<double>(t_));
-  // Constants and arrays as locals with no aliasing, so the loop vectorises (the members would be
-  // reloaded after every store); chunks of it on the host threads.
-  const double b1 = beta1_, b2 = beta2_, rate = lr_, e = eps_;
-  double *m_data = m_.data(), *v_data = v_.data(), *x_data = x_.data(), *u_data = u_prev_.data();
-  const double* g_data = avg_.data();
-  const bool optimistic = method_ == Method::OptimisticAdam;
-  kernels::host_chunks(static_cast<std::int64_t>(n), [=](std::int64_t lo, std::int64_t hi) {
-    double *__restrict mp = m_data, *__restrict vp = v_data, *__restrict xp = x_data, *__restrict up = u_data;
-    const double* __restrict g = g_data;
-    const auto step = [&](std::int64_t i) {
-      mp[i] = b1 * mp[i] + (1 - b1) * g[i];
-      vp[i] = b2 * vp[i] + (1 - b2) * g[i] * g[i];
-      return rate * (mp[i] / c1) / (std::sqrt(vp[i] / c2) + e);
-    };
-    if (optimistic) {
-      for (std::int64_t i = lo; i < hi; ++i) {
-        const double u = step(i);
-        xp[i] -= 2 * u - up[i];
-        up[i] = u;
-      }
-    } else {  // plain Adam has no u_prev: one array less to stream
-      for (std::int64_t i = lo; i < hi; ++i) xp[i] -= step(i);
-    }
-  });
+  kernels::space_chunks<kernels::Exec>("wgan::adam", static_cast<std::int64_t>(x_.extent(0)),
+                                       kernel::Adam{m_.data(), v_.data(), x_.data(), u_prev_.data(), avg_.data(), beta1_, beta2_, c1, c2, lr_, eps_,
+                                                    method_ == Method::OptimisticAdam});
 }
 
 std::size_t Player::state_bytes() const {
   std::size_t n = 0;
-  for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &local_, &avg_, &own_}) n += v->size();
+  for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &avg_}) n += v->extent(0);
+  if (avg_host_.data() != avg_.data()) n += avg_host_.extent(0);
+  n += local_.size() + own_.size();
   if (method_ == Method::Qoda) n += 9 * local_.size();  // X_1, X, Y, X_{t+1/2}, last average/own, ergodic sum, average/own
   return n * sizeof(double);
 }
@@ -176,8 +216,13 @@ void Player::save(const engine::h5::Group& g) const {
     return;
   }
   g.write_attr("t", t_);
-  for (const auto& [name, member] : kState)
-    if (!(this->*member).empty()) g.write(name, part_.whole(this->*member));
+  for (const auto& [name, member] : kState) {
+    const Vec& v = this->*member;
+    if (v.extent(0) == 0) continue;
+    std::vector<double> h(v.extent(0));
+    Kokkos::deep_copy(HostValues(h.data(), h.size()), v);
+    g.write(name, part_.whole(h));
+  }
 }
 
 void Player::load(const engine::h5::Group& g) {
@@ -188,17 +233,17 @@ void Player::load(const engine::h5::Group& g) {
   } else {
     t_ = g.read_attr<std::int64_t>("t");
     for (const auto& [name, member] : kState) {
-      std::vector<double>& v = this->*member;
-      if (v.empty()) continue;
+      const Vec& v = this->*member;
+      if (v.extent(0) == 0) continue;
       try {
-        v = part_.part(g.read<double>(name), v.size(), "checkpoint: " + g.path() + "/" + name);
+        std::vector<double> h = part_.part(g.read<double>(name), v.extent(0), "checkpoint: " + g.path() + "/" + name);
+        Kokkos::deep_copy(v, HostValues(h.data(), h.size()));
       } catch (const std::length_error& e) {
         throw engine::InputError(e.what());
       }
     }
   }
-  net_->load_params(x().data());
-  net_at_x_ = true;
+  load_x();
 }
 
 }  // namespace saddle::apps::wgan

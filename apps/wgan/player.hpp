@@ -2,7 +2,12 @@
 // One player of the WGAN game (critic or generator): its optimiser over its flat parameter vector
 // in float64, the exchange that averages its gradients over the ranks, and the network (in the
 // deck's precision) that holds the point where the gradient is evaluated; load_params and
-// store_grad convert at the boundary, an O(parameters) copy. The optimisers (lr the step):
+// store_grad convert at the boundary, an O(parameters) copy. The iterate, the moments and the
+// exchanged gradients of gda, adam, optimistic adam and extragradient live in the default
+// execution space's memory (kernels::Mem, with the networks: the GPU's in a CUDA build) and their
+// element-wise updates are Kokkos kernels there; the exchange runs on host mirrors of the
+// gradient vectors (the same memory in a CPU build). qoda's dual averaging
+// (engine::OptimisticDualAveraging) stays on the host. The optimisers (lr the step):
 //   gda             x -= lr g(x)
 //   adam            Adam(lr, beta1, beta2, eps)
 //   optimistic_adam x -= 2 u_t - u_{t-1}, u_t the Adam step (Daskalakis et al. 2018)
@@ -14,6 +19,8 @@
 #include <memory>
 #include <utility>
 #include <vector>
+
+#include <Kokkos_Core.hpp>
 
 #include "engine/comm.hpp"
 #include "engine/compressed_exchange.hpp"
@@ -47,8 +54,8 @@ class Player {
 
   int evaluations() const { return method_ == Method::Extragradient ? 2 : 1; }
   std::int64_t size() const { return net_->size(); }
-  // The iterate x (qoda: X_t).
-  const std::vector<double>& x() const { return method_ == Method::Qoda ? oda_.x() : x_; }
+  // The iterate x (qoda: X_t), on the host.
+  std::vector<double> x() const;
   // qoda: the ergodic average of X_{t+1/2}, and the rates.
   std::vector<double> average() const { return oda_.average(); }
   const kernels::OptdaRates& rates() const { return oda_.rates(); }
@@ -68,21 +75,28 @@ class Player {
   void load(const engine::h5::Group& g);
 
  private:
+  using Vec = Kokkos::View<double*, kernels::Mem>;
   void adam_step();
-  void sgd(const double* from, double* to) const;
+  void sgd(const Vec& from, const Vec& to) const;
+  // Loads x (qoda: X_t) into the network.
+  void load_x();
   // The optimiser's vectors in the checkpoint: those of them its method uses (not empty).
-  static const std::pair<const char*, std::vector<double> Player::*> kState[4];
+  static const std::pair<const char*, Vec Player::*> kState[4];
 
   kernels::nn::ParameterAccess* net_ = nullptr;
   Method method_ = Method::Adam;
   double lr_ = 0, beta1_ = 0.5, beta2_ = 0.9, eps_ = 1e-8;
   // gda, adam, optimistic adam, extragradient: the iterate and the moments each one needs.
-  std::vector<double> x_, m_, v_, u_prev_, x_half_;
+  Vec x_, m_, v_, u_prev_, x_half_;
   std::int64_t t_ = 0;  // Adam steps
   engine::OptimisticDualAveraging oda_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
   engine::StagePart part_;
-  std::vector<double> local_, avg_, own_;  // this rank's gradient; the exchange's outputs (not qoda)
+  // This rank's gradient and the exchange's outputs (not qoda) on the host, and avg in Mem (the
+  // same array as avg_host_ in a CPU build).
+  std::vector<double> local_, own_;
+  Vec avg_;
+  Vec::HostMirror avg_host_;
   std::uint32_t round_ = 0;
   bool net_at_x_ = false;  // the network holds x (prepare need not convert it again)
   bool overlap_ = false;

@@ -96,6 +96,25 @@ struct LayerRange {
   std::int64_t first = 0, last = -1;  // last < 0: to the output
 };
 
+namespace kernel {  // the network's own element-wise kernels (namespace scope: nvcc launches no private types)
+template <class T>
+struct Fill {
+  T* dst;
+  T value;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { dst[i] = value; }
+};
+template <class To, class From>
+struct Convert {  // dst[i] = To(src[i]) over [lo, hi) (space_chunks)
+  To* dst;
+  const From* src;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t lo, const std::int64_t hi) const {
+    To* KOKKOS_RESTRICT d = dst;
+    const From* KOKKOS_RESTRICT q = src;
+    for (std::int64_t i = lo; i < hi; ++i) d[i] = static_cast<To>(q[i]);
+  }
+};
+}  // namespace kernel
+
 template <class T = double, class Space = HostExec>
 class Mlp final : public ParameterAccess {
  public:
@@ -303,7 +322,7 @@ class Mlp final : public ParameterAccess {
     if (output_stage()) {
       if (out_dim() != 1) throw std::invalid_argument("Mlp::penalty needs a scalar output");
       T* top = s.layers.back().g();
-      space_for<Space>("nn::penalty_seed", P, P, Fill{top, T(1)});
+      space_for<Space>("nn::penalty_seed", P, P, kernel::Fill<T>{top, T(1)});
     }
     for (std::size_t l = s.layers.size(); l-- > 0;) s.layers[l].penalty_input_grad(*la_, R, P, l > 0 ? s.layers[l - 1].g() : s.gx.data());
     return {s.gx.data(), static_cast<std::size_t>(P * in_dim())};
@@ -388,30 +407,10 @@ class Mlp final : public ParameterAccess {
     Vector<double, memory_space> norms;  // the penalty's |u_b| on a device (empty on the host)
     std::int64_t cap = 0, rows = 0;
   };
-  struct Fill {
-    T* dst;
-    T value;
-    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { dst[i] = value; }
-  };
-  // dst[i] = To(src[i]), i in [0, n), on Space: the host threads' chunks of plain loops (they
-  // vectorise; short vectors stay on one thread) or one device thread per value.
-  template <class To, class From>
-  struct Convert {
-    To* dst;
-    const From* src;
-    KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { dst[i] = static_cast<To>(src[i]); }
-  };
+  // dst[i] = To(src[i]), i in [0, n), on Space.
   template <class To, class From>
   static void convert(std::int64_t n, const From* src, To* dst) {
-    if constexpr (kHostSpace<Space>) {
-      host_chunks(n, [=](std::int64_t lo, std::int64_t hi) {
-        To* KOKKOS_RESTRICT d = dst;
-        const From* KOKKOS_RESTRICT q = src;
-        for (std::int64_t i = lo; i < hi; ++i) d[i] = static_cast<To>(q[i]);
-      });
-    } else {
-      Kokkos::parallel_for("nn::convert", Kokkos::RangePolicy<Space>(0, n), Convert<To, From>{dst, src});
-    }
+    space_chunks<Space>("nn::convert", n, kernel::Convert<To, From>{dst, src});
   }
   // A float64 buffer of size() values in Space's memory, for values Space cannot read where they are.
   Vector<double, memory_space>& stage() const {
