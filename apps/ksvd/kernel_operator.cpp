@@ -230,13 +230,18 @@ void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, 
     flops_ += 2.0 * static_cast<double>(data_.values.size()) * static_cast<double>(ka + kb);
     return;
   }
+  // Out-of-sample rows are other points than the columns: no self-exclusion (their indices count
+  // from the start of the test set, and their SNE constants were calibrated over every column).
+  const bool own = &rows == &rows_;
+  kernels::KernelSpec spec = spec_;
+  spec.exclude_self = spec_.exclude_self && own;
   if (device_) {
     // Test rows go to the device per product (few calls: the scores); the training rows once.
-    const Placed<kernels::Mem> placed = &rows == &rows_ ? device_rows_ : place<kernels::Mem>(rows);
-    tiles<kernels::Exec>(placed, nr, rows.first_global, device_cols_, device_tile_, *device_la_, A, ka, out_row, B, kb, out_col);
+    const Placed<kernels::Mem> placed = own ? device_rows_ : place<kernels::Mem>(rows);
+    tiles<kernels::Exec>(spec, placed, nr, rows.first_global, device_cols_, device_tile_, *device_la_, A, ka, out_row, B, kb, out_col);
   } else {
-    const Placed<kernels::HostMem> placed = &rows == &rows_ ? host_rows_ : place<kernels::HostMem>(rows);
-    tiles<kernels::HostExec>(placed, nr, rows.first_global, host_cols_, host_tile_, la_, A, ka, out_row, B, kb, out_col);
+    const Placed<kernels::HostMem> placed = own ? host_rows_ : place<kernels::HostMem>(rows);
+    tiles<kernels::HostExec>(spec, placed, nr, rows.first_global, host_cols_, host_tile_, la_, A, ka, out_row, B, kb, out_col);
   }
   const double entries = static_cast<double>(nr) * static_cast<double>(m);
   evaluations_ += entries;
@@ -244,7 +249,7 @@ void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, 
 }
 
 template <class Space>
-void KernelOperator::tiles(const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
+void KernelOperator::tiles(const kernels::KernelSpec& spec, const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
                            const Placed<typename Space::memory_space>& cols, const Kokkos::View<double*, typename Space::memory_space>& tile_view,
                            const kernels::linalg::Backend& la, const double* A, std::int64_t ka, double* out_row, const double* B,
                            std::int64_t kb, double* out_col) {
@@ -277,7 +282,7 @@ void KernelOperator::tiles(const Placed<typename Space::memory_space>& rows, std
       la.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols.points.data() + j0 * d, d, 0.0, tile, c);
       tc.norm = cols.norm.size() ? cols.norm.data() + j0 : nullptr;
       tc.first_global = j0;
-      kernels::transform_tile<Space>(spec_, b, c, tile, c, tr, tc);
+      kernels::transform_tile<Space>(spec, b, c, tile, c, tr, tc);
       if (ka) la.gemm(false, false, b, ka, c, 1.0, tile, c, a.data() + j0 * ka, ka, 1.0, o_row.data() + i0 * ka, ka);
       if (kb) la.gemm(true, false, c, kb, b, 1.0, tile, c, b_in.data() + i0 * kb, kb, 1.0, o_col.data() + j0 * kb, kb);
     }

@@ -115,7 +115,7 @@ class KernelOperator {
   static Placed<M> place(const RowSet& rows);
   // The tile loop of pass() for points, on Space with backend `la` (arrays in Space's memory).
   template <class Space>
-  void tiles(const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
+  void tiles(const kernels::KernelSpec& spec, const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
              const Placed<typename Space::memory_space>& cols, const Kokkos::View<double*, typename Space::memory_space>& tile,
              const kernels::linalg::Backend& la, const double* A, std::int64_t ka, double* out_row, const double* B,
              std::int64_t kb, double* out_col);
