@@ -5,6 +5,10 @@
 #include <cstdio>
 
 #include "engine/error.hpp"
+#if defined(KOKKOS_ENABLE_CUDA) && defined(SADDLE_HAVE_CUDA_LIBS)
+#include "kernels/linalg/cuda_backend.hpp"
+#define SADDLE_KSVD_CUDA_TILES 1
+#endif
 
 namespace saddle::apps::ksvd {
 
@@ -37,7 +41,39 @@ std::vector<double> histograms(const std::vector<double>& v, std::int64_t d, con
   return out;
 }
 
+using HostView = Kokkos::View<double*, kernels::HostMem, Kokkos::MemoryUnmanaged>;
+
+// A host array as a view; const_cast: the views built from it are only read.
+HostView host_view(const double* p, std::size_t n) { return HostView(const_cast<double*>(p), n); }
+HostView host_view(const std::vector<double>& v) { return host_view(v.data(), v.size()); }
+
+// v in memory space M: create_mirror_view_and_copy returns the host view itself when M is host
+// memory (no copy; the view aliases v), a copy in M otherwise.
+template <class M>
+Kokkos::View<double*, M> in_space(const std::vector<double>& v) {
+  return Kokkos::View<double*, M>(Kokkos::create_mirror_view_and_copy(M(), host_view(v)));
+}
+
 }  // namespace
+
+bool KernelOperator::device_available() {
+#if defined(SADDLE_KSVD_CUDA_TILES)
+  return true;
+#else
+  return kernels::kExecIsHost;
+#endif
+}
+
+std::string KernelOperator::tile_space() const {
+  if (data_.kind != Data::Kind::Points) return "host";
+  return device_ ? kernels::Exec::name() : kernels::HostExec::name();
+}
+
+template <class M>
+KernelOperator::Placed<M> KernelOperator::place(const RowSet& rows) {
+  return Placed<M>{in_space<M>(rows.points), in_space<M>(rows.norm), in_space<M>(rows.beta), in_space<M>(rows.shift),
+                   in_space<M>(rows.inv_sum)};
+}
 
 KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, const kernels::linalg::Backend& la,
                                const engine::Comm& comm)
@@ -85,7 +121,31 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
     cols_ = std::move(z);
     augment(rows_);
   }
-  tile_.resize(static_cast<std::size_t>(config.tile_rows * config.tile_cols));
+  device_ = config.device;
+  const auto tile_size = static_cast<std::size_t>(config.tile_rows * config.tile_cols);
+  if (!device_) {
+    host_cols_.points = in_space<kernels::HostMem>(cols_);
+    host_cols_.norm = in_space<kernels::HostMem>(col_norm_);
+    host_rows_ = place<kernels::HostMem>(rows_);
+    host_tile_ = Kokkos::View<double*, kernels::HostMem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), tile_size);
+    return;
+  }
+  if (!device_available())
+    throw InputError(std::string("ksvd.device = \"device\": this build has no linalg backend for the Kokkos execution space ") +
+                     kernels::Exec::name() + " (only host and CUDA builds have one)");
+  device_cols_.points = in_space<kernels::Mem>(cols_);
+  device_cols_.norm = in_space<kernels::Mem>(col_norm_);
+  device_rows_ = place<kernels::Mem>(rows_);
+  device_tile_ = Kokkos::View<double*, kernels::Mem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), tile_size);
+#if defined(SADDLE_KSVD_CUDA_TILES)
+  if constexpr (!kernels::kExecIsHost) {
+    // cuBLAS on the stream of Exec's default instance, the one transform_tile<Exec> runs on.
+    device_backend_ = std::make_unique<kernels::linalg::CudaBackend>(kernels::linalg::cuda_backend(kernels::Exec()));
+    device_la_ = device_backend_.get();
+    return;
+  }
+#endif
+  device_la_ = &la_;
 }
 
 void KernelOperator::prepare_rows(RowSet& rows, bool exclude_self) const {
@@ -131,18 +191,6 @@ RowSet KernelOperator::make_test_rows(const std::vector<double>& points, std::in
   return r;
 }
 
-kernels::TileRows KernelOperator::tile_rows(const RowSet& rows, std::int64_t offset) const {
-  kernels::TileRows t;
-  t.norm = rows.norm.empty() ? nullptr : rows.norm.data() + offset;
-  if (!rows.beta.empty()) {
-    t.beta = rows.beta.data() + offset;
-    t.shift = rows.shift.data() + offset;
-    t.inv_sum = rows.inv_sum.data() + offset;
-  }
-  t.first_global = rows.first_global + offset;
-  return t;
-}
-
 void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B,
                           std::int64_t kb, double* out_col) {
   const std::int64_t nr = rows.count, m = data_.m;
@@ -182,25 +230,68 @@ void KernelOperator::pass(const RowSet& rows, const double* A, std::int64_t ka, 
     flops_ += 2.0 * static_cast<double>(data_.values.size()) * static_cast<double>(ka + kb);
     return;
   }
-  const std::int64_t d = dim(), TR = config_.tile_rows, TC = config_.tile_cols;
-  double* tile = tile_.data();
-  kernels::TileCols tc;
-  for (std::int64_t i0 = 0; i0 < nr; i0 += TR) {
-    const std::int64_t b = std::min(TR, nr - i0);
-    const kernels::TileRows tr = tile_rows(rows, i0);
-    for (std::int64_t j0 = 0; j0 < m; j0 += TC) {
-      const std::int64_t c = std::min(TC, m - j0);
-      la_.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols_.data() + j0 * d, d, 0.0, tile, c);
-      tc.norm = col_norm_.empty() ? nullptr : col_norm_.data() + j0;
-      tc.first_global = j0;
-      kernels::transform_tile(spec_, b, c, tile, c, tr, tc);
-      if (ka) la_.gemm(false, false, b, ka, c, 1.0, tile, c, A + j0 * ka, ka, 1.0, out_row + i0 * ka, ka);
-      if (kb) la_.gemm(true, false, c, kb, b, 1.0, tile, c, B + i0 * kb, kb, 1.0, out_col + j0 * kb, kb);
-    }
+  // Out-of-sample rows are other points than the columns: no self-exclusion (their indices count
+  // from the start of the test set, and their SNE constants were calibrated over every column).
+  const bool own = &rows == &rows_;
+  kernels::KernelSpec spec = spec_;
+  spec.exclude_self = spec_.exclude_self && own;
+  if (device_) {
+    // Test rows go to the device per product (few calls: the scores); the training rows once.
+    const Placed<kernels::Mem> placed = own ? device_rows_ : place<kernels::Mem>(rows);
+    tiles<kernels::Exec>(spec, placed, nr, rows.first_global, device_cols_, device_tile_, *device_la_, A, ka, out_row, B, kb, out_col);
+  } else {
+    const Placed<kernels::HostMem> placed = own ? host_rows_ : place<kernels::HostMem>(rows);
+    tiles<kernels::HostExec>(spec, placed, nr, rows.first_global, host_cols_, host_tile_, la_, A, ka, out_row, B, kb, out_col);
   }
   const double entries = static_cast<double>(nr) * static_cast<double>(m);
   evaluations_ += entries;
   flops_ += entries * (2.0 * static_cast<double>(data_.d + ka + kb) + 3.0);
+}
+
+template <class Space>
+void KernelOperator::tiles(const kernels::KernelSpec& spec, const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
+                           const Placed<typename Space::memory_space>& cols, const Kokkos::View<double*, typename Space::memory_space>& tile_view,
+                           const kernels::linalg::Backend& la, const double* A, std::int64_t ka, double* out_row, const double* B,
+                           std::int64_t kb, double* out_col) {
+  using M = typename Space::memory_space;
+  const std::int64_t m = data_.m, d = dim(), TR = config_.tile_rows, TC = config_.tile_cols;
+  const Space exec;
+  // A and B into M, the outputs there (already zeroed by pass): in host memory these are the
+  // caller's arrays themselves, on a device one copy each way per product.
+  const HostView out_row_host(out_row, static_cast<std::size_t>(nr * ka)), out_col_host(out_col, static_cast<std::size_t>(m * kb));
+  const Kokkos::View<double*, M> a = Kokkos::create_mirror_view_and_copy(M(), host_view(A, static_cast<std::size_t>(m * ka)));
+  const Kokkos::View<double*, M> b_in = Kokkos::create_mirror_view_and_copy(M(), host_view(B, static_cast<std::size_t>(nr * kb)));
+  const Kokkos::View<double*, M> o_row = Kokkos::create_mirror_view_and_copy(M(), out_row_host);
+  const Kokkos::View<double*, M> o_col = Kokkos::create_mirror_view_and_copy(M(), out_col_host);
+  double* tile = tile_view.data();
+  const double* row_norm = rows.norm.size() ? rows.norm.data() : nullptr;
+  const bool sne = rows.beta.size() > 0;
+  kernels::TileCols tc;
+  for (std::int64_t i0 = 0; i0 < nr; i0 += TR) {
+    const std::int64_t b = std::min(TR, nr - i0);
+    kernels::TileRows tr;
+    tr.norm = row_norm ? row_norm + i0 : nullptr;
+    if (sne) {
+      tr.beta = rows.beta.data() + i0;
+      tr.shift = rows.shift.data() + i0;
+      tr.inv_sum = rows.inv_sum.data() + i0;
+    }
+    tr.first_global = first_global + i0;
+    for (std::int64_t j0 = 0; j0 < m; j0 += TC) {
+      const std::int64_t c = std::min(TC, m - j0);
+      la.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols.points.data() + j0 * d, d, 0.0, tile, c);
+      tc.norm = cols.norm.size() ? cols.norm.data() + j0 : nullptr;
+      tc.first_global = j0;
+      kernels::transform_tile<Space>(spec, b, c, tile, c, tr, tc);
+      if (ka) la.gemm(false, false, b, ka, c, 1.0, tile, c, a.data() + j0 * ka, ka, 1.0, o_row.data() + i0 * ka, ka);
+      if (kb) la.gemm(true, false, c, kb, b, 1.0, tile, c, b_in.data() + i0 * kb, kb, 1.0, o_col.data() + j0 * kb, kb);
+    }
+  }
+  // The backend's calls and the tile kernels are ordered on exec; the copies back (none in host
+  // memory: same data) follow them there.
+  Kokkos::deep_copy(exec, out_row_host, o_row);
+  Kokkos::deep_copy(exec, out_col_host, o_col);
+  exec.fence();
 }
 
 void KernelOperator::enable_centering() {

@@ -11,7 +11,15 @@
 // S A = ½(G A + (Gᵀ A)[own rows]) takes Gᵀ A from a column-side product with A's own rows, and the
 // column side S B = ½(G B_all + Gᵀ B) a row-side product with B gathered from all ranks, both in
 // the same pass. It composes with centring: (I − 11ᵀ/n) S (I − 11ᵀ/n) = (G_c + G_cᵀ)/2.
+// Where the tiles are evaluated (KernelConfig::device): the point data, the tile and the products
+// live in views of one memory space and run on its execution space (kernels/spaces.hpp): HostExec
+// with the host backend, or Exec (a GPU on a CUDA build) with the backend of that space. Both are
+// one template (tiles<Space>); views in host memory alias the host arrays, so on a CPU build the
+// two choices are the same code and give the same bits. A and B go to the space once per product,
+// the outputs come back; the methods, centring, symmetrisation and MPI stay on the host, as do
+// the given matrices (dense, CSR) and block().
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +34,7 @@ struct KernelConfig {
   std::string type = "rbf";  // linear, rbf, sne, kl, given
   double sigma = 1.0, perplexity = 30.0, a = 1.0;
   std::int64_t tile_rows = 128, tile_cols = 512;
+  bool device = false;  // tiles and products on Exec (kernels/spaces.hpp) instead of HostExec
 };
 
 // A set of point rows with their per-row constants (training rows or out-of-sample rows).
@@ -39,7 +48,17 @@ class KernelOperator {
  public:
   // Prepares the kernel (column constants, SNE bisection of this rank's rows, kl checks).
   // Throws InputError for data the kernel cannot take; no collective inside (use Comm::agree).
+  // `la` is the host backend (methods, SNE calibration, block(), given matrices).
   KernelOperator(const Data& data, const KernelConfig& config, const kernels::linalg::Backend& la, const engine::Comm& comm);
+  // Views below alias this object's own arrays.
+  KernelOperator(const KernelOperator&) = delete;
+  KernelOperator& operator=(const KernelOperator&) = delete;
+
+  // Whether config.device can be honoured in this build: Exec is host memory (host backend), or
+  // a CUDA build linked with the CUDA backend.
+  static bool device_available();
+  // The Kokkos execution space the tiles run on ("Serial", "OpenMP", "Cuda"; given matrices: "host").
+  std::string tile_space() const;
 
   std::int64_t n() const { return data_.n; }
   std::int64_t m() const { return data_.m; }
@@ -78,6 +97,12 @@ class KernelOperator {
   const kernels::linalg::Backend& linalg() const { return la_; }
 
  private:
+  // One point set's tile data in memory space M: points (n x dim()) and the per-row constants
+  // (empty views where the kernel has none).
+  template <class M>
+  struct Placed {
+    Kokkos::View<double*, M> points, norm, beta, shift, inv_sum;
+  };
   // The products of G itself (centred when centring is on), whatever symmetrised() says.
   void apply_g(const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb, double* out_col);
   void pass(const RowSet& rows, const double* A, std::int64_t ka, double* out_row, const double* B, std::int64_t kb,
@@ -86,7 +111,14 @@ class KernelOperator {
   void augment(RowSet& rows) const;
   // Coordinates per point in the inner-product GEMM (d, or d + 2 for prescaled rbf).
   std::int64_t dim() const { return spec_.prescaled ? data_.d + 2 : data_.d; }
-  kernels::TileRows tile_rows(const RowSet& rows, std::int64_t offset) const;
+  template <class M>
+  static Placed<M> place(const RowSet& rows);
+  // The tile loop of pass() for points, on Space with backend `la` (arrays in Space's memory).
+  template <class Space>
+  void tiles(const kernels::KernelSpec& spec, const Placed<typename Space::memory_space>& rows, std::int64_t nr, std::int64_t first_global,
+             const Placed<typename Space::memory_space>& cols, const Kokkos::View<double*, typename Space::memory_space>& tile,
+             const kernels::linalg::Backend& la, const double* A, std::int64_t ka, double* out_row, const double* B,
+             std::int64_t kb, double* out_col);
 
   const Data& data_;
   KernelConfig config_;
@@ -96,7 +128,16 @@ class KernelOperator {
   std::vector<double> cols_;      // m x dim(): Z, log q for kl, (2γz, −γ, −γ‖z‖²) for rbf
   std::vector<double> col_norm_;  // ‖z_j‖²
   RowSet rows_;
-  std::vector<double> tile_;
+  bool device_ = false;
+  // Host: aliases of cols_/col_norm_ and rows_ (points only), and the tile buffer.
+  Placed<kernels::HostMem> host_cols_, host_rows_;
+  Kokkos::View<double*, kernels::HostMem> host_tile_;
+  // Device (config.device): the same in Mem (copies, or aliases when Mem is host memory), and the
+  // backend of Exec: la_ when Exec is host, a CUDA backend on Exec's stream otherwise.
+  Placed<kernels::Mem> device_cols_, device_rows_;
+  Kokkos::View<double*, kernels::Mem> device_tile_;
+  std::unique_ptr<kernels::linalg::Backend> device_backend_;
+  const kernels::linalg::Backend* device_la_ = nullptr;
   bool centered_ = false, symmetrized_ = false;
   std::vector<double> row_mean_, col_mean_;
   double grand_mean_ = 0;

@@ -52,6 +52,9 @@ class KernelSvd : public engine::Workload {
     s.boolean("ksvd.center").def(false).help("double centring (I - 11'/n) G (I - 11'/m), matrix-free");
     s.integer("ksvd.tile_rows").def(std::int64_t{128}).range(1, 65536).help("rows of a kernel tile");
     s.integer("ksvd.tile_cols").def(std::int64_t{512}).range(1, 65536).help("columns of a kernel tile");
+    s.string("ksvd.device").def(std::string("auto")).one_of({"auto", "host", "device"})
+        .help("where kernel tiles and their products run: host, device (Kokkos's default execution space: a GPU in a "
+              "CUDA build, the host otherwise) or auto (device when that is not the host)");
     s.string("ksvd.data.source").def(std::string("synthetic")).one_of({"synthetic", "hdf5"}).help("where the data comes from");
     s.string("ksvd.data.path").optional().help("hdf5: file with /X (and /Z, /Xtest) or /G (dense, or CSR group)");
     s.string("ksvd.data.matrix").def(std::string("G"))
@@ -109,6 +112,9 @@ class KernelSvd : public engine::Workload {
     if (c.has("ksvd.krylov.ncv") && c.integer("ksvd.krylov.ncv") < c.integer("ksvd.rank"))
       throw c.error("ksvd.krylov.ncv", "must be at least ksvd.rank = " + std::to_string(c.integer("ksvd.rank")));
     if (!(c.real("ksvd.kernel.sigma") > 0)) throw c.error("ksvd.kernel.sigma", "must be > 0");
+    if (c.string("ksvd.device") == "device" && !KernelOperator::device_available())
+      throw c.error("ksvd.device", std::string("\"device\" needs a linalg backend for the Kokkos execution space ") +
+                                       kernels::Exec::name() + ", which this build lacks (host and CUDA builds have one): use \"host\" or \"auto\"");
     if (source == "synthetic") {
       const bool sbm = c.string("ksvd.data.generator") == "sbm";
       if (sbm && type != "given") throw c.error("ksvd.kernel.type", "an sbm graph is a given matrix: use type = \"given\"");
@@ -138,7 +144,8 @@ class KernelSvd : public engine::Workload {
     phases_ = PhaseLog(ctx.timers, [this] { return op_ ? op_->flops() : 0.0; });
     if (comm_.size() > 1) kernels::linalg::set_blas_threads(1);  // ranks fill the cores
     const KernelConfig kc{c.string("ksvd.kernel.type"), c.real("ksvd.kernel.sigma"), c.real("ksvd.kernel.perplexity"),
-                          c.real("ksvd.kernel.a"), c.integer("ksvd.tile_rows"), c.integer("ksvd.tile_cols")};
+                          c.real("ksvd.kernel.a"), c.integer("ksvd.tile_rows"), c.integer("ksvd.tile_cols"),
+                          use_device(c.string("ksvd.device"))};
     {
       auto t = ctx.timers.scope("ksvd.data");
       comm_.agree([&] {
@@ -325,11 +332,18 @@ class KernelSvd : public engine::Workload {
     result.write_attr("center", static_cast<std::int64_t>(op_->centered()));
     if (method_ == Method::Krylov) result.write_attr("krylov_solver", krylov_.solver);
     result.write_attr("symmetrize", static_cast<std::int64_t>(op_->symmetrized()));
+    result.write_attr("tile_space", op_->tile_space());
     const double evaluations = comm_.allreduce(op_->evaluations(), engine::Op::Sum);
     ctx_->log(phases_.write(result, comm_, evaluations));
   }
 
  private:
+  // ksvd.device: auto takes the device when Exec is not the host and this build can use it.
+  static bool use_device(const std::string& where) {
+    if (where == "auto") return !kernels::kExecIsHost && KernelOperator::device_available();
+    return where == "device";
+  }
+
   static void check_sizes(const Config& c, std::int64_t n, std::int64_t m) {
     const std::int64_t s = c.integer("ksvd.rank");
     if (s > std::min(n, m))
