@@ -47,6 +47,11 @@ if("CUDA" IN_LIST _saddle_kokkos_devices)
 endif()
 
 set(SADDLE_CUDA_LEVEL off)
+if(_saddle_cuda_mode STREQUAL "OFF" AND SADDLE_KOKKOS_HAS_CUDA)
+  # The networks and the ksvd tiles on Kokkos's default execution space need cuBLAS there.
+  message(FATAL_ERROR "SADDLE_ENABLE_CUDA=OFF with a Kokkos that has the CUDA backend: Saddle's kernels on the device need "
+                      "cuBLAS/cuSOLVER (saddle_cuda). Use AUTO or ON, or a host-only Kokkos.")
+endif()
 if(_saddle_cuda_mode STREQUAL "OFF")
   set(SADDLE_CUDA_SUMMARY "not used (SADDLE_ENABLE_CUDA=OFF); level off")
   return()

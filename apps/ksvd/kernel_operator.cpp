@@ -5,10 +5,7 @@
 #include <cstdio>
 
 #include "engine/error.hpp"
-#if defined(KOKKOS_ENABLE_CUDA) && defined(SADDLE_HAVE_CUDA_LIBS)
-#include "kernels/linalg/cuda_backend.hpp"
-#define SADDLE_KSVD_CUDA_TILES 1
-#endif
+#include "kernels/linalg/select.hpp"
 
 namespace saddle::apps::ksvd {
 
@@ -56,13 +53,7 @@ Kokkos::View<double*, M> in_space(const std::vector<double>& v) {
 
 }  // namespace
 
-bool KernelOperator::device_available() {
-#if defined(SADDLE_KSVD_CUDA_TILES)
-  return true;
-#else
-  return kernels::kExecIsHost;
-#endif
-}
+bool KernelOperator::device_available() { return kernels::linalg::kExecHasBackend; }
 
 std::string KernelOperator::tile_space() const {
   if (data_.kind != Data::Kind::Points) return "host";
@@ -137,15 +128,10 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   device_cols_.norm = in_space<kernels::Mem>(col_norm_);
   device_rows_ = place<kernels::Mem>(rows_);
   device_tile_ = Kokkos::View<double*, kernels::Mem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), tile_size);
-#if defined(SADDLE_KSVD_CUDA_TILES)
-  if constexpr (!kernels::kExecIsHost) {
-    // cuBLAS on the stream of Exec's default instance, the one transform_tile<Exec> runs on.
-    device_backend_ = std::make_unique<kernels::linalg::CudaBackend>(kernels::linalg::cuda_backend(kernels::Exec()));
-    device_la_ = device_backend_.get();
-    return;
-  }
-#endif
-  device_la_ = &la_;
+  // Host Exec: the operator's own backend. A device: cuBLAS on the stream of Exec's default
+  // instance, the one transform_tile<Exec> runs on.
+  if constexpr (kernels::kExecIsHost || !kernels::linalg::kExecHasBackend) device_la_ = &la_;
+  else device_la_ = &kernels::linalg::backend_of_space<kernels::Exec>();
 }
 
 void KernelOperator::prepare_rows(RowSet& rows, bool exclude_self) const {

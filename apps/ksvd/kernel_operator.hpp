@@ -19,7 +19,6 @@
 // the outputs come back; the methods, centring, symmetrisation and MPI stay on the host, as do
 // the given matrices (dense, CSR) and block().
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -136,7 +135,6 @@ class KernelOperator {
   // backend of Exec: la_ when Exec is host, a CUDA backend on Exec's stream otherwise.
   Placed<kernels::Mem> device_cols_, device_rows_;
   Kokkos::View<double*, kernels::Mem> device_tile_;
-  std::unique_ptr<kernels::linalg::Backend> device_backend_;
   const kernels::linalg::Backend* device_la_ = nullptr;
   bool centered_ = false, symmetrized_ = false;
   std::vector<double> row_mean_, col_mean_;

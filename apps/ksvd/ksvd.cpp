@@ -52,7 +52,7 @@ class KernelSvd : public engine::Workload {
     s.boolean("ksvd.center").def(false).help("double centring (I - 11'/n) G (I - 11'/m), matrix-free");
     s.integer("ksvd.tile_rows").def(std::int64_t{128}).range(1, 65536).help("rows of a kernel tile");
     s.integer("ksvd.tile_cols").def(std::int64_t{512}).range(1, 65536).help("columns of a kernel tile");
-    s.string("ksvd.device").def(std::string("auto")).one_of({"auto", "host", "device"})
+    s.string("ksvd.device").def(std::string("auto")).one_of({"auto", "host", "device"}).restart_neutral()
         .help("where kernel tiles and their products run: host, device (Kokkos's default execution space: a GPU in a "
               "CUDA build, the host otherwise) or auto (device when that is not the host)");
     s.string("ksvd.data.source").def(std::string("synthetic")).one_of({"synthetic", "hdf5"}).help("where the data comes from");

@@ -29,6 +29,14 @@ inline const Backend& backend_for(const void* ptr) { return cuda_backend_for(ptr
 inline const Backend& backend_for(const void*) { return host_backend(); }
 #endif
 
+// Whether Exec has a backend (backend_of_space<Exec>() compiles): a host Exec, or a CUDA Kokkos
+// with the CUDA libraries (always so in a build CMake accepts; cmake/SaddleCuda.cmake).
+#if defined(SADDLE_HAVE_CUDA_LIBS) && defined(KOKKOS_ENABLE_CUDA)
+inline constexpr bool kExecHasBackend = kExecIsHost || std::is_same_v<Exec, Kokkos::Cuda>;
+#else
+inline constexpr bool kExecHasBackend = kExecIsHost;
+#endif
+
 // The backend of the memory of execution space Space, known statically: host_backend() for a
 // space whose memory the host reads; for Kokkos::Cuda (a CUDA Kokkos with saddle_cuda linked) a
 // CudaBackend on the stream of Space's default instance, created on first use, so that its
