@@ -163,6 +163,46 @@ template <class T>
 using HostUnmanaged = Kokkos::View<T*, kernels::HostMem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 }  // namespace
 
+// The view exchange's element-wise kernels, as free functions: nvcc refuses an extended lambda in
+// a private member function.
+namespace exchange_kernels {
+using Vector = Kokkos::View<const double*, kernels::Mem>;
+using Array = Kokkos::View<double*, kernels::Mem>;
+
+void divide(const Array& x, double k) {
+  Kokkos::parallel_for("saddle::exchange::divide", kernels::exec_range(static_cast<std::int64_t>(x.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { x(i) /= k; });
+}
+
+// w = float(v), own = double(w).
+void to_float(const Vector& v, const Kokkos::View<float*, kernels::Mem>& w, const Array& own) {
+  Kokkos::parallel_for("saddle::exchange::to_float", kernels::exec_range(static_cast<std::int64_t>(v.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) {
+                         w(i) = static_cast<float>(v(i));
+                         own(i) = static_cast<double>(w(i));
+                       });
+}
+
+void mean_float(const Kokkos::View<const float*, kernels::Mem>& w, const Array& avg, double k) {
+  Kokkos::parallel_for("saddle::exchange::mean_float", kernels::exec_range(static_cast<std::int64_t>(w.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = static_cast<double>(w(i)) / k; });
+}
+
+// w = half(v / k), own = k double(w) (exact: 11 significant bits times an int).
+void to_half(const Vector& v, const Kokkos::View<std::uint16_t*, kernels::Mem>& w, const Array& own, double k) {
+  Kokkos::parallel_for("saddle::exchange::to_half", kernels::exec_range(static_cast<std::int64_t>(v.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) {
+                         w(i) = half_from_double(v(i) / k);
+                         own(i) = half_to_double(w(i)) * k;
+                       });
+}
+
+void from_half(const Kokkos::View<const std::uint16_t*, kernels::Mem>& w, const Array& avg) {
+  Kokkos::parallel_for("saddle::exchange::from_half", kernels::exec_range(static_cast<std::int64_t>(w.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = half_to_double(w(i)); });
+}
+}  // namespace exchange_kernels
+
 const double* CompressedExchange::host_v(Io& io) {
   if (!io.dv) return io.v;
   if (!host_v_ready_) {
@@ -209,7 +249,16 @@ void CompressedExchange::quantise(Io& io, std::int64_t a, int which, const q::Co
   const auto part = Kokkos::subview(*io.dv, std::make_pair(a, a + len));
   const Kokkos::View<std::int16_t*, kernels::Mem> qv(dq_.data(), static_cast<std::size_t>(len));
   const Kokkos::View<double*, kernels::Mem> sv(dscale_.data(), static_cast<std::size_t>(nscales));
-  q::block_scales<kernels::Exec>(part, d, sv);
+  try {
+    q::block_scales<kernels::Exec>(part, d, sv);
+  } catch (const std::invalid_argument&) {
+    // The host quantiser's message (the device's names the block, not the value).
+    const double* hv = host_v(io) + a;
+    for (std::int64_t i = 0; i < len; ++i)
+      if (!std::isfinite(hv[i]))
+        throw std::invalid_argument("quantize: non-finite value " + std::to_string(hv[i]) + " at coordinate " + std::to_string(i));
+    throw;
+  }
   q::quantize_indices<kernels::Exec>(part, d, sv, rng, round, worker, first, qv);
   out.q.resize(static_cast<std::size_t>(len));
   out.scale.resize(static_cast<std::size_t>(nscales));
@@ -243,18 +292,33 @@ void CompressedExchange::divide_avg(Io& io, double K) {
     for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) io.avg[i] /= K;
     return;
   }
-  const DeviceArray avg = *io.davg;
-  Kokkos::parallel_for("saddle::exchange::divide", kernels::exec_range(n_), KOKKOS_LAMBDA(const std::int64_t i) { avg(i) /= K; });
+  exchange_kernels::divide(*io.davg, K);
 }
+
+#if SADDLE_HAVE_CUDA
+DeviceComm& CompressedExchange::device_comm() {
+  if (!device_comm_) {
+    if (!transport_set_) transport_ = resolve_device_collectives(comm_, "auto"), transport_set_ = true;
+    device_comm_ = std::make_shared<DeviceComm>(comm_, transport_);
+    // DeviceComm selects the device by the rank on the node within comm_; the views live on
+    // Kokkos's device. Sent elsewhere they would be another device's pointers: refused, on
+    // every rank alike.
+    const int kokkos_device = Kokkos::Cuda().cuda_device(), mine = device_comm_->device();
+    comm_.agree([&] {
+      if (mine != kokkos_device)
+        throw std::runtime_error("CompressedExchange: the device collectives selected CUDA device " + std::to_string(mine) +
+                                 ", Kokkos runs on device " + std::to_string(kokkos_device) +
+                                 " (one GPU per task, or Kokkos's device mapped by the node-local rank, avoids this)");
+    });
+  }
+  return *device_comm_;
+}
+#endif
 
 template <class T>
 void CompressedExchange::device_allreduce(T* data, std::size_t n) {
 #if SADDLE_HAVE_CUDA
-  if (!device_comm_) {
-    if (!transport_set_) transport_ = resolve_device_collectives(comm_, "auto"), transport_set_ = true;
-    device_comm_ = std::make_shared<DeviceComm>(comm_, transport_);
-  }
-  device_comm_->allreduce(data, n, Op::Sum);
+  device_comm().allreduce(data, n, Op::Sum);
 #else
   // Mem is host memory: the views' data go to MPI as they are.
   comm_.allreduce(data, n, Op::Sum);
@@ -263,11 +327,7 @@ void CompressedExchange::device_allreduce(T* data, std::size_t n) {
 
 void CompressedExchange::device_allreduce_half(std::uint16_t* data, std::size_t n) {
 #if SADDLE_HAVE_CUDA
-  if (!device_comm_) {
-    if (!transport_set_) transport_ = resolve_device_collectives(comm_, "auto"), transport_set_ = true;
-    device_comm_ = std::make_shared<DeviceComm>(comm_, transport_);
-  }
-  device_comm_->allreduce_half_sum(data, n);
+  device_comm().allreduce_half_sum(data, n);
 #else
   comm_.allreduce_half_sum(data, n);
 #endif
@@ -288,29 +348,19 @@ void CompressedExchange::exchange_plain_device(const DeviceVector& v, const Devi
       Kokkos::deep_copy(own, v);
       kernels::Exec().fence();  // the transport reads avg outside Kokkos
       device_allreduce(avg.data(), n);
-      Kokkos::parallel_for("saddle::exchange::mean64", kernels::exec_range(n_), KOKKOS_LAMBDA(const std::int64_t i) { avg(i) /= k; });
+      exchange_kernels::divide(avg, k);
     } else if (opt_.precision == WirePrecision::Float32) {
       if (dwire32_.extent(0) != n) dwire32_ = Kokkos::View<float*, kernels::Mem>("saddle::exchange::wire32", n);
-      const auto w = dwire32_;
-      Kokkos::parallel_for("saddle::exchange::to_float", kernels::exec_range(n_), KOKKOS_LAMBDA(const std::int64_t i) {
-        w(i) = static_cast<float>(v(i));
-        own(i) = static_cast<double>(w(i));
-      });
+      exchange_kernels::to_float(v, dwire32_, own);
       kernels::Exec().fence();
-      device_allreduce(w.data(), n);
-      Kokkos::parallel_for("saddle::exchange::mean32", kernels::exec_range(n_),
-                           KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = static_cast<double>(w(i)) / k; });
+      device_allreduce(dwire32_.data(), n);
+      exchange_kernels::mean_float(dwire32_, avg, k);
     } else {
       if (dwire16_.extent(0) != n) dwire16_ = Kokkos::View<std::uint16_t*, kernels::Mem>("saddle::exchange::wire16", n);
-      const auto w = dwire16_;
-      Kokkos::parallel_for("saddle::exchange::to_half", kernels::exec_range(n_), KOKKOS_LAMBDA(const std::int64_t i) {
-        w(i) = half_from_double(v(i) / k);
-        own(i) = half_to_double(w(i)) * k;  // exact: 11 significant bits times an int
-      });
+      exchange_kernels::to_half(v, dwire16_, own, k);
       kernels::Exec().fence();
-      device_allreduce_half(w.data(), n);
-      Kokkos::parallel_for("saddle::exchange::mean16", kernels::exec_range(n_),
-                           KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = half_to_double(w(i)); });
+      device_allreduce_half(dwire16_.data(), n);
+      exchange_kernels::from_half(dwire16_, avg);
     }
     kernels::Exec().fence();
   }
@@ -493,8 +543,7 @@ void CompressedExchange::exchange_allgather(Io& io, std::uint32_t round) {
     q::encode(mine_, cb_, payload_);
     stats_.encode += since(t0);
   } catch (const std::invalid_argument& e) {
-    // The device's message names the block; the host's, the value: name it as the host does.
-    failure = io.dv ? quantise_failure(e, host_v(io), static_cast<std::size_t>(n_)) : e.what();
+    failure = e.what();
     payload_.clear();
   }
   auto t0 = clock_type::now();

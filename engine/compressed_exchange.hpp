@@ -196,6 +196,10 @@ class CompressedExchange {
   template <class T>
   void device_allreduce(T* data, std::size_t n);
   void device_allreduce_half(std::uint16_t* data, std::size_t n);
+#if SADDLE_HAVE_CUDA
+  // The DeviceComm of comm_, made at the first use (collective): transport_, or "auto" resolved.
+  DeviceComm& device_comm();
+#endif
 
   void refit(const double* v);
   // Refits when due; a non-finite v (on any rank: the check is collective) throws invalid_argument.
