@@ -298,8 +298,7 @@ void CompressedExchange::divide_avg(Io& io, double K) {
 #if SADDLE_HAVE_CUDA
 DeviceComm& CompressedExchange::device_comm() {
   if (!device_comm_) {
-    if (!transport_set_) transport_ = resolve_device_collectives(comm_, "auto"), transport_set_ = true;
-    device_comm_ = std::make_shared<DeviceComm>(comm_, transport_);
+    device_comm_ = std::make_shared<DeviceComm>(comm_, resolve_device_collectives(comm_, device_collectives_));
     // DeviceComm selects the device by the rank on the node within comm_; the views live on
     // Kokkos's device. Sent elsewhere they would be another device's pointers: refused, on
     // every rank alike.

@@ -29,11 +29,11 @@
 // quantise, encode, exchange and decode.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/comm.hpp"
-#include "engine/device_collectives.hpp"
 #include "engine/h5.hpp"
 #include "engine/pipeline.hpp"
 #include "engine/quantizer_options.hpp"
@@ -111,9 +111,11 @@ class CompressedExchange {
 
   // The same exchange on views in kernels::Mem (a vector on the device in a CUDA build; host
   // memory in a CPU build, where this path runs on Exec = Serial or OpenMP all the same): the bits
-  // of exchange(v.data(), ...) on a host copy, and the same stats, but the caller need not stage.
+  // of exchange(v.data(), ...) on a host copy, and the same stats, but the caller need not stage
+  // (tested in CPU builds; on a GPU an L2 block norm may round to the next float32 wire value,
+  // rarely, and NCCL may associate sums of K >= 3 ranks otherwise than MPI: docs/design.md).
   // - unquantised: the wire conversion is a kernel on Exec and the allreduce runs on the device
-  //   buffer, through a DeviceComm in a CUDA build (set_device_transport; float16: NCCL's
+  //   buffer, through a DeviceComm in a CUDA build (set_device_collectives; float16: NCCL's
   //   ncclHalf sum, or the host's fp16 op on a staged copy) and through engine::Comm otherwise;
   // - quantised: norms and level indices on Exec (kernels/quant/device_quantizer.hpp), the
   //   indices and norms copied to the host, encoded, exchanged and decoded there, and the decoded
@@ -122,10 +124,12 @@ class CompressedExchange {
   // Views of n() elements, distinct. Collective, as exchange(). No begin/post/finish form.
   void exchange(const Kokkos::View<const double*, kernels::Mem>& v, const Kokkos::View<double*, kernels::Mem>& avg,
                 const Kokkos::View<double*, kernels::Mem>& own, std::uint32_t round);
-  // The transport of the view exchange's allreduce in a CUDA build (parallel.device_collectives as
-  // resolved by the driver); unset, "auto" is resolved at the first view exchange (collective).
-  // Ignored in a host build, whose views are in host memory and go through engine::Comm.
-  void set_device_transport(DeviceTransport t) { transport_ = t, transport_set_ = true; }
+  // The transport of the view exchange's allreduce in a CUDA build: the deck's
+  // parallel.device_collectives ("auto", "nccl", "mpi" or "staged"; default "auto"), resolved at
+  // the first view exchange (collective; as the driver resolves it, so the same result). Ignored
+  // in a host build, whose views are in host memory and go through engine::Comm (the driver
+  // accepts only "auto" there).
+  void set_device_collectives(std::string requested) { device_collectives_ = std::move(requested); }
 
   // The same exchange overlapped with the computation that produces v: begin(round), post(v, lo,
   // hi) as soon as v[lo, hi) is final (disjoint ranges, in the same order on every rank; a range
@@ -197,7 +201,7 @@ class CompressedExchange {
   void device_allreduce(T* data, std::size_t n);
   void device_allreduce_half(std::uint16_t* data, std::size_t n);
 #if SADDLE_HAVE_CUDA
-  // The DeviceComm of comm_, made at the first use (collective): transport_, or "auto" resolved.
+  // The DeviceComm of comm_, made at the first use (collective), device_collectives_ resolved.
   DeviceComm& device_comm();
 #endif
 
@@ -254,7 +258,7 @@ class CompressedExchange {
   MPI_Op half_op_ = MPI_OP_NULL;
   // The view exchange: device codebooks (index 0: cb_; reduce_scatter, j: segment j's), rebuilt
   // after a refit or a load; device scratch for indices, scales and the wire; host copies of v and
-  // scratch for avg and own; the transport and, in a CUDA build, its DeviceComm.
+  // scratch for avg and own; parallel.device_collectives and, in a CUDA build, its DeviceComm.
   std::vector<kernels::quant::DeviceCodebook<>> dcb_;
   std::vector<char> dcb_built_;
   bool dcb_stale_ = true;
@@ -264,8 +268,7 @@ class CompressedExchange {
   Kokkos::View<std::uint16_t*, kernels::Mem> dwire16_;
   std::vector<double> host_v_, host_avg_, host_own_;
   bool host_v_ready_ = false;
-  DeviceTransport transport_ = DeviceTransport::Staged;
-  bool transport_set_ = false;
+  std::string device_collectives_ = "auto";
   std::shared_ptr<DeviceComm> device_comm_;  // shared_ptr: DeviceComm is declared only, in a host build
   ExchangeStats stats_;
 };
