@@ -85,8 +85,9 @@ void expect_same_stats(const ExchangeStats& a, const ExchangeStats& b, const std
 // Two exchanges built alike, one fed pointers and one views, over `rounds` rounds; returns the
 // coordinates of avg that were not zero in the last round (so that a caller can tell that the
 // exchange moved something).
-std::int64_t compare(const QuantizerOptions& o, std::int64_t n, std::uint32_t rounds, const std::string& what) {
-  CompressedExchange host(world(), o, four_blocks(n), 41), dev(world(), o, four_blocks(n), 41);
+std::int64_t compare(const QuantizerOptions& o, std::int64_t n, std::uint32_t rounds, const std::string& what,
+                     const StagePart& part = {}) {
+  CompressedExchange host(world(), o, four_blocks(n), 41, part), dev(world(), o, four_blocks(n), 41, part);
   std::vector<double> avg(static_cast<std::size_t>(n)), own(avg.size());
   Kokkos::View<double*, Mem> davg("test::avg", avg.size()), down("test::own", avg.size());
   std::int64_t nonzero = 0;
@@ -158,6 +159,23 @@ TEST(ExchangeViews, QuantisedEveryQuantiserAndCollectiveIsBitForBitThePointerApi
         // 1003: the bucket scheme's last bucket is short and the segments are uneven.
         EXPECT_GT(compare(o, 1003, 5, what), 20) << what;  // global l2: the small blocks round to 0
       }
+}
+
+TEST(ExchangeViews, APartOfAWholeVectorDrawsAsThePointerApi) {
+  // A pipeline stage's part (here alone on its stage communicator): rounding draws keyed by the
+  // coordinate's index in the whole vector, from offset 37 (not a multiple of the Philox block).
+  const std::int64_t n = 501;
+  const StagePart part{Comm(MPI_COMM_SELF), 37, n + 100};
+  for (const auto scheme : {q::Scheme::Layerwise, q::Scheme::Bucket})
+    for (const auto collective : {ExchangeCollective::Allgather, ExchangeCollective::ReduceScatter}) {
+      QuantizerOptions o;
+      o.collective = collective;
+      o.codebook.scheme = scheme;
+      o.codebook.bucket = 16;
+      const std::string what = std::string(scheme == q::Scheme::Bucket ? "bucket" : "layerwise") +
+                               (collective == ExchangeCollective::Allgather ? ", allgather" : ", reduce_scatter");
+      EXPECT_GT(compare(o, n, 2, what, part), 20) << what;
+    }
 }
 
 TEST(ExchangeViews, ShortVectorsLeaveReduceScatterSegmentsEmpty) {
