@@ -10,6 +10,9 @@
 #include "engine/half.hpp"
 #include "engine/pipeline.hpp"
 #include "kernels/host_loops.hpp"
+#if SADDLE_HAVE_CUDA
+#include "engine/device_comm.hpp"
+#endif
 
 namespace saddle::engine {
 
@@ -100,10 +103,15 @@ void CompressedExchange::refit(const double* v) {
     stats[t].assign(flat.begin() + static_cast<std::ptrdiff_t>(t * per), flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * per));
   q::refit_codebook(cb_, *hist_, stats, adaptive_, huffman_);
   seg_cb_stale_ = true;
+  dcb_stale_ = true;
+}
+
+bool CompressedExchange::refit_due(std::uint32_t round) const {
+  return (adaptive_ || huffman_) && opt_.adapt_every > 0 && round % static_cast<std::uint32_t>(opt_.adapt_every) == 0;
 }
 
 void CompressedExchange::maybe_refit(const double* v, std::uint32_t round) {
-  if (!(adaptive_ || huffman_) || opt_.adapt_every <= 0 || round % static_cast<std::uint32_t>(opt_.adapt_every) != 0) return;
+  if (!refit_due(round)) return;
   bool finite = true;
   for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) finite &= std::isfinite(v[i]);
   if (!comm_.allreduce(static_cast<int>(finite), Op::Min)) throw std::invalid_argument("non-finite operator value before a refit");
@@ -113,10 +121,250 @@ void CompressedExchange::maybe_refit(const double* v, std::uint32_t round) {
 void CompressedExchange::exchange(const double* v, double* avg, double* own, std::uint32_t round) {
   const auto t0 = clock_type::now();
   stats_.received_bytes = 0;
+  Io io;
+  io.v = v;
+  io.avg = avg;
+  io.own = own;
   if (!compressed_) exchange_plain(v, avg, own);
-  else if (reduce_scatter_) exchange_reduce_scatter(v, avg, own, round);
-  else exchange_allgather(v, avg, own, round);
+  else if (reduce_scatter_) exchange_reduce_scatter(io, round);
+  else exchange_allgather(io, round);
   stats_.exposed += since(t0);
+}
+
+void CompressedExchange::exchange(const DeviceVector& v, const DeviceArray& avg, const DeviceArray& own, std::uint32_t round) {
+  for (const std::size_t e : {v.extent(0), avg.extent(0), own.extent(0)})
+    if (static_cast<std::int64_t>(e) != n_)
+      throw std::invalid_argument("CompressedExchange::exchange: views of " + std::to_string(n_) + " elements expected, not " + std::to_string(e));
+  const auto t0 = clock_type::now();
+  stats_.received_bytes = 0;
+  if (!compressed_) {
+    exchange_plain_device(v, avg, own);
+  } else {
+    // Host scratch for the steps that stay on the host (error statistics read own there).
+    const auto n = static_cast<std::size_t>(n_);
+    host_v_.resize(n);
+    host_avg_.resize(n);
+    host_own_.resize(n);
+    host_v_ready_ = false;
+    Io io;
+    io.avg = host_avg_.data();
+    io.own = host_own_.data();
+    io.dv = &v;
+    io.davg = &avg;
+    io.down = &own;
+    if (reduce_scatter_) exchange_reduce_scatter(io, round);
+    else exchange_allgather(io, round);
+  }
+  stats_.exposed += since(t0);
+}
+
+namespace {
+template <class T>
+using HostUnmanaged = Kokkos::View<T*, kernels::HostMem, Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+}  // namespace
+
+// The view exchange's element-wise kernels, as free functions: nvcc refuses an extended lambda in
+// a private member function.
+namespace exchange_kernels {
+using Vector = Kokkos::View<const double*, kernels::Mem>;
+using Array = Kokkos::View<double*, kernels::Mem>;
+
+void divide(const Array& x, double k) {
+  Kokkos::parallel_for("saddle::exchange::divide", kernels::exec_range(static_cast<std::int64_t>(x.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { x(i) /= k; });
+}
+
+// w = float(v), own = double(w).
+void to_float(const Vector& v, const Kokkos::View<float*, kernels::Mem>& w, const Array& own) {
+  Kokkos::parallel_for("saddle::exchange::to_float", kernels::exec_range(static_cast<std::int64_t>(v.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) {
+                         w(i) = static_cast<float>(v(i));
+                         own(i) = static_cast<double>(w(i));
+                       });
+}
+
+void mean_float(const Kokkos::View<const float*, kernels::Mem>& w, const Array& avg, double k) {
+  Kokkos::parallel_for("saddle::exchange::mean_float", kernels::exec_range(static_cast<std::int64_t>(w.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = static_cast<double>(w(i)) / k; });
+}
+
+// w = half(v / k), own = k double(w) (exact: 11 significant bits times an int).
+void to_half(const Vector& v, const Kokkos::View<std::uint16_t*, kernels::Mem>& w, const Array& own, double k) {
+  Kokkos::parallel_for("saddle::exchange::to_half", kernels::exec_range(static_cast<std::int64_t>(v.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) {
+                         w(i) = half_from_double(v(i) / k);
+                         own(i) = half_to_double(w(i)) * k;
+                       });
+}
+
+void from_half(const Kokkos::View<const std::uint16_t*, kernels::Mem>& w, const Array& avg) {
+  Kokkos::parallel_for("saddle::exchange::from_half", kernels::exec_range(static_cast<std::int64_t>(w.extent(0))),
+                       KOKKOS_LAMBDA(const std::int64_t i) { avg(i) = half_to_double(w(i)); });
+}
+}  // namespace exchange_kernels
+
+const double* CompressedExchange::host_v(Io& io) {
+  if (!io.dv) return io.v;
+  if (!host_v_ready_) {
+    Kokkos::deep_copy(HostUnmanaged<double>(host_v_.data(), host_v_.size()), *io.dv);
+    host_v_ready_ = true;
+  }
+  return host_v_.data();
+}
+
+const double* CompressedExchange::host_own(Io& io) {
+  if (io.down) Kokkos::deep_copy(HostUnmanaged<double>(io.own, static_cast<std::size_t>(n_)), *io.down);
+  return io.own;
+}
+
+const q::DeviceCodebook<>& CompressedExchange::device_codebook(int which, const q::Codebook& cb) {
+  if (dcb_stale_) {
+    dcb_.clear();
+    dcb_built_.clear();
+    dcb_stale_ = false;
+  }
+  const auto w = static_cast<std::size_t>(which);
+  if (dcb_.size() <= w) {
+    dcb_.resize(w + 1);
+    dcb_built_.resize(w + 1, 0);
+  }
+  if (!dcb_built_[w]) {  // built once per codebook version (a few small copies to the device)
+    dcb_[w] = q::device_codebook<kernels::Exec>(cb);
+    dcb_built_[w] = 1;
+  }
+  return dcb_[w];
+}
+
+void CompressedExchange::quantise(Io& io, std::int64_t a, int which, const q::Codebook& cb, const kernels::CounterRng& rng,
+                                  std::uint32_t round, std::uint32_t worker, q::Quantized& out, std::uint64_t first) {
+  if (!io.dv) {
+    q::quantize(io.v + a, cb, rng, round, worker, out, first);
+    return;
+  }
+  const q::DeviceCodebook<>& d = device_codebook(which, cb);
+  const std::int64_t len = cb.n(), nscales = d.scales();
+  if (static_cast<std::int64_t>(dq_.extent(0)) < len) dq_ = Kokkos::View<std::int16_t*, kernels::Mem>("saddle::exchange::q", static_cast<std::size_t>(len));
+  if (static_cast<std::int64_t>(dscale_.extent(0)) < nscales)
+    dscale_ = Kokkos::View<double*, kernels::Mem>("saddle::exchange::scales", static_cast<std::size_t>(nscales));
+  const auto part = Kokkos::subview(*io.dv, std::make_pair(a, a + len));
+  const Kokkos::View<std::int16_t*, kernels::Mem> qv(dq_.data(), static_cast<std::size_t>(len));
+  const Kokkos::View<double*, kernels::Mem> sv(dscale_.data(), static_cast<std::size_t>(nscales));
+  try {
+    q::block_scales<kernels::Exec>(part, d, sv);
+  } catch (const std::invalid_argument&) {
+    // The host quantiser's message (the device's names the block, not the value).
+    const double* hv = host_v(io) + a;
+    for (std::int64_t i = 0; i < len; ++i)
+      if (!std::isfinite(hv[i]))
+        throw std::invalid_argument("quantize: non-finite value " + std::to_string(hv[i]) + " at coordinate " + std::to_string(i));
+    throw;
+  }
+  q::quantize_indices<kernels::Exec>(part, d, sv, rng, round, worker, first, qv);
+  out.q.resize(static_cast<std::size_t>(len));
+  out.scale.resize(static_cast<std::size_t>(nscales));
+  Kokkos::deep_copy(HostUnmanaged<std::int16_t>(out.q.data(), out.q.size()), qv);
+  Kokkos::deep_copy(HostUnmanaged<double>(out.scale.data(), out.scale.size()), sv);
+}
+
+void CompressedExchange::dequantise(Io& io, const q::Quantized& x, int which, const q::Codebook& cb, std::int64_t a, bool to_avg,
+                                    bool accumulate) {
+  if (!io.dv) {
+    q::dequantize(x, cb, (to_avg ? io.avg : io.own) + a, accumulate);
+    return;
+  }
+  const q::DeviceCodebook<>& d = device_codebook(which, cb);
+  const std::int64_t len = cb.n(), nscales = d.scales();
+  if (static_cast<std::int64_t>(x.q.size()) != len || static_cast<std::int64_t>(x.scale.size()) != nscales)
+    throw std::logic_error("CompressedExchange: a decoded vector does not fit its codebook");
+  if (static_cast<std::int64_t>(dq_.extent(0)) < len) dq_ = Kokkos::View<std::int16_t*, kernels::Mem>("saddle::exchange::q", static_cast<std::size_t>(len));
+  if (static_cast<std::int64_t>(dscale_.extent(0)) < nscales)
+    dscale_ = Kokkos::View<double*, kernels::Mem>("saddle::exchange::scales", static_cast<std::size_t>(nscales));
+  const Kokkos::View<std::int16_t*, kernels::Mem> qv(dq_.data(), static_cast<std::size_t>(len));
+  const Kokkos::View<double*, kernels::Mem> sv(dscale_.data(), static_cast<std::size_t>(nscales));
+  Kokkos::deep_copy(qv, HostUnmanaged<const std::int16_t>(x.q.data(), x.q.size()));
+  Kokkos::deep_copy(sv, HostUnmanaged<const double>(x.scale.data(), x.scale.size()));
+  const DeviceArray out = Kokkos::subview(to_avg ? *io.davg : *io.down, std::make_pair(a, a + len));
+  q::dequantize<kernels::Exec>(qv, sv, d, out, accumulate);
+}
+
+void CompressedExchange::divide_avg(Io& io, double K) {
+  if (!io.dv) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) io.avg[i] /= K;
+    return;
+  }
+  exchange_kernels::divide(*io.davg, K);
+}
+
+#if SADDLE_HAVE_CUDA
+DeviceComm& CompressedExchange::device_comm() {
+  if (!device_comm_) {
+    device_comm_ = std::make_shared<DeviceComm>(comm_, resolve_device_collectives(comm_, device_collectives_));
+    // DeviceComm selects the device by the rank on the node within comm_; the views live on
+    // Kokkos's device. Sent elsewhere they would be another device's pointers: refused, on
+    // every rank alike.
+    const int kokkos_device = Kokkos::Cuda().cuda_device(), mine = device_comm_->device();
+    comm_.agree([&] {
+      if (mine != kokkos_device)
+        throw std::runtime_error("CompressedExchange: the device collectives selected CUDA device " + std::to_string(mine) +
+                                 ", Kokkos runs on device " + std::to_string(kokkos_device) +
+                                 " (one GPU per task, or Kokkos's device mapped by the node-local rank, avoids this)");
+    });
+  }
+  return *device_comm_;
+}
+#endif
+
+template <class T>
+void CompressedExchange::device_allreduce(T* data, std::size_t n) {
+#if SADDLE_HAVE_CUDA
+  device_comm().allreduce(data, n, Op::Sum);
+#else
+  // Mem is host memory: the views' data go to MPI as they are.
+  comm_.allreduce(data, n, Op::Sum);
+#endif
+}
+
+void CompressedExchange::device_allreduce_half(std::uint16_t* data, std::size_t n) {
+#if SADDLE_HAVE_CUDA
+  device_comm().allreduce_half_sum(data, n);
+#else
+  comm_.allreduce_half_sum(data, n);
+#endif
+}
+
+// exchange_plain on views: the same conversions, element by element on Exec, and the same sums.
+void CompressedExchange::exchange_plain_device(const DeviceVector& v, const DeviceArray& avg, const DeviceArray& own) {
+  const int K = comm_.size();
+  const auto n = static_cast<std::size_t>(n_);
+  const auto t0 = clock_type::now();
+  if (K == 1) {
+    Kokkos::deep_copy(avg, v);
+    Kokkos::deep_copy(own, v);
+  } else {
+    const double k = K;
+    if (opt_.precision == WirePrecision::Float64) {
+      Kokkos::deep_copy(avg, v);
+      Kokkos::deep_copy(own, v);
+      kernels::Exec().fence();  // the transport reads avg outside Kokkos
+      device_allreduce(avg.data(), n);
+      exchange_kernels::divide(avg, k);
+    } else if (opt_.precision == WirePrecision::Float32) {
+      if (dwire32_.extent(0) != n) dwire32_ = Kokkos::View<float*, kernels::Mem>("saddle::exchange::wire32", n);
+      exchange_kernels::to_float(v, dwire32_, own);
+      kernels::Exec().fence();
+      device_allreduce(dwire32_.data(), n);
+      exchange_kernels::mean_float(dwire32_, avg, k);
+    } else {
+      if (dwire16_.extent(0) != n) dwire16_ = Kokkos::View<std::uint16_t*, kernels::Mem>("saddle::exchange::wire16", n);
+      exchange_kernels::to_half(v, dwire16_, own, k);
+      kernels::Exec().fence();
+      device_allreduce_half(dwire16_.data(), n);
+      exchange_kernels::from_half(dwire16_, avg);
+    }
+    kernels::Exec().fence();
+  }
+  stats_.exchange += since(t0);
+  count_allreduce();
 }
 
 namespace {
@@ -279,17 +527,16 @@ void CompressedExchange::layer_errors(const double* v, const double* own) {
   }
 }
 
-void CompressedExchange::exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round) {
+void CompressedExchange::exchange_allgather(Io& io, std::uint32_t round) {
   const int K = comm_.size();
-  const auto n = static_cast<std::size_t>(n_);
   // A rank whose vector cannot be quantised sends an empty payload, so every rank learns of it
   // from the gather instead of waiting for it in a collective.
   std::string failure;
   payload_.clear();
   try {
-    maybe_refit(v, round);
+    if (refit_due(round)) maybe_refit(host_v(io), round);
     auto t0 = clock_type::now();
-    q::quantize(v, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, static_cast<std::uint64_t>(part_.offset));
+    quantise(io, 0, 0, cb_, rng_, round, static_cast<std::uint32_t>(comm_.rank()), mine_, static_cast<std::uint64_t>(part_.offset));
     stats_.quantize += since(t0);
     t0 = clock_type::now();
     q::encode(mine_, cb_, payload_);
@@ -318,23 +565,24 @@ void CompressedExchange::exchange_allgather(const double* v, double* avg, double
         throw CollectiveError(std::string(e.what()) + " (from rank " + std::to_string(k) + ")", kExitFailure, k);
       }
     }
-    q::dequantize(k == comm_.rank() ? mine_ : theirs_, cb_, avg, k > 0);
+    dequantise(io, k == comm_.rank() ? mine_ : theirs_, 0, cb_, 0, true, k > 0);
     offset += c;
     stats_.round_bytes += c;
   }
-  for (std::size_t i = 0; i < n; ++i) avg[i] /= K;
-  q::dequantize(mine_, cb_, own);
+  divide_avg(io, K);
+  dequantise(io, mine_, 0, cb_, 0, false);
+  if (io.dv) kernels::Exec().fence();
   stats_.decode += since(t0);
   stats_.received_bytes += stats_.round_bytes - counts[static_cast<std::size_t>(comm_.rank())];
   if (opt_.error_statistics) {
-    layer_errors(v, own);
-    stats_.expected_sq = q::exact_variance(v, cb_);
+    layer_errors(host_v(io), host_own(io));
+    stats_.expected_sq = q::exact_variance(host_v(io), cb_);
   }
   stats_.requant_error_sq = stats_.requant_expected_sq = 0;
   stats_.bytes_total += stats_.round_bytes;
 }
 
-void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, double* own, std::uint32_t round) {
+void CompressedExchange::exchange_reduce_scatter(Io& io, std::uint32_t round) {
   const int K = comm_.size(), me = comm_.rank();
   const auto n = static_cast<std::size_t>(n_);
   const auto seg = [&](int j) { return static_cast<std::size_t>(seg_[static_cast<std::size_t>(j)]); };
@@ -345,17 +593,17 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
   payload_.clear();
   std::vector<std::size_t> send_counts(static_cast<std::size_t>(K), 0);
   try {
-    maybe_refit(v, round);
+    if (refit_due(round)) maybe_refit(host_v(io), round);
     auto t0 = clock_type::now();
     for (int j = 0; j < K; ++j)
-      q::quantize(v + seg(j), segment_codebook(j), rng_, round, static_cast<std::uint32_t>(me), seg_q_[static_cast<std::size_t>(j)],
-                  static_cast<std::uint64_t>(part_.offset) + seg(j));
+      quantise(io, seg_[static_cast<std::size_t>(j)], j, segment_codebook(j), rng_, round, static_cast<std::uint32_t>(me),
+               seg_q_[static_cast<std::size_t>(j)], static_cast<std::uint64_t>(part_.offset) + seg(j));
     stats_.quantize += since(t0);
     t0 = clock_type::now();
     for (int j = 0; j < K; ++j) send_counts[static_cast<std::size_t>(j)] = q::encode(seg_q_[static_cast<std::size_t>(j)], segment_codebook(j), payload_);
     stats_.encode += since(t0);
   } catch (const std::invalid_argument& e) {
-    failure = quantise_failure(e, v, n);
+    failure = quantise_failure(e, host_v(io), n);
     payload_.clear();
     send_counts.assign(static_cast<std::size_t>(K), 0);
   }
@@ -420,19 +668,26 @@ void CompressedExchange::exchange_reduce_scatter(const double* v, double* avg, d
     } catch (const q::PayloadError& e) {
       throw CollectiveError(std::string(e.what()) + " (segment " + std::to_string(j) + " from rank " + std::to_string(j) + ")", kExitFailure, j);
     }
-    q::dequantize(theirs_, cb, avg + seg(j));
-    q::dequantize(seg_q_[static_cast<std::size_t>(j)], cb, own + seg(j));
+    dequantise(io, theirs_, j, cb, seg_[static_cast<std::size_t>(j)], true);
+    dequantise(io, seg_q_[static_cast<std::size_t>(j)], j, cb, seg_[static_cast<std::size_t>(j)], false);
     offset += c;
     phase2_bytes += c;
   }
+  if (io.dv) kernels::Exec().fence();
   stats_.decode += since(t0);
 
   if (opt_.error_statistics) {
-    layer_errors(v, own);
+    const double* v = host_v(io);
+    layer_errors(v, host_own(io));
     stats_.expected_sq = 0;
     for (int j = 0; j < K; ++j) stats_.expected_sq += q::exact_variance(v + seg(j), segment_codebook(j));
     stats_.requant_error_sq = 0;
-    for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg[a + i] - partial_[i]) * (avg[a + i] - partial_[i]);
+    // This rank's segment of avg: the re-quantised partial average (on the host here, dequantised
+    // here again for a device Io, whose avg is on the device).
+    std::vector<double> mine_avg(len);
+    if (io.dv) q::dequantize(requant_, segment_codebook(me), mine_avg.data());
+    const double* avg_a = io.dv ? mine_avg.data() : io.avg + a;
+    for (std::size_t i = 0; i < len; ++i) stats_.requant_error_sq += (avg_a[i] - partial_[i]) * (avg_a[i] - partial_[i]);
     stats_.requant_expected_sq = q::exact_variance(partial_.data(), segment_codebook(me));
   }
   // Every rank's phase-1 bytes.
@@ -484,6 +739,7 @@ void CompressedExchange::load(const h5::Group& g) {
   stats_.decode = lead ? t[3] : 0;
   if (!compressed_) return;
   seg_cb_stale_ = true;
+  dcb_stale_ = true;
   cb_.epoch = static_cast<std::uint32_t>(g.read_attr<std::int64_t>("epoch"));
   std::vector<hsize_t> dims;
   const auto levels = g.read<double>("levels", &dims);

@@ -29,6 +29,7 @@
 // quantise, encode, exchange and decode.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,9 +40,13 @@
 #include "kernels/counter_rng.hpp"
 #include "kernels/quant/codebook.hpp"
 #include "kernels/quant/levels.hpp"
+#include "kernels/quant/device_quantizer.hpp"
 #include "kernels/quant/payload.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::engine {
+
+class DeviceComm;
 
 struct ExchangeStats {
   std::uint64_t bytes_total = 0;       // every worker's payloads and statistics, all rounds so far
@@ -85,6 +90,8 @@ class CompressedExchange {
   // of the whole; the global and bucket schemes have one level set per part.
   CompressedExchange(const Comm& comm, const QuantizerOptions& options, const kernels::quant::Layout& layout,
                      std::uint64_t seed, StagePart part = {});
+  CompressedExchange(const CompressedExchange&) = delete;
+  CompressedExchange& operator=(const CompressedExchange&) = delete;
 
   bool compressed() const { return compressed_; }
   std::int64_t n() const { return n_; }
@@ -101,6 +108,28 @@ class CompressedExchange {
   // makes every rank throw CollectiveError (unquantised: the caller checks avg; float32 and
   // float16 overflow to inf, so the check fires).
   void exchange(const double* v, double* avg, double* own, std::uint32_t round);
+
+  // The same exchange on views in kernels::Mem (a vector on the device in a CUDA build; host
+  // memory in a CPU build, where this path runs on Exec = Serial or OpenMP all the same): the bits
+  // of exchange(v.data(), ...) on a host copy, and the same stats, but the caller need not stage
+  // (tested in CPU builds; on a GPU an L2 block norm may round to the next float32 wire value,
+  // rarely, and NCCL may associate sums of K >= 3 ranks otherwise than MPI: docs/design.md).
+  // - unquantised: the wire conversion is a kernel on Exec and the allreduce runs on the device
+  //   buffer, through a DeviceComm in a CUDA build (set_device_collectives; float16: NCCL's
+  //   ncclHalf sum, or the host's fp16 op on a staged copy) and through engine::Comm otherwise;
+  // - quantised: norms and level indices on Exec (kernels/quant/device_quantizer.hpp), the
+  //   indices and norms copied to the host, encoded, exchanged and decoded there, and the decoded
+  //   indices dequantised into avg and own on Exec. v comes to the host only when a step needs it
+  //   whole: a refit round, error statistics, a failing rank's message.
+  // Views of n() elements, distinct. Collective, as exchange(). No begin/post/finish form.
+  void exchange(const Kokkos::View<const double*, kernels::Mem>& v, const Kokkos::View<double*, kernels::Mem>& avg,
+                const Kokkos::View<double*, kernels::Mem>& own, std::uint32_t round);
+  // The transport of the view exchange's allreduce in a CUDA build: the deck's
+  // parallel.device_collectives ("auto", "nccl", "mpi" or "staged"; default "auto"), resolved at
+  // the first view exchange (collective; as the driver resolves it, so the same result). Ignored
+  // in a host build, whose views are in host memory and go through engine::Comm (the driver
+  // accepts only "auto" there).
+  void set_device_collectives(std::string requested) { device_collectives_ = std::move(requested); }
 
   // The same exchange overlapped with the computation that produces v: begin(round), post(v, lo,
   // hi) as soon as v[lo, hi) is final (disjoint ranges, in the same order on every rank; a range
@@ -139,9 +168,47 @@ class CompressedExchange {
   void load(const h5::Group& g);
 
  private:
+  using DeviceVector = Kokkos::View<const double*, kernels::Mem>;
+  using DeviceArray = Kokkos::View<double*, kernels::Mem>;
+  // Where one exchange's vectors live: host arrays (v, avg, own), or views in Mem (dv, davg, down;
+  // then v is a host copy made on first need and own, avg are host scratch for the steps that
+  // stay on the host).
+  struct Io {
+    const double* v = nullptr;
+    double* avg = nullptr;
+    double* own = nullptr;
+    const DeviceVector* dv = nullptr;
+    const DeviceArray* davg = nullptr;
+    const DeviceArray* down = nullptr;
+  };
+  // v on the host (a device Io's v copied once per exchange).
+  const double* host_v(Io& io);
+  // out = Q(v[a, a + cb.n())) (codebook `which`: 0 for cb_, j for segment j's; Io on a device:
+  // its device codebook), drawn as q::quantize(v + a, cb, rng, round, worker, out, first).
+  void quantise(Io& io, std::int64_t a, int which, const kernels::quant::Codebook& cb, const kernels::CounterRng& rng,
+                std::uint32_t round, std::uint32_t worker, kernels::quant::Quantized& out, std::uint64_t first);
+  // avg[a, ...) (to_avg) or own[a, ...) = (+=, accumulate) the dequantised x; on Exec for a device Io.
+  void dequantise(Io& io, const kernels::quant::Quantized& x, int which, const kernels::quant::Codebook& cb, std::int64_t a,
+                  bool to_avg, bool accumulate = false);
+  // avg /= K.
+  void divide_avg(Io& io, double K);
+  // own on the host (a device Io's copied back).
+  const double* host_own(Io& io);
+  const kernels::quant::DeviceCodebook<>& device_codebook(int which, const kernels::quant::Codebook& cb);
+  void exchange_plain_device(const DeviceVector& v, const DeviceArray& avg, const DeviceArray& own);
+  // The sums over ranks of the device wire buffers (DeviceComm in a CUDA build, else engine::Comm).
+  template <class T>
+  void device_allreduce(T* data, std::size_t n);
+  void device_allreduce_half(std::uint16_t* data, std::size_t n);
+#if SADDLE_HAVE_CUDA
+  // The DeviceComm of comm_, made at the first use (collective), device_collectives_ resolved.
+  DeviceComm& device_comm();
+#endif
+
   void refit(const double* v);
   // Refits when due; a non-finite v (on any rank: the check is collective) throws invalid_argument.
   void maybe_refit(const double* v, std::uint32_t round);
+  bool refit_due(std::uint32_t round) const;
   void exchange_plain(const double* v, double* avg, double* own);
   // The wire value of v[i] into the wire buffer, and its float64 value (own) back.
   void to_wire(const double* v, double* own, std::int64_t lo, std::int64_t hi);
@@ -151,8 +218,8 @@ class CompressedExchange {
   void count_allreduce();
   // Rounds v[lo, hi) into the wire buffer and starts its non-blocking allreduce.
   void start(const double* v, std::int64_t lo, std::int64_t hi);
-  void exchange_allgather(const double* v, double* avg, double* own, std::uint32_t round);
-  void exchange_reduce_scatter(const double* v, double* avg, double* own, std::uint32_t round);
+  void exchange_allgather(Io& io, std::uint32_t round);
+  void exchange_reduce_scatter(Io& io, std::uint32_t round);
   // The codebook of segment j: cb_'s levels and tables with the segment's pieces as blocks.
   const kernels::quant::Codebook& segment_codebook(int j);
   void layer_errors(const double* v, const double* own);
@@ -189,6 +256,20 @@ class CompressedExchange {
   std::vector<std::pair<std::int64_t, std::int64_t>> posted_;
   std::vector<MPI_Request> requests_;
   MPI_Op half_op_ = MPI_OP_NULL;
+  // The view exchange: device codebooks (index 0: cb_; reduce_scatter, j: segment j's), rebuilt
+  // after a refit or a load; device scratch for indices, scales and the wire; host copies of v and
+  // scratch for avg and own; parallel.device_collectives and, in a CUDA build, its DeviceComm.
+  std::vector<kernels::quant::DeviceCodebook<>> dcb_;
+  std::vector<char> dcb_built_;
+  bool dcb_stale_ = true;
+  Kokkos::View<std::int16_t*, kernels::Mem> dq_;
+  Kokkos::View<double*, kernels::Mem> dscale_;
+  Kokkos::View<float*, kernels::Mem> dwire32_;
+  Kokkos::View<std::uint16_t*, kernels::Mem> dwire16_;
+  std::vector<double> host_v_, host_avg_, host_own_;
+  bool host_v_ready_ = false;
+  std::string device_collectives_ = "auto";
+  std::shared_ptr<DeviceComm> device_comm_;  // shared_ptr: DeviceComm is declared only, in a host build
   ExchangeStats stats_;
 };
 

@@ -174,6 +174,22 @@ void DeviceComm::allreduce_bytes(void* data, std::size_t n, Type type, Op op) co
   }
 }
 
+void DeviceComm::allreduce_half_sum(std::uint16_t* data, std::size_t n) const {
+  if (n == 0) return;
+  const std::size_t bytes = n * sizeof(std::uint16_t);
+  if (transport_ == DeviceTransport::Nccl) {
+    check_nccl(ncclAllReduce(data, data, n, ncclHalf, ncclSum, nccl_->comm, stream_), "ncclAllReduce");
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return;
+  }
+  auto* host = static_cast<std::uint16_t*>(staging(bytes));
+  check_cuda(cudaMemcpyAsync(host, data, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync");
+  check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  comm_.allreduce_half_sum(host, n);
+  check_cuda(cudaMemcpyAsync(data, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync");
+  check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
 void DeviceComm::allgather_bytes(const void* send, std::size_t n, void* recv, Type type) const {
   if (n == 0) return;
   const int t = static_cast<int>(type);

@@ -59,6 +59,13 @@ class DeviceComm {
   void allgather(const T* send, std::size_t n, T* recv) const;
   template <class T>
   void broadcast(T* data, std::size_t n, int root = 0) const;
+  // In place: the sum over ranks of n IEEE halves (engine/half.hpp) on the device, each combine
+  // added in float and rounded to half as Comm::allreduce_half_sum does. nccl: ncclHalf with
+  // ncclSum (a correctly rounded half addition: the same as float-then-half, float having more
+  // than 2 x 11 + 2 bits; NCCL orders the combines its own way, as MPI does its own). mpi and
+  // staged: through pinned host memory and Comm::allreduce_half_sum (a user-defined MPI op runs
+  // on the host, so a CUDA-aware MPI gains nothing here).
+  void allreduce_half_sum(std::uint16_t* data, std::size_t n) const;
 
  private:
   enum class Type { Float, Double, Int32 };

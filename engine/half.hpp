@@ -4,6 +4,10 @@
 // half_from_double rounds to nearest, ties to even, in one rounding from the double: values whose
 // magnitude rounds above 65504 (the largest half) become +-inf, values below half the smallest
 // subnormal (2^-25) become +-0, NaN stays NaN (quiet).
+// half_from_double and half_to_double are also device functions: the float16 exchange of views in
+// kernels::Mem converts on Exec with the same code (so the same bits).
+#include <Kokkos_Macros.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -12,7 +16,7 @@
 
 namespace saddle::engine {
 
-inline std::uint16_t half_from_double(double x) {
+KOKKOS_INLINE_FUNCTION std::uint16_t half_from_double(double x) {
   std::uint64_t b;
   std::memcpy(&b, &x, 8);
   const auto sign = static_cast<std::uint16_t>((b >> 48) & 0x8000u);
@@ -37,14 +41,15 @@ inline std::uint16_t half_from_double(double x) {
   return static_cast<std::uint16_t>(sign | h);
 }
 
-inline double half_to_double(std::uint16_t h) {
+KOKKOS_INLINE_FUNCTION double half_to_double(std::uint16_t h) {
   const bool neg = (h & 0x8000u) != 0;
   const unsigned e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
   double x;
   if (e == 0) {
     x = static_cast<double>(m) * 0x1p-24;
-  } else if (e == 31) {
-    x = m ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  } else if (e == 31) {  // a quiet NaN or infinity, by bits (numeric_limits is host-only in device code)
+    const std::uint64_t b = m ? 0x7FF8000000000000ull : 0x7FF0000000000000ull;
+    std::memcpy(&x, &b, 8);
   } else {
     const std::uint64_t b = (static_cast<std::uint64_t>(e - 15 + 1023) << 52) | (static_cast<std::uint64_t>(m) << 42);
     std::memcpy(&x, &b, 8);

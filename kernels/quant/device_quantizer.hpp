@@ -116,6 +116,18 @@ KOKKOS_INLINE_FUNCTION double divide(double y, double d) {
   return kc::fabs(inv) <= DBL_MAX ? y * inv : y / d;
 }
 
+// a * b rounded on its own. nvcc contracts a * b + c into one fused multiply-add by default
+// (-fmad=true), which rounds once where the host rounds twice: the products that meet an addition
+// (dequantisation, the uniform family's interval) are written with this so that the bits stay
+// the host's on a GPU too.
+KOKKOS_INLINE_FUNCTION double mul(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // Whether |x| is finite (false for infinities and NaN).
 KOKKOS_INLINE_FUNCTION bool finite(double x) { return kc::fabs(x) <= DBL_MAX; }
 
@@ -248,7 +260,7 @@ void quantize_indices(const V& v, const DeviceCodebook<Space>& dcb, const Kokkos
           const double r01 = device_detail::unit_uniform(bits.v[w]);
           int k;
           if (cb.uniform(t)) {  // as the host: t = u s, j = min(s - 1, floor t), up when r < t - j
-            const double ts = u * static_cast<double>(cb.s);
+            const double ts = device_detail::mul(u, static_cast<double>(cb.s));
             const int j = kc::min(cb.s - 1, static_cast<int>(ts));
             k = j + (r01 < ts - j ? 1 : 0);
           } else {
@@ -411,7 +423,7 @@ void dequantize(const Kokkos::View<const std::int16_t*, typename Space::memory_s
           const std::int64_t b = i / cb.bucket;
           const double mn = scales(2 * b), mx = scales(2 * b + 1);
           const double unit = (mx - mn) / static_cast<double>(cb.s);
-          const double x = mn + unit * q(i);
+          const double x = mn + device_detail::mul(unit, q(i));
           out(i) = accumulate ? out(i) + x : x;
         });
     return;
@@ -422,7 +434,7 @@ void dequantize(const Kokkos::View<const std::int16_t*, typename Space::memory_s
         const double norm = scales(m);
         const int t = cb.types(m);
         const int k = q(i);
-        const double x = k < 0 ? -(norm * cb.levels(t, -k)) : norm * cb.levels(t, k);
+        const double x = k < 0 ? -device_detail::mul(norm, cb.levels(t, -k)) : device_detail::mul(norm, cb.levels(t, k));
         out(i) = accumulate ? out(i) + x : x;
       });
 }

@@ -1,5 +1,5 @@
-// engine::DeviceComm (engine/device_comm.hpp): every transport's allreduce, allgather and
-// broadcast on device buffers against engine::Comm on host copies, at 1, 2 and 3 ranks. Without a
+// engine::DeviceComm (engine/device_comm.hpp): every transport's allreduce (IEEE halves too),
+// allgather and broadcast on device buffers against engine::Comm on host copies, at 1, 2 and 3 ranks. Without a
 // CUDA device (on any rank) these report themselves skipped. The DeviceTransport tests (the
 // resolution of parallel.device_collectives) need no device and run everywhere.
 // No ASSERT before a collective: a rank that returned early would leave the others waiting.
@@ -13,6 +13,7 @@
 #include "cuda/cuda_test_util.hpp"
 #include "engine/comm.hpp"
 #include "engine/device_comm.hpp"
+#include "engine/half.hpp"
 
 using namespace saddle::engine;
 using saddle::test::DeviceVector;
@@ -61,6 +62,25 @@ void check_transport(const Comm& comm, DeviceComm& dc, int salt) {
   dc.allreduce(static_cast<T*>(nullptr), 0, Op::Sum);
 }
 
+// allreduce_half_sum against Comm::allreduce_half_sum on a host copy. Up to two ranks each
+// element's sum is one combine, rounded to half (values with 11 significant bits at different
+// scales, so the sums round); from three ranks NCCL may associate the combines otherwise than MPI,
+// so the values are multiples of 1/64 below 8, whose sums are exact in any order.
+void check_half_sum(const Comm& comm, DeviceComm& dc) {
+  const std::size_t n = 1003;
+  std::vector<std::uint16_t> host(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = comm.size() <= 2 ? (1.0 + static_cast<double>((i * 37 + static_cast<std::size_t>(comm.rank()) * 11) % 1024) / 1024.0) *
+                                            (static_cast<double>(1 << (i % 9)) / (comm.rank() == 0 ? 1.0 : 256.0)) * (i % 3 == 0 ? -1.0 : 1.0)
+                                      : static_cast<double>((i + static_cast<std::size_t>(comm.rank()) * 5) % 512) / 64.0;
+    host[i] = half_from_double(x);
+  }
+  DeviceVector<std::uint16_t> dev(host);
+  dc.allreduce_half_sum(dev.get(), n);
+  comm.allreduce_half_sum(host.data(), n);
+  EXPECT_EQ(dev.host(), host) << transport_name(dc.transport()) << " allreduce_half_sum";
+}
+
 void check_all_types(const Comm& comm, DeviceTransport t) {
   DeviceComm dc(comm, t);
   EXPECT_EQ(dc.transport(), t);
@@ -68,6 +88,7 @@ void check_all_types(const Comm& comm, DeviceTransport t) {
   check_transport<double>(comm, dc, 0);
   check_transport<float>(comm, dc, 1);
   check_transport<std::int32_t>(comm, dc, 2);
+  check_half_sum(comm, dc);
 }
 
 }  // namespace
