@@ -53,9 +53,48 @@ struct Adam {
   }
 };
 
+// The smallest complement of the exponent bits over [lo, hi) of a: 0 when a value is inf or nan
+// (all ones). An unsigned min, which vectorises on the host, unlike a floating-point sum or an
+// isfinite loop.
+struct LowestExponentComplement {
+  const double* a;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i, std::uint64_t& low) const {
+    const auto bits = kernels::kc::bit_cast<std::uint64_t>(a[i]);
+    const std::uint64_t c = ~bits & 0x7ff0000000000000ull;
+    if (c < low) low = c;
+  }
+};
+
 }  // namespace kernel
 
 namespace {
+
+// Whether every value of a[0, n) (in Space's memory) is finite. On the host threads each
+// chunk's min, then the min of those (exact in any order); on a device one reduction.
+template <class Space>
+bool all_finite(const double* a, std::int64_t n) {
+  std::uint64_t lowest = ~std::uint64_t{0};
+  if constexpr (kernels::kHostSpace<Space>) {
+    std::atomic<std::uint64_t> shared{lowest};
+    kernels::host_chunks(n, [&](std::int64_t lo, std::int64_t hi) {
+      std::uint64_t low = ~std::uint64_t{0};
+      for (std::int64_t i = lo; i < hi; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &a[i], sizeof bits);
+        low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
+      }
+      std::uint64_t seen = shared.load();
+      while (low < seen && !shared.compare_exchange_weak(seen, low)) {
+      }
+    });
+    lowest = shared.load();
+  } else {
+    Kokkos::parallel_reduce("wgan::all_finite", Kokkos::RangePolicy<Space>(0, n), kernel::LowestExponentComplement{a},
+                            Kokkos::Min<std::uint64_t>(lowest));
+  }
+  return lowest != 0;
+}
+
 Kokkos::View<double*, kernels::Mem> zeros(const char* label, std::size_t n) { return Kokkos::View<double*, kernels::Mem>(std::string(label), n); }
 using HostValues = Kokkos::View<double*, kernels::HostMem, Kokkos::MemoryUnmanaged>;
 }  // namespace
@@ -75,12 +114,20 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   exchange_ = std::move(exchange);
   overlap_ = o.overlap && exchange_->overlaps();
   const std::size_t n = x0.size();
-  for (auto* v : {&local_, &own_}) v->assign(n, 0.0);
+  // The exchange's vectors: in Mem for the view exchange; on the host for qoda (whose averages
+  // are host vectors) and for the overlapped exchange (begin/post/finish take host pointers).
+  if (method_ == Method::Qoda || overlap_) {
+    local_.assign(n, 0.0);
+    if (method_ != Method::Qoda) own_.assign(n, 0.0);  // qoda's own is the dual averaging's
+  } else {
+    local_mem_ = zeros("wgan::local", n);
+    own_mem_ = zeros("wgan::own", n);
+  }
   if (method_ == Method::Qoda) {
     oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates, std::move(part));
   } else {
     avg_ = zeros("wgan::avg", n);
-    avg_host_ = Kokkos::create_mirror_view(avg_);
+    if (overlap_) avg_host_ = Kokkos::create_mirror_view(avg_);
     x_ = zeros("wgan::x", n);
     Kokkos::deep_copy(x_, HostValues(x0.data(), n));
     if (method_ == Method::Adam || method_ == Method::OptimisticAdam) {
@@ -119,44 +166,35 @@ void Player::prepare(int phase) {
 
 std::uint64_t Player::exchange_grad() {
   const bool qoda = method_ == Method::Qoda;
-  double* avg = qoda ? oda_.average_out() : avg_host_.data();
-  double* own = qoda ? oda_.own_out() : own_.data();
   std::string failure;
   try {
-    if (overlap_) {
-      exchange_->finish(local_.data(), avg, own);
-      ++round_;
+    if (qoda || overlap_) {  // host vectors
+      double* avg = qoda ? oda_.average_out() : avg_host_.data();
+      double* own = qoda ? oda_.own_out() : own_.data();
+      if (overlap_) {
+        exchange_->finish(local_.data(), avg, own);
+        ++round_;
+      } else {
+        net_->store_grad(local_.data());
+        exchange_->exchange(local_.data(), avg, own, round_++);
+      }
+      if (!qoda && avg_.data() != avg_host_.data()) Kokkos::deep_copy(avg_, avg_host_);
     } else {
-      net_->store_grad(local_.data());
-      exchange_->exchange(local_.data(), avg, own, round_++);
+      net_->store_grad_mem(local_mem_, 0, net_->size());
+      exchange_->exchange(local_mem_, avg_, own_mem_, round_++);
     }
   } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
     failure = "training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)";
   }
   if (failure.empty()) {
-    // Any inf or nan (exponent bits all ones)? An unsigned min over the complemented exponents,
-    // which vectorises, unlike a floating-point sum or an isfinite loop.
-    // On several host threads: each chunk's min, then the min of those (exact, in any order).
-    std::atomic<std::uint64_t> lowest{~std::uint64_t{0}};
-    kernels::host_chunks(static_cast<std::int64_t>(local_.size()), [&](std::int64_t lo, std::int64_t hi) {
-      std::uint64_t low = ~std::uint64_t{0};
-      for (std::int64_t i = lo; i < hi; ++i) {
-        std::uint64_t bits;
-        std::memcpy(&bits, &avg[i], sizeof bits);
-        low = std::min<std::uint64_t>(low, ~bits & 0x7ff0000000000000ull);
-      }
-      std::uint64_t seen = lowest.load();
-      while (low < seen && !lowest.compare_exchange_weak(seen, low)) {
-      }
-    });
-    const std::uint64_t low = lowest.load();
-    if (low == 0) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
+    const auto n = static_cast<std::int64_t>(net_->size());
+    const bool finite = qoda ? all_finite<kernels::HostExec>(oda_.average_out(), n) : all_finite<kernels::Exec>(avg_.data(), n);
+    if (!finite) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   }
   // Every stage of a split network learns of a divergence another stage saw.
   if (part_.split() && part_.stages.allreduce(static_cast<int>(!failure.empty()), engine::Op::Max) && failure.empty())
     failure = "training diverged on another pipeline stage (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   if (!failure.empty()) throw engine::CollectiveError(failure, engine::kExitFailure, 0);
-  if (!qoda && avg_.data() != avg_host_.data()) Kokkos::deep_copy(avg_, avg_host_);
   return exchange_->stats().round_bytes;
 }
 
@@ -201,8 +239,8 @@ void Player::adam_step() {
 
 std::size_t Player::state_bytes() const {
   std::size_t n = 0;
-  for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &avg_}) n += v->extent(0);
-  if (avg_host_.data() != avg_.data()) n += avg_host_.extent(0);
+  for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &avg_, &local_mem_, &own_mem_}) n += v->extent(0);
+  if (avg_host_.data() != avg_.data()) n += avg_host_.extent(0);  // the overlapped exchange's host copy on a device
   n += local_.size() + own_.size();
   if (method_ == Method::Qoda) n += 9 * local_.size();  // X_1, X, Y, X_{t+1/2}, last average/own, ergodic sum, average/own
   return n * sizeof(double);

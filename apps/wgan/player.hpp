@@ -5,8 +5,9 @@
 // store_grad convert at the boundary, an O(parameters) copy. The iterate, the moments and the
 // exchanged gradients of gda, adam, optimistic adam and extragradient live in the default
 // execution space's memory (kernels::Mem, with the networks: the GPU's in a CUDA build) and their
-// element-wise updates are Kokkos kernels there; the exchange runs on host mirrors of the
-// gradient vectors (the same memory in a CPU build). qoda's dual averaging
+// element-wise updates are Kokkos kernels there, and the gradient goes to the exchange's view
+// form (CompressedExchange::exchange on views in Mem) without a host copy; the overlapped
+// exchange (begin/post/finish, host pointers) stages through a host mirror. qoda's dual averaging
 // (engine::OptimisticDualAveraging) stays on the host. The optimisers (lr the step):
 //   gda             x -= lr g(x)
 //   adam            Adam(lr, beta1, beta2, eps)
@@ -92,10 +93,11 @@ class Player {
   engine::OptimisticDualAveraging oda_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
   engine::StagePart part_;
-  // This rank's gradient and the exchange's outputs (not qoda) on the host, and avg in Mem (the
-  // same array as avg_host_ in a CPU build).
+  // This rank's gradient and the exchange's outputs: in Mem for the view exchange (local_mem_,
+  // avg_, own_mem_); on the host for qoda and for the overlapped exchange (local_, own_, and
+  // avg_host_, a mirror of avg_: the same array in a CPU build).
   std::vector<double> local_, own_;
-  Vec avg_;
+  Vec local_mem_, own_mem_, avg_;
   Vec::HostMirror avg_host_;
   std::uint32_t round_ = 0;
   bool net_at_x_ = false;  // the network holds x (prepare need not convert it again)

@@ -321,9 +321,10 @@ class Wgan : public engine::Workload {
                            const engine::StagePart& part) {
       o.lr = lr;
       o.rates = kernels::OptdaRates(adaptive, c.has(gamma_key) ? c.real(gamma_key) : lr, lr, c.real("wgan.rates.q"));
-      p.init(net, std::move(x0), o,
-             std::make_unique<engine::CompressedExchange>(data_comm_, quantizer, kernels::quant::block_layout(net.tensor_offsets()), seed_ ^ salt, part),
-             data_comm_, part);
+      auto exchange =
+          std::make_unique<engine::CompressedExchange>(data_comm_, quantizer, kernels::quant::block_layout(net.tensor_offsets()), seed_ ^ salt, part);
+      exchange->set_device_collectives(c.string("parallel.device_collectives"));
+      p.init(net, std::move(x0), o, std::move(exchange), data_comm_, part);
     };
     const double lr = c.real("wgan.lr"), lr_generator = c.has("wgan.lr_generator") ? c.real("wgan.lr_generator") : lr;
     with_nets([&](auto& n) {

@@ -119,7 +119,8 @@ KOKKOS_INLINE_FUNCTION double divide(double y, double d) {
 // a * b rounded on its own. nvcc contracts a * b + c into one fused multiply-add by default
 // (-fmad=true), which rounds once where the host rounds twice: the products that meet an addition
 // (dequantisation, the uniform family's interval) are written with this so that the bits stay
-// the host's on a GPU too.
+// the host's on a GPU even where this header is compiled without the --fmad=false Saddle's own
+// targets get (CMakeLists.txt).
 KOKKOS_INLINE_FUNCTION double mul(double a, double b) {
 #if defined(__CUDA_ARCH__)
   return __dmul_rn(a, b);

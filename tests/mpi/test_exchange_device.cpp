@@ -214,7 +214,9 @@ TEST(ExchangeViews, NonFiniteOnOneRankFailsOnEveryRankWithTheHostsMessage) {
     }
     EXPECT_FALSE(dev_msg.empty()) << "every rank throws";
     EXPECT_EQ(dev_msg, host_msg);
-    if (world().rank() == bad && adapt_every == 0) EXPECT_NE(dev_msg.find("coordinate 37"), std::string::npos) << dev_msg;
+    if (world().rank() == bad && adapt_every == 0) {
+      EXPECT_NE(dev_msg.find("coordinate 37"), std::string::npos) << dev_msg;
+    }
   }
 }
 
