@@ -15,7 +15,7 @@
 // The penalty rows are the last P of the R forward rows. Parameters live in the network's flat
 // vectors (bind()); every pointer a layer takes or returns is in Space's memory. The products go
 // through a linalg::Backend of that memory (OpenBLAS on the host, cuBLAS on a CUDA device), the
-// element-wise work through space_for<Space> (on the host: host_for, a plain loop below
+// element-wise work through rows_for<Space> (on the host: host_for, a plain loop below
 // kHostChunksMin values; kernels/host_loops.hpp).
 //
 // A stage boundary between layer l and l + 1 exchanges, per pass: forward, h (R x d) downstream;
@@ -34,11 +34,14 @@ namespace saddle::kernels::nn {
 
 // The element-wise kernels of a layer, as functors rather than lambdas: nvcc refuses extended
 // (host-device) lambdas inside the generic lambdas of visit() and inside private members, and
-// cannot capture in an `if constexpr` branch. One call of operator() handles one row of n values.
-// Each copies the members it uses to locals (restrict pointers) first: on more than one host thread
-// the functor is run from an outlined parallel region through a pointer, and the row's stores
-// could alias its members, which would keep the loop from vectorising (measured: 5-7 times
-// slower on Kokkos OpenMP than the same loop on Serial). Element-wise, so the bits are the same.
+// cannot capture in an `if constexpr` branch. One call of operator() handles one row of n values
+// (the host form: the row loop vectorises); at(r, j) the one value (r, j) of it (the device form:
+// a thread per value, since a thread per row would leave most of a GPU idle at minibatch sizes);
+// rows_for picks the form by the space. Both compute the same expression, so the bits agree.
+// The row form copies the members it uses to locals (restrict pointers) first: on more than one
+// host thread the functor is run from an outlined parallel region through a pointer, and the
+// row's stores could alias its members, which would keep the loop from vectorising (measured:
+// 5-7 times slower on Kokkos OpenMP than the same loop on Serial).
 namespace kernel {
 
 template <class T, class S>
@@ -54,6 +57,7 @@ struct BiasActivation {  // out[r] = s(out[r] + b)
     const T* KOKKOS_RESTRICT bias = b;
     for (std::int64_t j = 0; j < m; ++j) row[j] = act.f(row[j] + bias[j]);
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const { out[r * n + j] = s.f(out[r * n + j] + b[j]); }
 };
 
 template <class T, class S>
@@ -78,6 +82,10 @@ struct SeedAdjoint {  // adj[r] = seed[r] o s'(h[r]) (r < S); abar (second) or 0
       for (std::int64_t j = 0; j < m; ++j) a[j] = T(0);
     }
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const {
+    const std::int64_t i = r * n + j;
+    adj[i] = r < S_ ? seed[i] * s.d1(out[i]) : second ? s2[(r - S_) * n + j] : T(0);
+  }
 };
 
 template <class T, class S>
@@ -99,6 +107,11 @@ struct ActivationAdjoint {  // adj[r] *= s'(h[r]), plus abar on the penalty rows
       for (std::int64_t j = 0; j < m; ++j) a[j] *= act.d1(h[j]);
     }
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const {
+    const std::int64_t i = r * n + j;
+    if (second && r >= first) adj[i] = adj[i] * s.d1(out[i]) + s2[(r - first) * n + j];
+    else adj[i] *= s.d1(out[i]);
+  }
 };
 
 template <class T, class S>
@@ -114,6 +127,7 @@ struct PenaltyDelta {  // delta[r] = g[r] o s'(h[r])
     const T *KOKKOS_RESTRICT gr = g + r * m, *KOKKOS_RESTRICT h = hp + r * m;
     for (std::int64_t j = 0; j < m; ++j) d[j] = gr[j] * act.d1(h[j]);
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const { delta[r * n + j] = g[r * n + j] * s.d1(hp[r * n + j]); }
 };
 
 template <class T, class S>
@@ -136,6 +150,11 @@ struct PenaltyDouble {  // abar = dbar o g o s''(h) (curved s); gbar = dbar o s'
       for (std::int64_t j = 0; j < m; ++j) gb[j] = d[j] * act.d1(h[j]);
     }
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const {
+    const std::int64_t i = r * n + j;
+    if constexpr (S::curved) s2[i] = db[i] * g[i] * s.d2(hp[i]);
+    if (gbar_out) gbar[i] = db[i] * s.d1(hp[i]);
+  }
 };
 
 // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n), one block of kBlock
@@ -155,6 +174,12 @@ struct ColumnSums {
     }
     for (std::int64_t j = 0; j < w; ++j) out[j0 + j] += acc[j];
   }
+  // The device form: column j alone (the same sum, in the same order, as its block's).
+  KOKKOS_INLINE_FUNCTION void column(const std::int64_t j) const {
+    T acc = 0;
+    for (std::int64_t r = 0; r < rows; ++r) acc += (weight ? weight[r] : T(1)) * x[r * n + j];
+    out[j] += acc;
+  }
 };
 
 template <class T>
@@ -169,9 +194,30 @@ struct Outer {  // dst[r][j] = a[r] w[j]
     const T* KOKKOS_RESTRICT wr = w;
     for (std::int64_t j = 0; j < m; ++j) d[j] = ar * wr[j];
   }
+  KOKKOS_INLINE_FUNCTION void at(const std::int64_t r, const std::int64_t j) const { dst[r * n + j] = a[r] * w[j]; }
+};
+
+template <class F>
+struct PerValue {  // f.at(i / n, i % n)
+  F f;
+  std::int64_t n;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t i) const { f.at(i / n, i % n); }
+};
+template <class T>
+struct PerColumn {  // f.column(j)
+  ColumnSums<T> f;
+  KOKKOS_INLINE_FUNCTION void operator()(const std::int64_t j) const { f.column(j); }
 };
 
 }  // namespace kernel
+
+// f over R rows of n values on Space: the row form f(r) on a host space (host_for), the value
+// form f.at(r, j) on a device (R n threads). PerValueForm forces the value form (tests).
+template <class Space, bool PerValueForm = !kHostSpace<Space>, class F>
+void rows_for(const char* name, std::int64_t R, std::int64_t n, const F& f) {
+  if constexpr (PerValueForm) Kokkos::parallel_for(name, Kokkos::RangePolicy<Space>(0, R * n), kernel::PerValue<F>{f, n});
+  else host_for(name, R, R * n, f);
+}
 
 // A network's arrays in memory space M (HostMem, or Mem for a network on the device).
 template <class T, class M = HostMem>
@@ -222,7 +268,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      space_for<Space>("nn::bias_activation", R, R * n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
+      rows_for<Space>("nn::bias_activation", R, n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
     });
   }
 
@@ -234,7 +280,7 @@ class Dense {
     const std::int64_t n = dout_;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      space_for<Space>("nn::seed_adjoint", R, R * n, kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
+      rows_for<Space>("nn::seed_adjoint", R, n, kernel::SeedAdjoint<T, decltype(s)>{adj, seed, out, s2, n, S, second, s});
     });
   }
 
@@ -246,7 +292,7 @@ class Dense {
     const std::int64_t n = dout_, first = R - P;
     const bool second = P > 0 && act_.curved();
     visit<T>(act_, [&](auto s) {
-      space_for<Space>("nn::activation_adjoint", R, R * n, kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
+      rows_for<Space>("nn::activation_adjoint", R, n, kernel::ActivationAdjoint<T, decltype(s)>{adj, out, s2, n, first, second, s});
     });
   }
 
@@ -274,7 +320,7 @@ class Dense {
     const T *g = g_.data(), *hp = out_.data() + (R - P) * dout_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      space_for<Space>("nn::penalty_delta", P, P * n, kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
+      rows_for<Space>("nn::penalty_delta", P, n, kernel::PenaltyDelta<T, decltype(s)>{delta, g, hp, n, s});
     });
     if (dout_ == 1) outer(P, delta, g_in);
     else la.gemm(false, false, P, din_, dout_, T(1), delta, dout_, w_, din_, T(0), g_in, din_);
@@ -291,7 +337,7 @@ class Dense {
     T *gbar = out_.data() + R * dout_, *s2 = s2_.data();
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      space_for<Space>("nn::penalty_double", P, P * n, kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
+      rows_for<Space>("nn::penalty_double", P, n, kernel::PenaltyDouble<T, decltype(s)>{gbar, s2, db, g, hp, n, gbar_out, s});
     });
   }
 
@@ -299,12 +345,14 @@ class Dense {
   // out[j] += sum_r weight_r x[r][j] (weight null: 1) over x (rows x n).
   static void column_sums(std::int64_t rows, std::int64_t n, const T* weight, const T* x, T* out) {
     constexpr std::int64_t kBlock = kernel::ColumnSums<T>::kBlock;
-    space_for<Space>("nn::column_sums", (n + kBlock - 1) / kBlock, rows * n, kernel::ColumnSums<T>{rows, n, weight, x, out});
+    const kernel::ColumnSums<T> f{rows, n, weight, x, out};
+    if constexpr (kHostSpace<Space>) host_for("nn::column_sums", (n + kBlock - 1) / kBlock, rows * n, f);
+    else Kokkos::parallel_for("nn::column_sums", Kokkos::RangePolicy<Space>(0, n), kernel::PerColumn<T>{f});
   }
 
   // dst[r][j] = a[r] W[0][j] (rows x d_in): the input adjoint of a scalar-output layer.
   void outer(std::int64_t rows, const T* a, T* dst) const {
-    space_for<Space>("nn::outer", rows, rows * din_, kernel::Outer<T>{dst, a, w_, din_});
+    rows_for<Space>("nn::outer", rows, din_, kernel::Outer<T>{dst, a, w_, din_});
   }
 
   std::int64_t din_ = 0, dout_ = 0, cap_ = 0;

@@ -421,3 +421,51 @@ TEST(Nn, NetworkOnTheDefaultExecutionSpaceEqualsTheHostNetwork) {
   host.forward(fake.data(), B);
   EXPECT_LT(rel_err(gx_dev, to_vec(host.backward(ones_host.data(), false, true))), 1e-12);
 }
+
+namespace {
+
+// Every element-wise kernel of a layer in its row form (the host's) and its value form (a
+// device's, forced here on the host) on the same inputs: the same bits.
+template <class S>
+void check_kernel_forms(S s) {
+  const std::int64_t R = 7, n = 5, S_ = 4, P = R - S_;
+  const auto base = draw(static_cast<std::size_t>(R * n), 41), seed = draw(static_cast<std::size_t>(R * n), 42),
+             other = draw(static_cast<std::size_t>(R * n), 43), bias = draw(static_cast<std::size_t>(n), 44),
+             weight = draw(static_cast<std::size_t>(R), 45);
+  // Runs make(a, b) on copies a (row form) and b (value form) of `base` and compares them.
+  const auto both = [&](const char* what, auto make) {
+    std::vector<double> a(base), b(base), a2(base), b2(base);
+    rows_for<HostExec, false>(what, R, n, make(a.data(), a2.data()));
+    rows_for<HostExec, true>(what, R, n, make(b.data(), b2.data()));
+    EXPECT_EQ(a, b) << what;
+    EXPECT_EQ(a2, b2) << what;
+  };
+  both("bias_activation", [&](double* out, double*) { return kernel::BiasActivation<double, S>{out, bias.data(), n, s}; });
+  for (bool second : {false, true}) {
+    both("seed_adjoint", [&](double* adj, double*) {
+      return kernel::SeedAdjoint<double, S>{adj, seed.data(), other.data(), base.data(), n, S_, second, s};
+    });
+    both("activation_adjoint", [&](double* adj, double*) {
+      return kernel::ActivationAdjoint<double, S>{adj, other.data(), seed.data(), n, S_, second, s};
+    });
+    both("penalty_double", [&](double* gbar, double* s2) {
+      return kernel::PenaltyDouble<double, S>{gbar, s2, seed.data(), other.data(), base.data(), n, second, s};
+    });
+  }
+  both("penalty_delta", [&](double* delta, double*) { return kernel::PenaltyDelta<double, S>{delta, seed.data(), other.data(), n, s}; });
+  both("outer", [&](double* dst, double*) { return kernel::Outer<double>{dst, weight.data(), bias.data(), n}; });
+  for (const double* w : {static_cast<const double*>(nullptr), weight.data()}) {
+    std::vector<double> a(bias), b(bias);
+    const kernel::ColumnSums<double> fa{P + S_, n, w, seed.data(), a.data()}, fb{P + S_, n, w, seed.data(), b.data()};
+    for (std::int64_t c = 0; c < (n + fa.kBlock - 1) / fa.kBlock; ++c) fa(c);
+    for (std::int64_t j = 0; j < n; ++j) fb.column(j);
+    EXPECT_EQ(a, b) << "column_sums";
+  }
+}
+
+}  // namespace
+
+TEST(Nn, LayerKernelsGiveTheSameBitsPerRowAndPerValue) {
+  for (auto act : {Activation::identity, Activation::leaky_relu, Activation::relu, Activation::tanh, Activation::sigmoid})
+    visit<double>(ActivationFn{act, 0.2}, [](auto s) { check_kernel_forms(s); });
+}
