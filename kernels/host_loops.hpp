@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #if defined(KOKKOS_ENABLE_OPENMP)
 #include <omp.h>
@@ -57,11 +56,6 @@ void host_for(const char* name, std::int64_t n, std::int64_t work, const F& f) {
   }
   Kokkos::parallel_for(name, host_range(n), f);
 }
-
-// Whether execution space Space runs on the host, in host memory (HostExec, or Serial in an OpenMP
-// build): its loops go through host_for/host_chunks; a device space's through Kokkos directly.
-template <class Space>
-inline constexpr bool kHostSpace = std::is_same_v<typename Space::memory_space, HostMem> && Kokkos::SpaceAccessibility<HostExec, typename Space::memory_space>::accessible;
 
 // f(0), ..., f(n - 1) on Space: host_for on a host space (one thread below kHostChunksMin values of
 // work), Kokkos::parallel_for on Space's default instance otherwise (asynchronous there: a later

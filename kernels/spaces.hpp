@@ -9,6 +9,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstdint>
+#include <type_traits>
 
 namespace saddle::kernels {
 
@@ -19,6 +20,11 @@ using Mem = Exec::memory_space;
 
 // Whether Exec runs on the host (true for Serial/OpenMP builds).
 inline constexpr bool kExecIsHost = std::is_same_v<Exec, HostExec>;
+// Whether execution space Space keeps its data in host memory (HostExec, or Serial in an OpenMP
+// build): code templated on a space loops there with host_for/host_chunks (kernels/host_loops.hpp)
+// and takes the host linalg backend; a device space's loops are Kokkos kernels on it.
+template <class Space>
+inline constexpr bool kHostSpace = std::is_same_v<typename Space::memory_space, HostMem>;
 
 // [begin, end) on the host execution space.
 inline Kokkos::RangePolicy<HostExec> host_range(std::int64_t begin, std::int64_t end) {

@@ -38,12 +38,12 @@ inline constexpr bool kExecHasBackend = kExecIsHost;
 #endif
 
 // The backend of the memory of execution space Space, known statically: host_backend() for a
-// space whose memory the host reads; for Kokkos::Cuda (a CUDA Kokkos with saddle_cuda linked) a
+// host space (kHostSpace); for Kokkos::Cuda (a CUDA Kokkos with saddle_cuda linked) a
 // CudaBackend on the stream of Space's default instance, created on first use, so that its
 // products are ordered with the kernels launched on that instance.
 template <class Space>
 const Backend& backend_of_space() {
-  if constexpr (Kokkos::SpaceAccessibility<HostExec, typename Space::memory_space>::accessible) {
+  if constexpr (kHostSpace<Space>) {
     return host_backend();
   } else {
 #if defined(SADDLE_HAVE_CUDA_LIBS) && defined(KOKKOS_ENABLE_CUDA)
