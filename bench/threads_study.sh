@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Threads against one thread, one rank (docs/benchmarks.md, "Threads"): the decks
-# inputs/wgan_digits.toml (run.steps=200), inputs/ksvd_sne_blobs.toml and inputs/hb_quadratic_map.toml,
+# inputs/wgan_digits.toml (run.steps=200), inputs/ksvd_sne_blobs.toml (exact: LAPACK's gesdd on G),
+# inputs/ksvd_large.toml at n = m = 10,000 (the matrix-free randomized solver) and
+# inputs/hb_quadratic_map.toml,
 # each run by the Serial build on 1 thread (the reference) and by an OpenMP build on 1 and on
 # THREADS threads, interleaved (every configuration once per round), REPEATS rounds; best of the
 # rounds. Prints per deck the best times and the ratios Serial/OpenMP-1 (how much slower the
@@ -20,7 +22,7 @@ omp=$(cd "${1:-$src/build-omp}" && pwd)/saddle
 serial=$(cd "${2:-$src/build}" && pwd)/saddle
 repeats=${REPEATS:-3}
 threads=${THREADS:-2}
-decks=${DECKS:-"wgan_digits:run.steps=200 ksvd_sne_blobs hb_quadratic_map"}
+decks=${DECKS:-"wgan_digits:run.steps=200 ksvd_sne_blobs ksvd_large:ksvd.data.n=10000,ksvd.data.m=10000 hb_quadratic_map"}
 out=${OUT:-$(mktemp -d /tmp/threads_study.XXXXXX)}
 wait_policy=${WAIT:-}
 bind=${BIND:-spread}
