@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/host_loops.hpp"
 #include "kernels/kokkos_compat.hpp"
 #include "kernels/linalg/backend.hpp"
 #include "kernels/spaces.hpp"
@@ -78,18 +79,19 @@ struct KernelSpec {
 };
 
 // In place: tile (nr x nc, leading dimension ld) holds inner products on entry, kernel values
-// on exit, one row per iteration of a parallel loop on `Space`. Every pointer (the tile and the
+// on exit, one row per iteration of a parallel loop on `Space` (space_for: on a host space, a
+// plain loop inside a parallel region, e.g. one part of ksvd's row tiles on host threads). Every pointer (the tile and the
 // row and column constants) must be accessible from Space: HostExec (the default) for the host
 // backend's tiles, Exec for a tile a device GEMM wrote into Mem.
 template <class Space = HostExec>
 void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, double* tile, std::int64_t ld,
                     const TileRows& rows, const TileCols& cols) {
-  const Kokkos::RangePolicy<Space> policy(0, nr);
+  const std::int64_t work = nr * nc;
   switch (k.type) {
     case KernelType::Linear: return;
     case KernelType::Rbf: {
       if (k.prescaled) {
-        Kokkos::parallel_for("ksvd::tile_rbf", policy, KOKKOS_LAMBDA(const std::int64_t i) {
+        space_for<Space>("ksvd::tile_rbf", nr, work, KOKKOS_LAMBDA(const std::int64_t i) {
           double* t = tile + i * ld;
           for (std::int64_t j = 0; j < nc; ++j) t[j] = fast_exp(t[j] < 0.0 ? t[j] : 0.0);
         });
@@ -97,7 +99,7 @@ void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, doubl
       }
       const double g = k.gamma;
       const double *xn = rows.norm, *zn = cols.norm;
-      Kokkos::parallel_for("ksvd::tile_rbf", policy, KOKKOS_LAMBDA(const std::int64_t i) {
+      space_for<Space>("ksvd::tile_rbf", nr, work, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double xi = xn[i];
         for (std::int64_t j = 0; j < nc; ++j) {
@@ -109,7 +111,7 @@ void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, doubl
     }
     case KernelType::Sne: {
       const bool self = k.exclude_self;
-      Kokkos::parallel_for("ksvd::tile_sne", policy, KOKKOS_LAMBDA(const std::int64_t i) {
+      space_for<Space>("ksvd::tile_sne", nr, work, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double xi = rows.norm[i], b = rows.beta[i], s = rows.shift[i], inv = rows.inv_sum[i];
         for (std::int64_t j = 0; j < nc; ++j) {
@@ -127,7 +129,7 @@ void transform_tile(const KernelSpec& k, std::int64_t nr, std::int64_t nc, doubl
     case KernelType::Kl: {
       const double a = k.a;
       const double* ne = rows.norm;
-      Kokkos::parallel_for("ksvd::tile_kl", policy, KOKKOS_LAMBDA(const std::int64_t i) {
+      space_for<Space>("ksvd::tile_kl", nr, work, KOKKOS_LAMBDA(const std::int64_t i) {
         double* t = tile + i * ld;
         const double h = ne[i];
         for (std::int64_t j = 0; j < nc; ++j) t[j] = fast_exp(-a * (h - t[j]));

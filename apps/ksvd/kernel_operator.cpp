@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "engine/error.hpp"
+#include "kernels/host_loops.hpp"
 #include "kernels/linalg/select.hpp"
 
 namespace saddle::apps::ksvd {
@@ -113,12 +114,14 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
     augment(rows_);
   }
   device_ = config.device;
+  // One tile per host thread (tiles() splits the row tiles over them), one for a device.
   const auto tile_size = static_cast<std::size_t>(config.tile_rows * config.tile_cols);
+  const auto host_tiles = static_cast<std::size_t>(std::max(1, kernels::HostExec().concurrency()));
   if (!device_) {
     host_cols_.points = in_space<kernels::HostMem>(cols_);
     host_cols_.norm = in_space<kernels::HostMem>(col_norm_);
     host_rows_ = place<kernels::HostMem>(rows_);
-    host_tile_ = Kokkos::View<double*, kernels::HostMem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), tile_size);
+    host_tile_ = Kokkos::View<double*, kernels::HostMem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), host_tiles * tile_size);
     return;
   }
   if (!device_available())
@@ -127,7 +130,8 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   device_cols_.points = in_space<kernels::Mem>(cols_);
   device_cols_.norm = in_space<kernels::Mem>(col_norm_);
   device_rows_ = place<kernels::Mem>(rows_);
-  device_tile_ = Kokkos::View<double*, kernels::Mem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing), tile_size);
+  device_tile_ = Kokkos::View<double*, kernels::Mem>(Kokkos::view_alloc("ksvd::tile", Kokkos::WithoutInitializing),
+                                                     (kernels::kExecIsHost ? host_tiles : 1) * tile_size);
   // Host Exec: the operator's own backend. A device: cuBLAS on the stream of Exec's default
   // instance, the one transform_tile<Exec> runs on.
   if constexpr (kernels::kExecIsHost || !kernels::linalg::kExecHasBackend) device_la_ = &la_;
@@ -249,29 +253,60 @@ void KernelOperator::tiles(const kernels::KernelSpec& spec, const Placed<typenam
   const Kokkos::View<double*, M> b_in = Kokkos::create_mirror_view_and_copy(M(), host_view(B, static_cast<std::size_t>(nr * kb)));
   const Kokkos::View<double*, M> o_row = Kokkos::create_mirror_view_and_copy(M(), out_row_host);
   const Kokkos::View<double*, M> o_col = Kokkos::create_mirror_view_and_copy(M(), out_col_host);
-  double* tile = tile_view.data();
   const double* row_norm = rows.norm.size() ? rows.norm.data() : nullptr;
   const bool sne = rows.beta.size() > 0;
-  kernels::TileCols tc;
-  for (std::int64_t i0 = 0; i0 < nr; i0 += TR) {
-    const std::int64_t b = std::min(TR, nr - i0);
-    kernels::TileRows tr;
-    tr.norm = row_norm ? row_norm + i0 : nullptr;
-    if (sne) {
-      tr.beta = rows.beta.data() + i0;
-      tr.shift = rows.shift.data() + i0;
-      tr.inv_sum = rows.inv_sum.data() + i0;
+  // Row tiles [t0, t1) into the tile buffer `tile`, the column side accumulated into `col`.
+  const auto row_tiles = [&](std::int64_t t0, std::int64_t t1, double* tile, double* col) {
+    kernels::TileCols tc;
+    for (std::int64_t i0 = t0 * TR; i0 < std::min(nr, t1 * TR); i0 += TR) {
+      const std::int64_t b = std::min(TR, nr - i0);
+      kernels::TileRows tr;
+      tr.norm = row_norm ? row_norm + i0 : nullptr;
+      if (sne) {
+        tr.beta = rows.beta.data() + i0;
+        tr.shift = rows.shift.data() + i0;
+        tr.inv_sum = rows.inv_sum.data() + i0;
+      }
+      tr.first_global = first_global + i0;
+      for (std::int64_t j0 = 0; j0 < m; j0 += TC) {
+        const std::int64_t c = std::min(TC, m - j0);
+        la.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols.points.data() + j0 * d, d, 0.0, tile, c);
+        tc.norm = cols.norm.size() ? cols.norm.data() + j0 : nullptr;
+        tc.first_global = j0;
+        kernels::transform_tile<Space>(spec, b, c, tile, c, tr, tc);
+        if (ka) la.gemm(false, false, b, ka, c, 1.0, tile, c, a.data() + j0 * ka, ka, 1.0, o_row.data() + i0 * ka, ka);
+        if (kb) la.gemm(true, false, c, kb, b, 1.0, tile, c, b_in.data() + i0 * kb, kb, 1.0, col + j0 * kb, kb);
+      }
     }
-    tr.first_global = first_global + i0;
-    for (std::int64_t j0 = 0; j0 < m; j0 += TC) {
-      const std::int64_t c = std::min(TC, m - j0);
-      la.gemm(false, true, b, c, d, 1.0, rows.points.data() + i0 * d, d, cols.points.data() + j0 * d, d, 0.0, tile, c);
-      tc.norm = cols.norm.size() ? cols.norm.data() + j0 : nullptr;
-      tc.first_global = j0;
-      kernels::transform_tile<Space>(spec, b, c, tile, c, tr, tc);
-      if (ka) la.gemm(false, false, b, ka, c, 1.0, tile, c, a.data() + j0 * ka, ka, 1.0, o_row.data() + i0 * ka, ka);
-      if (kb) la.gemm(true, false, c, kb, b, 1.0, tile, c, b_in.data() + i0 * kb, kb, 1.0, o_col.data() + j0 * kb, kb);
-    }
+  };
+  const std::int64_t n_tiles = (nr + TR - 1) / TR, tile_size = TR * TC, col_size = m * kb;
+  const std::int64_t parts =
+      kernels::kHostSpace<Space>
+          ? std::min({static_cast<std::int64_t>(kernels::host_loop_threads()), n_tiles, static_cast<std::int64_t>(tile_view.extent(0)) / tile_size})
+          : 1;
+  if (parts <= 1) {
+    row_tiles(0, n_tiles, tile_view.data(), o_col.data());
+  } else {
+    // Host threads (docs/usage.md, "Threads and ranks"): part p takes the row tiles
+    // [n_tiles p / parts, n_tiles (p + 1) / parts) whole, with its own tile buffer and
+    // single-threaded GEMMs (inside the parallel region, host_loop_threads() is 1). Its rows of
+    // G A are its own; its Gᵀ B goes to a partial sum (part 0: the output itself), and the
+    // partials are added in part order: for a given thread count the bits are fixed.
+    if (static_cast<std::int64_t>(col_partials_.size()) < (parts - 1) * col_size)
+      col_partials_.resize(static_cast<std::size_t>((parts - 1) * col_size));
+    double* partial = col_partials_.data();
+    kernels::host_chunks((parts - 1) * col_size, [=](std::int64_t lo, std::int64_t hi) { std::fill(partial + lo, partial + hi, 0.0); });
+    Kokkos::parallel_for(
+        "ksvd::row_tiles", Kokkos::RangePolicy<kernels::HostExec, Kokkos::Schedule<Kokkos::Static>>(0, parts), [&](std::int64_t p) {
+          row_tiles(n_tiles * p / parts, n_tiles * (p + 1) / parts, tile_view.data() + p * tile_size,
+                    p == 0 ? o_col.data() : partial + (p - 1) * col_size);
+        });
+    Kokkos::fence();
+    double* out = o_col.data();
+    kernels::host_chunks(col_size, [=](std::int64_t lo, std::int64_t hi) {
+      for (std::int64_t p = 1; p < parts; ++p)
+        for (std::int64_t i = lo; i < hi; ++i) out[i] += partial[(p - 1) * col_size + i];
+    });
   }
   // The backend's calls and the tile kernels are ordered on exec; the copies back (none in host
   // memory: same data) follow them there.

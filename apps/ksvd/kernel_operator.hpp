@@ -130,7 +130,8 @@ class KernelOperator {
   bool device_ = false;
   // Host: aliases of cols_/col_norm_ and rows_ (points only), and the tile buffer.
   Placed<kernels::HostMem> host_cols_, host_rows_;
-  Kokkos::View<double*, kernels::HostMem> host_tile_;
+  Kokkos::View<double*, kernels::HostMem> host_tile_;  // one tile per host thread
+  std::vector<double> col_partials_;  // tiles() on host threads: the column side of parts 1, 2, ...
   // Device (config.device): the same in Mem (copies, or aliases when Mem is host memory), and the
   // backend of Exec: la_ when Exec is host, a CUDA backend on Exec's stream otherwise.
   Placed<kernels::Mem> device_cols_, device_rows_;
