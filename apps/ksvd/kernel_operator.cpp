@@ -116,7 +116,7 @@ KernelOperator::KernelOperator(const Data& data, const KernelConfig& config, con
   device_ = config.device;
   // One tile per host thread (tiles() splits the row tiles over them), one for a device.
   const auto tile_size = static_cast<std::size_t>(config.tile_rows * config.tile_cols);
-  const auto host_tiles = static_cast<std::size_t>(std::max(1, kernels::HostExec().concurrency()));
+  const auto host_tiles = static_cast<std::size_t>(std::max({1, kernels::HostExec().concurrency(), config.host_parts}));
   if (!device_) {
     host_cols_.points = in_space<kernels::HostMem>(cols_);
     host_cols_.norm = in_space<kernels::HostMem>(col_norm_);
@@ -282,7 +282,8 @@ void KernelOperator::tiles(const kernels::KernelSpec& spec, const Placed<typenam
   const std::int64_t n_tiles = (nr + TR - 1) / TR, tile_size = TR * TC, col_size = m * kb;
   const std::int64_t parts =
       kernels::kHostSpace<Space>
-          ? std::min({static_cast<std::int64_t>(kernels::host_loop_threads()), n_tiles, static_cast<std::int64_t>(tile_view.extent(0)) / tile_size})
+          ? std::min({static_cast<std::int64_t>(config_.host_parts > 0 ? config_.host_parts : kernels::host_loop_threads()), n_tiles,
+                      static_cast<std::int64_t>(tile_view.extent(0)) / tile_size})
           : 1;
   if (parts <= 1) {
     row_tiles(0, n_tiles, tile_view.data(), o_col.data());

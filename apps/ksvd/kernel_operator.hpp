@@ -34,6 +34,9 @@ struct KernelConfig {
   double sigma = 1.0, perplexity = 30.0, a = 1.0;
   std::int64_t tile_rows = 128, tile_cols = 512;
   bool device = false;  // tiles and products on Exec (kernels/spaces.hpp) instead of HostExec
+  // Parts the row tiles of a product are split into on a host space, each part's tiles whole on
+  // one thread (0: one part per host thread; tests set more to check the split on one thread).
+  int host_parts = 0;
 };
 
 // A set of point rows with their per-row constants (training rows or out-of-sample rows).

@@ -2,7 +2,9 @@
 // views in Mem, transform_tile<Exec>, the backend of Exec) against the host path and against a
 // dense reference formed entry by entry from block(): the products G A and Gᵀ B, centred, and
 // symmetrised, and the out-of-sample product, for every kernel type. On a CPU build Exec is the
-// host, so the two paths must give the same bits; on a GPU build they agree to rounding.
+// host, so the two paths must give the same bits; on a GPU build they agree to rounding. Also the
+// host path with its row tiles split into parts (KernelConfig::host_parts, what host threads do)
+// against one part.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -191,4 +193,42 @@ TEST(KsvdDevice, ProductsOnTheDefaultExecutionSpaceMatchHostAndDense) {
   for (const std::string type : {"linear", "rbf", "sne", "kl"})
     for (const bool center : {false, true})
       for (const bool symmetrize : {false, true}) check_type(type, center, symmetrize);
+}
+
+// The row tiles split into 2, 4 and 6 parts (6 row tiles of 8 rows; on a Serial build the parts
+// run one after the other, on OpenMP over the threads): the row side G A is the same bits as with
+// one part (each row's tiles are evaluated whole by one part), the column side Gᵀ B, summed over
+// the parts' partial sums, agrees to rounding; both match the dense reference.
+TEST(KsvdDevice, RowTilesSplitIntoPartsMatchOnePart) {
+  const std::int64_t n = 45, d = 3, ka = 3, kb = 2;
+  for (const std::string type : {"linear", "rbf", "sne", "kl"})
+    for (const bool center : {false, true}) {
+      SCOPED_TRACE("kernel " + type + (center ? ", centred" : ""));
+      const ks::Data data = points(n, d, type == "kl");
+      ks::KernelConfig config{type, 1.3, 9.0, 0.8, 8, 16, false};
+      saddle::engine::Comm comm;
+      const auto& la = sk::linalg::host_backend();
+      config.host_parts = 1;
+      ks::KernelOperator one(data, config, la, comm);
+      if (center) one.enable_centering();
+      const auto A = draw(static_cast<std::size_t>(n * ka), 11, false), B = draw(static_cast<std::size_t>(n * kb), 12, false);
+      const Products ref = products(one, nullptr, A, ka, B, kb);
+      const auto G = dense_reference(one, center, false);
+      std::vector<double> col(static_cast<std::size_t>(n * kb), 0.0);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < n; ++j)
+          for (std::int64_t c = 0; c < kb; ++c) col[j * kb + c] += G[i * n + j] * B[i * kb + c];
+      EXPECT_LT(relative_error(ref.col, col), 1e-12);
+      for (const int parts : {2, 4, 6}) {
+        SCOPED_TRACE("parts " + std::to_string(parts));
+        config.host_parts = parts;
+        ks::KernelOperator split(data, config, la, comm);
+        if (center) split.enable_centering();
+        const Products p = products(split, nullptr, A, ka, B, kb);
+        EXPECT_LT(relative_error(p.col, col), 1e-12);
+        EXPECT_LT(relative_error(p.col, ref.col), 1e-14);
+        if (!center) EXPECT_EQ(differing_bits(p.row, ref.row), 0);  // centring's means come from a column sum
+        else EXPECT_LT(relative_error(p.row, ref.row), 1e-14);
+      }
+    }
 }
