@@ -3,13 +3,16 @@
 #include <algorithm>
 
 #include "kernels/counter_rng.hpp"
+#include "kernels/host_loops.hpp"
 
 namespace saddle::apps::wgan {
 
 template <class T>
 void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t step, bool global_rows, std::int64_t first) const {
   const kernels::CounterRng rng(seed_, purpose);
-  for (std::int64_t r = 0; r < rows; ++r) {
+  // Rows over the host threads (the streams are counter-based: the same values whatever the
+  // split); a pair of normals (a log, a sqrt and a sincos) counts as 32 units of host_for's work.
+  kernels::host_for("wgan::latent", rows, rows * latent_ * 16, [&](std::int64_t r) {
     const std::uint64_t idx = global_rows ? row_index(first + r) : static_cast<std::uint64_t>(first + r);
     for (std::int64_t j = 0; j < latent_; j += 2) {
       double z0, z1;
@@ -17,7 +20,7 @@ void Sampler::latent(T* z, std::int64_t rows, const char* purpose, std::uint32_t
       z[r * latent_ + j] = static_cast<T>(z0);
       if (j + 1 < latent_) z[r * latent_ + j + 1] = static_cast<T>(z1);
     }
-  }
+  });
 }
 
 template <class T>

@@ -6,6 +6,7 @@
 // backward skips the s'' terms of piecewise-linear activations.
 #include <Kokkos_Core.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -54,9 +55,12 @@ KOKKOS_INLINE_FUNCTION float fast_tanh(float a) {
   return kc::fabs(a) < 0.0004f ? a : p * x / q;
 }
 
+// `cost`: what f costs against a plain multiply-add, for the host loops' threshold (host_for's
+// work): libm's tanh and exp are calls of some 20-40 ns, where the leaky loop vectorises.
 template <class T>
 struct Identity {
   static constexpr bool curved = false;
+  static constexpr std::int64_t cost = 1;
   KOKKOS_INLINE_FUNCTION T f(T a) const { return a; }
   KOKKOS_INLINE_FUNCTION T d1(T) const { return T(1); }
   KOKKOS_INLINE_FUNCTION T d2(T) const { return T(0); }
@@ -66,6 +70,7 @@ struct Identity {
 template <class T>
 struct Leaky {
   static constexpr bool curved = false;
+  static constexpr std::int64_t cost = 1;
   T alpha;
   KOKKOS_INLINE_FUNCTION T f(T a) const { return a > T(0) ? a : alpha * a; }
   KOKKOS_INLINE_FUNCTION T d1(T h) const { return h > T(0) ? T(1) : alpha; }
@@ -75,6 +80,7 @@ struct Leaky {
 template <class T>
 struct Tanh {
   static constexpr bool curved = true;
+  static constexpr std::int64_t cost = std::is_same_v<T, float> ? 2 : 16;
   KOKKOS_INLINE_FUNCTION T f(T a) const {
     if constexpr (std::is_same_v<T, float>) return fast_tanh(a);
     else return kc::tanh(a);
@@ -86,6 +92,7 @@ struct Tanh {
 template <class T>
 struct Sigmoid {
   static constexpr bool curved = true;
+  static constexpr std::int64_t cost = 16;
   KOKKOS_INLINE_FUNCTION T f(T a) const { return T(1) / (T(1) + kc::exp(-a)); }
   KOKKOS_INLINE_FUNCTION T d1(T h) const { return h * (T(1) - h); }
   KOKKOS_INLINE_FUNCTION T d2(T h) const { return h * (T(1) - h) * (T(1) - T(2) * h); }

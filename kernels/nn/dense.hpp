@@ -211,12 +211,13 @@ struct PerColumn {  // f.column(j)
 
 }  // namespace kernel
 
-// f over R rows of n values on Space: the row form f(r) on a host space (host_for), the value
-// form f.at(r, j) on a device (R n threads). PerValueForm forces the value form (tests).
+// f over R rows of n values on Space: the row form f(r) on a host space (host_for, with R n cost
+// units of work), the value form f.at(r, j) on a device (R n threads). PerValueForm forces the
+// value form (tests).
 template <class Space, bool PerValueForm = !kHostSpace<Space>, class F>
-void rows_for(const char* name, std::int64_t R, std::int64_t n, const F& f) {
+void rows_for(const char* name, std::int64_t R, std::int64_t n, const F& f, std::int64_t cost = 1) {
   if constexpr (PerValueForm) Kokkos::parallel_for(name, Kokkos::RangePolicy<Space>(0, R * n), kernel::PerValue<F>{f, n});
-  else host_for(name, R, R * n, f);
+  else host_for(name, R, R * n * cost, f);
 }
 
 // A network's arrays in memory space M (HostMem, or Mem for a network on the device).
@@ -268,7 +269,7 @@ class Dense {
     const T* b = b_;
     const std::int64_t n = dout_;
     visit<T>(act_, [&](auto s) {
-      rows_for<Space>("nn::bias_activation", R, n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s});
+      rows_for<Space>("nn::bias_activation", R, n, kernel::BiasActivation<T, decltype(s)>{out, b, n, s}, decltype(s)::cost);
     });
   }
 
