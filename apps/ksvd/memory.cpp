@@ -6,13 +6,15 @@
 
 #include "apps/ksvd/exact_scalapack.hpp"
 #include "engine/memory_check.hpp"
+#include "kernels/spaces.hpp"
 
 namespace saddle::apps::ksvd {
 namespace {
 
 // Bytes per rank of each size's arrays (float64): X and the row-side blocks (Q, Y, U, the row
 // scores, the kernel's per-row terms: about 6 k per row), Z and the column-side blocks (GᵀQ, its
-// SVD factors, V, the column scores: about 6 k per column), the test rows and their scores, and
+// SVD factors, V, the column scores: about 6 k per column, and k more per host thread beyond the
+// first, the tiles' partial column sums, kernel_operator.cpp), the test rows and their scores, and
 // the cluster centres; summed, and refused in the name of the key with the largest term (whose
 // share says whether more ranks would help).
 struct Term {
@@ -39,6 +41,9 @@ Term exact_term(const engine::Config& c, double n, double m, int ranks) {
   return {"ksvd.method", c.string("ksvd.method") == "exact" ? exact_bytes_per_rank(n, m, std::min({static_cast<double>(c.integer("ksvd.rank")), n, m}), ranks) : 0.0, engine::Share::Split};
 }
 
+// Values per column of the column-side blocks (see above).
+double col_values(double k) { return (6.0 + static_cast<double>(std::max(kernels::HostExec().concurrency(), 1) - 1)) * k; }
+
 }  // namespace
 
 std::int64_t sketch_columns(std::int64_t rank, std::int64_t oversample, std::int64_t n, std::int64_t m) {
@@ -61,8 +66,8 @@ void require_generated_memory(const engine::Config& c, int ranks) {
   const bool same = !c.has("ksvd.data.m");
   const double m = same ? n : static_cast<double>(c.integer("ksvd.data.m")), k = k_of(c, n, m);
   const auto split = engine::Share::Split, whole = engine::Share::Whole;
-  require(c, {{"ksvd.data.n", (n / P) * (d + 6 * k) * w + (same ? m * (d + 6 * k) * w : 0.0), same ? whole : split},
-              {"ksvd.data.m", same ? 0.0 : m * (d + 6 * k) * w, whole},
+  require(c, {{"ksvd.data.n", (n / P) * (d + 6 * k) * w + (same ? m * (d + col_values(k)) * w : 0.0), same ? whole : split},
+              {"ksvd.data.m", same ? 0.0 : m * (d + col_values(k)) * w, whole},
               {"ksvd.data.test_points", static_cast<double>(c.integer("ksvd.data.test_points")) / P * (d + k) * w, split},
               {"ksvd.data.clusters", static_cast<double>(c.integer("ksvd.data.clusters")) * d * w, whole},
               exact_term(c, n, m, ranks)});
@@ -71,7 +76,7 @@ void require_generated_memory(const engine::Config& c, int ranks) {
 void require_solver_memory(const engine::Config& c, std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t tests, int ranks) {
   const double P = ranks, w = sizeof(double), k = k_of(c, static_cast<double>(n), static_cast<double>(m));
   const double rows = static_cast<double>(n) / P, cols = static_cast<double>(m), tr = static_cast<double>(tests) / P;
-  require(c, {{"ksvd.data.path", (rows + cols) * (static_cast<double>(d) + 6 * k) * w + tr * k * w,
+  require(c, {{"ksvd.data.path", rows * (static_cast<double>(d) + 6 * k) * w + cols * (static_cast<double>(d) + col_values(k)) * w + tr * k * w,
                cols > rows ? engine::Share::Whole : engine::Share::Split},
               exact_term(c, static_cast<double>(n), static_cast<double>(m), ranks)});
 }
