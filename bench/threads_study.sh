@@ -6,7 +6,8 @@
 # each run by the Serial build on 1 thread (the reference) and by an OpenMP build on 1 and on
 # THREADS threads, interleaved (every configuration once per round), REPEATS rounds; best of the
 # rounds. Prints per deck the best times and the ratios Serial/OpenMP-1 (how much slower the
-# OpenMP build is on one thread; > 1: faster) and OpenMP-1/OpenMP-THREADS (the threads' speedup).
+# OpenMP build is on one thread; > 1: faster) and OpenMP-1/OpenMP-THREADS (the threads' speedup),
+# of the best times and of the medians.
 #
 #   bash bench/threads_study.sh [OpenMP build dir = build-omp] [Serial build dir = build]
 #
@@ -67,19 +68,23 @@ for _ in $(seq "$repeats"); do
 done
 
 $py - "$out/times" "$threads" <<'PY'
-import sys, collections
-best = collections.defaultdict(lambda: [float("inf"), float("inf")])
+import sys, collections, statistics
+times = collections.defaultdict(lambda: ([], []))
 order = []
 for line in open(sys.argv[1]):
     deck, config, compute, wall = line.split()
     if deck not in order: order.append(deck)
-    b = best[deck, config]
-    b[0], b[1] = min(b[0], float(compute)), min(b[1], float(wall))
+    times[deck, config][0].append(float(compute))
+    times[deck, config][1].append(float(wall))
 t = sys.argv[2]
-print(f"{'deck':18} {'Serial 1':>9} {'OpenMP 1':>9} {'OpenMP ' + t:>9}   {'Serial/OpenMP-1':>15} {'OpenMP 1/' + t + ' (speedup)':>20}   (compute s; wall s in brackets)")
+print(f"{'deck':18} {'Serial 1':>9} {'OpenMP 1':>9} {'OpenMP ' + t:>9}   {'Serial/OpenMP-1':>15} {'OpenMP 1/' + t + ' (speedup)':>20}"
+      f" {'median':>7}   (best compute s; median: the speedup of the medians; wall s in brackets)")
 for d in order:
-    s, o1, o2 = best[d, "serial1"], best[d, "omp1"], best[d, "omp" + t]
-    print(f"{d:18} {s[0]:9.3f} {o1[0]:9.3f} {o2[0]:9.3f}   {s[0] / o1[0]:15.2f} {o1[0] / o2[0]:20.2f}"
-          f"   [{s[1]:.2f} {o1[1]:.2f} {o2[1]:.2f}; {s[1] / o1[1]:.2f}, {o1[1] / o2[1]:.2f}]")
+    s, o1, o2 = (times[d, c] for c in ("serial1", "omp1", "omp" + t))
+    b = [min(x[0]) for x in (s, o1, o2)]
+    w = [min(x[1]) for x in (s, o1, o2)]
+    med = statistics.median(o1[0]) / statistics.median(o2[0])
+    print(f"{d:18} {b[0]:9.3f} {b[1]:9.3f} {b[2]:9.3f}   {b[0] / b[1]:15.2f} {b[1] / b[2]:20.2f} {med:7.2f}"
+          f"   [{w[0]:.2f} {w[1]:.2f} {w[2]:.2f}; {w[0] / w[1]:.2f}, {w[1] / w[2]:.2f}]")
 PY
 echo "# raw times: $out/times"
