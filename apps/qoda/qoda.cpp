@@ -140,9 +140,9 @@ class Qoda : public engine::Workload {
       const kernels::CounterRng rng(ctx.seed, "start");
       for (std::size_t i = 0; i < un; ++i) x1[i] = start * rng.normal(i, 0);
     }
-    oda_ = engine::OptimisticDualAveraging(comm_, std::move(x1),
-                                           kernels::OptdaRates(c.string("qoda.rates.schedule") == "adaptive", c.real("qoda.rates.gamma"),
-                                                               c.real("qoda.rates.eta"), c.real("qoda.rates.q")));
+    oda_ = engine::OptimisticDualAveraging<>(comm_, x1,
+                                             kernels::OptdaRates(c.string("qoda.rates.schedule") == "adaptive", c.real("qoda.rates.gamma"),
+                                                                 c.real("qoda.rates.eta"), c.real("qoda.rates.q")));
     v_.assign(un, 0.0);
     lead_.assign(un, 0.0);
   }
@@ -155,11 +155,11 @@ class Qoda : public engine::Workload {
     } else if (algorithm_ == Algorithm::Gda) {
       oda_.stay();
     } else {
-      estimate(oda_.x());
+      estimate(oda_.x().data());
       exchange(lead_.data());
       oda_.extrapolate(lead_.data());
     }
-    estimate(oda_.half());
+    estimate(oda_.half().data());
     exchange(oda_.average_out());
     const auto t0 = clock::now();
     oda_.update();
@@ -188,7 +188,7 @@ class Qoda : public engine::Workload {
     engine::MetricValues m;
     if (!problem_.x_star.empty()) {
       double d = 0;
-      const auto& x = oda_.x();
+      const double* x = oda_.x().data();
       for (std::size_t i = 0; i < un; ++i) d += (x[i] - problem_.x_star[i]) * (x[i] - problem_.x_star[i]);
       m.push_back({"distance", std::sqrt(d)});
     }
@@ -228,7 +228,7 @@ class Qoda : public engine::Workload {
   }
 
   void finish(const engine::h5::Group& result) override {
-    result.write("x_last", oda_.x());
+    result.write("x_last", oda_.x_host());
     result.write("x_avg", oda_.average());
     if (!problem_.x_star.empty()) result.write("x_star", problem_.x_star);
     result.write("blocks", problem_.blocks);
@@ -247,9 +247,9 @@ class Qoda : public engine::Workload {
   static double seconds(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
 
   // v_ = V_k(z) = F(z) + U_k(z), this worker's estimate at evaluation `round_`.
-  void estimate(const std::vector<double>& z) {
+  void estimate(const double* z) {
     const auto t0 = clock::now();
-    problem_.apply(z.data(), v_.data());
+    problem_.apply(z, v_.data());
     if (noise_ != Noise::None) {
       const auto rank = static_cast<std::uint32_t>(comm_.rank());
       const double abs_scale = sigma_ / std::sqrt(static_cast<double>(n_));
@@ -284,7 +284,7 @@ class Qoda : public engine::Workload {
   double sigma_ = 0;
   kernels::CounterRng noise_rng_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
-  engine::OptimisticDualAveraging oda_;
+  engine::OptimisticDualAveraging<> oda_;  // on the host
   std::vector<double> v_, lead_;  // this worker's estimate V_k; the first average of qgenx and eg
   double compute_ = 0;
   std::uint32_t round_ = 0;

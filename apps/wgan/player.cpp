@@ -97,6 +97,9 @@ bool all_finite(const double* a, std::int64_t n) {
 
 Kokkos::View<double*, kernels::Mem> zeros(const char* label, std::size_t n) { return Kokkos::View<double*, kernels::Mem>(std::string(label), n); }
 using HostValues = Kokkos::View<double*, kernels::HostMem, Kokkos::MemoryUnmanaged>;
+// Whether the host can read Mem (every CPU build): the overlapped exchange then writes into the
+// dual averaging's arrays directly.
+constexpr bool kMemIsHost = Kokkos::SpaceAccessibility<Kokkos::HostSpace, kernels::Mem>::accessible;
 }  // namespace
 
 const std::pair<const char*, Player::Vec Player::*> Player::kState[4] = {
@@ -114,17 +117,20 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   exchange_ = std::move(exchange);
   overlap_ = o.overlap && exchange_->overlaps();
   const std::size_t n = x0.size();
-  // The exchange's vectors: in Mem for the view exchange; on the host for qoda (whose averages
-  // are host vectors) and for the overlapped exchange (begin/post/finish take host pointers).
-  if (method_ == Method::Qoda || overlap_) {
+  // The exchange's vectors: in Mem for the view exchange; on the host for the overlapped exchange
+  // (begin/post/finish take host pointers). qoda's average and own vector are the dual
+  // averaging's (in Mem): on a device the overlapped exchange stages them through avg_host_, own_.
+  const bool qoda = method_ == Method::Qoda;
+  if (overlap_) {
     local_.assign(n, 0.0);
-    if (method_ != Method::Qoda) own_.assign(n, 0.0);  // qoda's own is the dual averaging's
+    if (!qoda || !kMemIsHost) own_.assign(n, 0.0);
   } else {
     local_mem_ = zeros("wgan::local", n);
-    own_mem_ = zeros("wgan::own", n);
+    if (!qoda) own_mem_ = zeros("wgan::own", n);
   }
-  if (method_ == Method::Qoda) {
-    oda_ = engine::OptimisticDualAveraging(comm, std::move(x0), o.rates, std::move(part));
+  if (qoda) {
+    oda_ = engine::OptimisticDualAveraging<kernels::Exec>(comm, x0, o.rates, std::move(part));
+    if (overlap_ && !kMemIsHost) avg_host_ = Vec::HostMirror("wgan::avg_host", n);
   } else {
     avg_ = zeros("wgan::avg", n);
     if (overlap_) avg_host_ = Kokkos::create_mirror_view(avg_);
@@ -146,8 +152,7 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
 }
 
 void Player::load_x() {
-  if (method_ == Method::Qoda) net_->load_params(oda_.x().data());
-  else net_->load_params_mem(x_);
+  net_->load_params_mem(method_ == Method::Qoda ? oda_.x() : x_);
   net_at_x_ = true;
 }
 
@@ -155,7 +160,7 @@ void Player::prepare(int phase) {
   if (overlap_) exchange_->begin(round_);
   const bool at_half = method_ == Method::Qoda || (method_ == Method::Extragradient && phase == 1);
   if (method_ == Method::Qoda) {
-    net_->load_params(oda_.extrapolate().data());
+    net_->load_params_mem(oda_.extrapolate());
   } else if (at_half) {
     net_->load_params_mem(x_half_);
   } else if (!net_at_x_) {
@@ -168,27 +173,29 @@ std::uint64_t Player::exchange_grad() {
   const bool qoda = method_ == Method::Qoda;
   std::string failure;
   try {
-    if (qoda || overlap_) {  // host vectors
-      double* avg = qoda ? oda_.average_out() : avg_host_.data();
-      double* own = qoda ? oda_.own_out() : own_.data();
-      if (overlap_) {
-        exchange_->finish(local_.data(), avg, own);
-        ++round_;
-      } else {
-        net_->store_grad(local_.data());
-        exchange_->exchange(local_.data(), avg, own, round_++);
+    if (overlap_) {  // host vectors
+      const bool direct = qoda && kMemIsHost;  // the dual averaging's own arrays
+      double* avg = direct ? oda_.average_out() : avg_host_.data();
+      double* own = direct ? oda_.own_out() : own_.data();
+      exchange_->finish(local_.data(), avg, own);
+      ++round_;
+      if (qoda && !direct) {
+        Kokkos::deep_copy(oda_.average_buffer(), avg_host_);
+        Kokkos::deep_copy(oda_.own_buffer(), HostValues(own_.data(), own_.size()));
+      } else if (!qoda && avg_.data() != avg_host_.data()) {
+        Kokkos::deep_copy(avg_, avg_host_);
       }
-      if (!qoda && avg_.data() != avg_host_.data()) Kokkos::deep_copy(avg_, avg_host_);
     } else {
       net_->store_grad_mem(local_mem_, 0, net_->size());
-      exchange_->exchange(local_mem_, avg_, own_mem_, round_++);
+      if (qoda) exchange_->exchange(local_mem_, oda_.average_buffer(), oda_.own_buffer(), round_++);
+      else exchange_->exchange(local_mem_, avg_, own_mem_, round_++);
     }
   } catch (const engine::CollectiveError& e) {  // the quantiser refused a non-finite gradient
     failure = "training diverged: " + std::string(e.what()) + "; lower wgan.lr (and wgan.lr_generator)";
   }
   if (failure.empty()) {
     const auto n = static_cast<std::int64_t>(net_->size());
-    const bool finite = qoda ? all_finite<kernels::HostExec>(oda_.average_out(), n) : all_finite<kernels::Exec>(avg_.data(), n);
+    const bool finite = all_finite<kernels::Exec>(qoda ? oda_.average_out() : avg_.data(), n);
     if (!finite) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   }
   // Every stage of a split network learns of a divergence another stage saw.
@@ -204,7 +211,7 @@ void Player::sgd(const Vec& from, const Vec& to) const {
 }
 
 std::vector<double> Player::x() const {
-  if (method_ == Method::Qoda) return oda_.x();
+  if (method_ == Method::Qoda) return oda_.x_host();
   std::vector<double> h(x_.extent(0));
   Kokkos::deep_copy(HostValues(h.data(), h.size()), x_);
   return h;
@@ -242,7 +249,7 @@ std::size_t Player::state_bytes() const {
   for (const auto* v : {&x_, &m_, &v_, &u_prev_, &x_half_, &avg_, &local_mem_, &own_mem_}) n += v->extent(0);
   if (avg_host_.data() != avg_.data()) n += avg_host_.extent(0);  // the overlapped exchange's host copy on a device
   n += local_.size() + own_.size();
-  if (method_ == Method::Qoda) n += 9 * local_.size();  // X_1, X, Y, X_{t+1/2}, last average/own, ergodic sum, average/own
+  if (method_ == Method::Qoda) n += 9 * static_cast<std::size_t>(oda_.size());  // X_1, X, Y, X_{t+1/2}, last average/own, ergodic sum, average/own
   return n * sizeof(double);
 }
 

@@ -8,7 +8,8 @@
 // element-wise updates are Kokkos kernels there, and the gradient goes to the exchange's view
 // form (CompressedExchange::exchange on views in Mem) without a host copy; the overlapped
 // exchange (begin/post/finish, host pointers) stages through a host mirror. qoda's dual averaging
-// (engine::OptimisticDualAveraging) stays on the host. The optimisers (lr the step):
+// (engine::OptimisticDualAveraging<Exec>) keeps its vectors in Mem as well, and its exchange
+// writes into them. The optimisers (lr the step):
 //   gda             x -= lr g(x)
 //   adam            Adam(lr, beta1, beta2, eps)
 //   optimistic_adam x -= 2 u_t - u_{t-1}, u_t the Adam step (Daskalakis et al. 2018)
@@ -90,12 +91,13 @@ class Player {
   // gda, adam, optimistic adam, extragradient: the iterate and the moments each one needs.
   Vec x_, m_, v_, u_prev_, x_half_;
   std::int64_t t_ = 0;  // Adam steps
-  engine::OptimisticDualAveraging oda_;
+  engine::OptimisticDualAveraging<kernels::Exec> oda_;
   std::unique_ptr<engine::CompressedExchange> exchange_;
   engine::StagePart part_;
   // This rank's gradient and the exchange's outputs: in Mem for the view exchange (local_mem_,
-  // avg_, own_mem_); on the host for qoda and for the overlapped exchange (local_, own_, and
-  // avg_host_, a mirror of avg_: the same array in a CPU build).
+  // avg_, own_mem_; qoda's average and own vector are the dual averaging's); on the host for the
+  // overlapped exchange (local_, own_, and avg_host_, a mirror of avg_: the same array in a CPU
+  // build; with qoda, staging for the dual averaging's vectors on a device).
   std::vector<double> local_, own_;
   Vec local_mem_, own_mem_, avg_;
   Vec::HostMirror avg_host_;
