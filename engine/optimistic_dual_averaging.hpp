@@ -3,7 +3,7 @@
 // state of one worker and its checkpoint, shared by apps/qoda (and its Q-GenX, EG and GDA
 // baselines, which differ only in the point X_{t+1/2}) and wgan's qoda optimiser. One iteration:
 //   X_{t+1/2} = X_t - gamma_t avg_k Vhat_{k,t-1/2}          extrapolate()   (or another direction)
-//   the caller exchanges V_k(X_{t+1/2}) into average_out() and own_out()
+//   the caller exchanges V_k(X_{t+1/2}) into average_buffer() and own_buffer()
 //   Y_{t+1} = Y_t - avg_k Vhat_{k,t+1/2};  X_{t+1} = X_1 + eta_{t+1} Y_{t+1}   update()
 // with the rates of kernels/optda_rates.hpp (adaptive: their terms summed over the workers, a
 // 2-number allreduce) and the ergodic average of the points X_{t+1/2}.
@@ -118,8 +118,6 @@ class OptimisticDualAveraging {
   // views change at every update(), so ask again each iteration).
   const Vec& average_buffer() const { return avg_; }
   const Vec& own_buffer() const { return own_; }
-  double* average_out() { return avg_.data(); }
-  double* own_out() { return own_.data(); }
   // Ends the iteration: the rates absorb this round's terms (collective when adaptive), then Y,
   // X and the ergodic sum move.
   void update() {

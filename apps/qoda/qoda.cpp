@@ -160,7 +160,7 @@ class Qoda : public engine::Workload {
       oda_.extrapolate(lead_.data());
     }
     estimate(oda_.half().data());
-    exchange(oda_.average_out());
+    exchange(oda_.average_buffer().data());
     const auto t0 = clock::now();
     oda_.update();
     compute_ += seconds(t0);
@@ -263,7 +263,7 @@ class Qoda : public engine::Workload {
 
   // out = avg_k Q(v_k), and this worker's Q(v) into the iteration's own vector; one exchange round.
   void exchange(double* out) {
-    exchange_->exchange(v_.data(), out, oda_.own_out(), round_++);
+    exchange_->exchange(v_.data(), out, oda_.own_buffer().data(), round_++);
     step_bytes_ += exchange_->stats().round_bytes;
     if (!exchange_->compressed()) {
       double s = 0;

@@ -97,9 +97,6 @@ bool all_finite(const double* a, std::int64_t n) {
 
 Kokkos::View<double*, kernels::Mem> zeros(const char* label, std::size_t n) { return Kokkos::View<double*, kernels::Mem>(std::string(label), n); }
 using HostValues = Kokkos::View<double*, kernels::HostMem, Kokkos::MemoryUnmanaged>;
-// Whether the host can read Mem (every CPU build): the overlapped exchange then writes into the
-// dual averaging's arrays directly.
-constexpr bool kMemIsHost = Kokkos::SpaceAccessibility<Kokkos::HostSpace, kernels::Mem>::accessible;
 }  // namespace
 
 const std::pair<const char*, Player::Vec Player::*> Player::kState[4] = {
@@ -123,14 +120,14 @@ void Player::init(kernels::nn::ParameterAccess& net, std::vector<double> x0, con
   const bool qoda = method_ == Method::Qoda;
   if (overlap_) {
     local_.assign(n, 0.0);
-    if (!qoda || !kMemIsHost) own_.assign(n, 0.0);
+    if (!qoda || !kernels::kHostSpace<kernels::Exec>) own_.assign(n, 0.0);
   } else {
     local_mem_ = zeros("wgan::local", n);
     if (!qoda) own_mem_ = zeros("wgan::own", n);
   }
   if (qoda) {
     oda_ = engine::OptimisticDualAveraging<kernels::Exec>(comm, x0, o.rates, std::move(part));
-    if (overlap_ && !kMemIsHost) avg_host_ = Vec::HostMirror("wgan::avg_host", n);
+    if (overlap_ && !kernels::kHostSpace<kernels::Exec>) avg_host_ = Vec::HostMirror("wgan::avg_host", n);
   } else {
     avg_ = zeros("wgan::avg", n);
     if (overlap_) avg_host_ = Kokkos::create_mirror_view(avg_);
@@ -174,9 +171,9 @@ std::uint64_t Player::exchange_grad() {
   std::string failure;
   try {
     if (overlap_) {  // host vectors
-      const bool direct = qoda && kMemIsHost;  // the dual averaging's own arrays
-      double* avg = direct ? oda_.average_out() : avg_host_.data();
-      double* own = direct ? oda_.own_out() : own_.data();
+      const bool direct = qoda && kernels::kHostSpace<kernels::Exec>;  // Mem is host memory: the dual averaging's own arrays
+      double* avg = direct ? oda_.average_buffer().data() : avg_host_.data();
+      double* own = direct ? oda_.own_buffer().data() : own_.data();
       exchange_->finish(local_.data(), avg, own);
       ++round_;
       if (qoda && !direct) {
@@ -195,7 +192,7 @@ std::uint64_t Player::exchange_grad() {
   }
   if (failure.empty()) {
     const auto n = static_cast<std::int64_t>(net_->size());
-    const bool finite = all_finite<kernels::Exec>(qoda ? oda_.average_out() : avg_.data(), n);
+    const bool finite = all_finite<kernels::Exec>(qoda ? oda_.average_buffer().data() : avg_.data(), n);
     if (!finite) failure = "training diverged (non-finite gradients at exchange " + std::to_string(round_) + "); lower wgan.lr";
   }
   // Every stage of a split network learns of a divergence another stage saw.
